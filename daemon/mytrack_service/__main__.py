@@ -1,0 +1,3 @@
+from mytrack_service.cli import main
+
+raise SystemExit(main())

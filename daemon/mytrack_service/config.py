@@ -1,0 +1,48 @@
+"""The service's settings, from the command line and MYTRACK_* variables.
+
+Each variable is read here and nowhere else; docs/configuration.md lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from mytrack_service.blobs.registry import default_blobs_uri
+from mytrack_service.store.registry import default_store_uri
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    home: str
+    store_uri: str
+    blobs_uri: str
+    idle_timeout: float  # seconds with no open run before the service exits
+    max_workers: int  # gRPC handler threads: one per open stream, plus queries
+
+    @classmethod
+    def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceConfig:
+        env = os.environ
+        home = os.path.abspath(os.path.expanduser(
+            home or env.get("MYTRACK_DIR") or os.path.join("~", ".mytrack")
+        ))
+        if idle_timeout is None:
+            idle_timeout = float(env.get("MYTRACK_SERVICE_IDLE_TIMEOUT") or 600)
+        return cls(
+            home=home,
+            store_uri=env.get("MYTRACK_STORE") or default_store_uri(home),
+            blobs_uri=env.get("MYTRACK_BLOBS") or default_blobs_uri(home),
+            idle_timeout=idle_timeout,
+            max_workers=int(env.get("MYTRACK_SERVICE_THREADS") or 512),
+        )
+
+
+def redact(uri: str) -> str:
+    """``uri`` without its password, for logs and status output."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

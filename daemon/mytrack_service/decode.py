@@ -1,0 +1,115 @@
+"""Decodes WAL payloads (serialized `Record`s) into plain events.
+
+The only service module that reads record messages; everything after it
+(runstate, the store) sees the dataclasses below.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mytrack_proto import mytrack_pb2 as pb
+
+
+@dataclass
+class LogCall:
+    data: dict[str, Any]
+    step: int | None
+    commit: bool | None
+    timestamp: float
+
+
+@dataclass
+class ConfigChange:
+    update: dict[str, Any]
+    remove: list[str]
+
+
+@dataclass
+class SummaryChange:
+    update: dict[str, Any]
+    remove: list[str]
+
+
+@dataclass
+class RunFieldsChange:
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MetricDefinition:
+    options: dict[str, Any]
+
+
+@dataclass
+class ExitEvent:
+    exit_code: int
+    state: str
+    timestamp: float
+
+
+@dataclass
+class PreemptingEvent:
+    timestamp: float
+
+
+Event = (
+    LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
+    | ExitEvent | PreemptingEvent
+)
+
+
+class DecodeError(ValueError):
+    """A record that cannot be understood (corrupt or from a newer SDK)."""
+
+
+def record_seq(payload: bytes) -> int:
+    return int(pb.Record.FromString(payload).seq)
+
+
+def decode(payload: bytes) -> tuple[int, list[Event]]:
+    """Returns (seq, events) of one serialized record."""
+    try:
+        record = pb.Record.FromString(payload)
+        return record.seq, _events(record)
+    except (ValueError, TypeError, KeyError) as exc:  # json and protobuf errors
+        raise DecodeError(f"undecodable record: {exc}") from exc
+
+
+def _events(record: pb.Record) -> list[Event]:
+    kind = record.WhichOneof("kind")
+    if kind == "log":
+        return [LogCall(d, s, c, t) for d, s, c, t in json.loads(record.log.json)]
+    if kind == "config":
+        return [ConfigChange(_obj(record.config.update_json), list(record.config.remove))]
+    if kind == "summary":
+        return [SummaryChange(_obj(record.summary.update_json), list(record.summary.remove))]
+    if kind == "run_update":
+        return [RunFieldsChange(_run_fields(record.run_update))]
+    if kind == "metric":
+        return [MetricDefinition(_obj(record.metric.json))]
+    if kind == "exit":
+        e = record.exit
+        return [ExitEvent(e.exit_code, e.state, e.timestamp)]
+    if kind == "preempting":
+        return [PreemptingEvent(record.preempting.timestamp)]
+    raise DecodeError(f"unknown record kind {kind!r}")
+
+
+def _obj(data: bytes) -> dict[str, Any]:
+    value = json.loads(data) if data else {}
+    if not isinstance(value, dict):
+        raise DecodeError("expected a JSON object")
+    return value
+
+
+def _run_fields(update: pb.RunUpdate) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name in ("name", "notes", "group", "job_type"):
+        if update.HasField(name):
+            fields[name] = getattr(update, name)
+    if update.set_tags:
+        fields["tags"] = list(update.tags)
+    return fields

@@ -1,0 +1,175 @@
+"""Per-run assembly: log() calls into history rows, summary, config and state.
+
+The step/commit rules are the reference's:
+
+* ``step`` given and lower than the current step: dropped, with a warning;
+* ``step`` higher: the pending row (if any) is committed under the current
+  step, and the current step jumps (no empty rows in between);
+* data merges into the pending row; it is committed when ``commit`` is True,
+  or when ``commit`` is None and no ``step`` was given;
+* a committed row gets ``_step``, ``_runtime`` and ``_timestamp``, and the
+  current step moves on by one. The exit commits what is pending.
+
+`RunAssembly` is deterministic: replaying the same records from the same
+snapshot gives the same rows, which is what makes WAL replay after a crash
+exact. Its snapshot (`snapshot()`) is stored with every batch.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from mytrack_service.decode import (
+    ConfigChange,
+    Event,
+    ExitEvent,
+    LogCall,
+    MetricDefinition,
+    PreemptingEvent,
+    RunFieldsChange,
+    SummaryChange,
+)
+from mytrack_service.store.base import RunRow
+
+FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
+
+
+@dataclass
+class Output:
+    """What applying a series of events produced, for one store batch."""
+
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class RunAssembly:
+    """Turns a run's events into rows and run fields."""
+
+    def __init__(self, run: RunRow) -> None:
+        state = run.service_state
+        self.step: int = int(state.get("step", run.last_step + 1))
+        self.pending: dict[str, Any] | None = state.get("pending")
+        self.pending_ts: float = float(state.get("pending_ts", 0.0))
+        self.start_time: float = float(state.get("start_time", run.created_at))
+        self.runtime_offset: float = float(state.get("runtime_offset", 0.0))
+        self.metrics: list[dict[str, Any]] = list(state.get("metrics", []))
+        self.preempting: bool = bool(state.get("preempting", False))
+        self.last_step = run.last_step
+        self.runtime = run.runtime
+        self.summary: dict[str, Any] = copy.deepcopy(run.summary)
+        self.config: dict[str, Any] = copy.deepcopy(run.config)
+        self.out = Output()
+
+    def restart(self, start_time: float) -> None:
+        """A new session (resume): runtime continues from the previous total."""
+        self.runtime_offset = self.runtime
+        self.start_time = start_time
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "pending": self.pending,
+            "pending_ts": self.pending_ts,
+            "start_time": self.start_time,
+            "runtime_offset": self.runtime_offset,
+            "metrics": self.metrics,
+            "preempting": self.preempting,
+        }
+
+    def take(self) -> Output:
+        """What was produced since the last take(), with the new snapshot."""
+        out, self.out = self.out, Output()
+        if out.rows or out.fields:
+            out.fields["service_state"] = self.snapshot()
+        return out
+
+    # -- events -------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, LogCall):
+            self._log(event)
+        elif isinstance(event, ConfigChange):
+            self.config.update(event.update)
+            for key in event.remove:
+                self.config.pop(key, None)
+            self.out.fields["config"] = self.config
+        elif isinstance(event, SummaryChange):
+            # A user-set value wins until the key is logged again.
+            self.summary.update(event.update)
+            for key in event.remove:
+                self.summary.pop(key, None)
+            self.out.fields["summary"] = self.summary
+        elif isinstance(event, RunFieldsChange):
+            self.out.fields.update(event.fields)
+        elif isinstance(event, MetricDefinition):
+            self.metrics.append(event.options)
+            self.out.fields["service_state"] = self.snapshot()
+        elif isinstance(event, PreemptingEvent):
+            self.preempting = True
+            self.out.fields["state"] = "preempting"
+        elif isinstance(event, ExitEvent):
+            self._exit(event)
+
+    def _log(self, call: LogCall) -> None:
+        step = call.step
+        if step is not None:
+            if step < self.step:
+                self.out.warnings.append(
+                    f"Tried to log to step {step} that is less than the current step "
+                    f"{self.step}; the data was dropped."
+                )
+                return
+            if step > self.step:
+                if self.pending is not None:
+                    self._commit()
+                self.step = step
+        if self.pending is None:
+            self.pending = {}
+        _merge(self.pending, call.data)
+        self.pending_ts = call.timestamp
+        commit = call.commit if call.commit is not None else step is None
+        if commit:
+            self._commit()
+
+    def _commit(self) -> None:
+        row = self.pending or {}
+        ts = self.pending_ts
+        runtime = self.runtime_offset + max(0.0, ts - self.start_time)
+        row["_step"] = self.step
+        row["_runtime"] = runtime
+        row["_timestamp"] = ts
+        self.out.rows.append((self.step, row))
+        self.summary.update(row)
+        self.last_step = self.step
+        self.runtime = max(self.runtime, runtime)
+        self.step += 1
+        self.pending = None
+        self.out.fields.update(
+            summary=self.summary, last_step=self.last_step, runtime=self.runtime, updated_at=ts
+        )
+
+    def _exit(self, event: ExitEvent) -> None:
+        if self.pending is not None:
+            self._commit()
+        state = event.state or ("finished" if event.exit_code == 0 else "failed")
+        if self.preempting and state != "finished":
+            state = "preempted"
+        runtime = self.runtime_offset + max(0.0, event.timestamp - self.start_time)
+        self.runtime = max(self.runtime, runtime)
+        self.out.fields.update(
+            state=state, exit_code=event.exit_code, runtime=self.runtime,
+            updated_at=event.timestamp,
+        )
+
+
+def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
+    """Merges ``data`` into ``into``; nested dicts merge key by key."""
+    for key, value in data.items():
+        old = into.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and "_type" not in value:
+            _merge(old, value)
+        else:
+            into[key] = value

@@ -1,0 +1,100 @@
+"""Runs the service: socket, pid lock, gRPC server, applier, idle exit.
+
+Shutdown order matters: stop accepting RPCs first (streams get a short
+grace), then let the applier apply everything that was acked, then close the
+WALs and the store, and only then remove the socket and release the pid lock,
+so a new service never starts while this one still writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
+from mytrack_service.blobs.registry import open_blobs
+from mytrack_service.config import ServiceConfig, redact
+from mytrack_service.service import TrackerService
+from mytrack_service.sessions import Hub
+from mytrack_service.store.registry import open_store
+from mytrack_service.uploader import Applier
+
+logger = logging.getLogger("mytrack_service")
+
+
+class AlreadyRunning(Exception):
+    """Another service holds this home's pid lock."""
+
+
+def serve(config: ServiceConfig) -> int:
+    """Runs until stopped (Shutdown RPC, SIGTERM/SIGINT, idle timeout)."""
+    address = service_address(config.home)
+    ensure_private_dir(address.home)
+    ensure_private_dir(os.path.dirname(address.socket))
+    pid_fd = _lock_pid_file(address)
+    _setup_logging(address)
+    logger.info("starting pid=%d home=%s store=%s", os.getpid(), address.home,
+                redact(config.store_uri))
+    store = open_store(config.store_uri)
+    open_blobs(config.blobs_uri)  # created now so that a bad URI fails at start
+    hub = Hub(store, address.home)
+    recovered = hub.recover()
+    applier = Applier(hub)
+    applier.start()
+    stop = threading.Event()
+    server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
+    pb_grpc.add_TrackerServicer_to_server(
+        TrackerService(hub, applier, address.socket, redact(config.store_uri), stop.set), server
+    )
+    if os.path.exists(address.socket):
+        os.unlink(address.socket)  # a dead service's; we hold the pid lock
+    server.add_insecure_port(address.target)
+    server.start()
+    os.chmod(address.socket, 0o600)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logger.info("listening on %s (recovered %d writers)", address.socket, recovered)
+    while not stop.wait(0.5):
+        idle = time.time() - hub.last_activity
+        if hub.active_runs() == 0 and idle > config.idle_timeout:
+            logger.info("no open run for %.0fs: stopping", idle)
+            stop.set()
+    logger.info("stopping: draining streams and applying what was received")
+    server.stop(grace=2.0).wait()
+    applier.stop()
+    hub.close()
+    store.close()
+    if os.path.exists(address.socket):
+        os.unlink(address.socket)
+    os.ftruncate(pid_fd, 0)
+    os.close(pid_fd)
+    logger.info("stopped")
+    return 0
+
+
+def _lock_pid_file(address: ServiceAddress) -> int:
+    fd = os.open(address.pid, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"a mytrack service is already running for {address.home}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _setup_logging(address: ServiceAddress) -> None:
+    handler = logging.FileHandler(address.log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("mytrack_service")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)

@@ -1,0 +1,227 @@
+"""gRPC handlers: the edge where messages become hub calls and back.
+
+Hub and store errors are turned into gRPC status codes here, with messages
+meant for the user; nothing raw (sqlite, OS) crosses the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import grpc
+
+from mytrack_proto import mytrack_pb2 as pb
+from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_service import __version__
+from mytrack_service.filters import FilterError, matches, validate_filter
+from mytrack_service.sessions import Hub, HubError, OpenRequest
+from mytrack_service.store.base import RunKey, RunRow, StoreError
+from mytrack_service.uploader import Applier
+
+logger = logging.getLogger("mytrack_service.service")
+
+_CODES = {
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "exists": grpc.StatusCode.ALREADY_EXISTS,
+    "precondition": grpc.StatusCode.FAILED_PRECONDITION,
+}
+_PAGE_ROWS = 2_000
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=True).encode()
+
+
+def _key(message: pb.RunKey) -> RunKey:
+    return RunKey(message.entity, message.project, message.run_id)
+
+
+def run_info(run: RunRow) -> pb.RunInfo:
+    k = run.key
+    return pb.RunInfo(
+        key=pb.RunKey(entity=k.entity, project=k.project, run_id=k.run_id),
+        name=run.name, state=run.state, group=run.group, job_type=run.job_type,
+        tags=run.tags, notes=run.notes, config_json=_dumps(run.config),
+        summary_json=_dumps(run.summary), created_at=run.created_at,
+        updated_at=run.updated_at, runtime=run.runtime, last_step=run.last_step,
+        exit_code=run.exit_code or 0, run_dir=run.run_dir, host=run.host,
+        sweep_id=run.sweep_id, metadata_json=_dumps(run.metadata),
+        heartbeat_at=run.heartbeat_at,
+    )
+
+
+def run_document(run: RunRow) -> dict[str, Any]:
+    """The shape the filters of `Api.runs` are evaluated against."""
+    return {
+        "id": run.key.run_id, "name": run.name, "display_name": run.name,
+        "state": run.state, "group": run.group, "job_type": run.job_type,
+        "tags": run.tags, "notes": run.notes, "created_at": run.created_at,
+        "config": run.config, "summary": run.summary, "sweep_id": run.sweep_id,
+    }
+
+
+class TrackerService(pb_grpc.TrackerServicer):
+    def __init__(
+        self, hub: Hub, applier: Applier, socket_path: str, store_label: str,
+        request_stop: Callable[[], None],
+    ) -> None:
+        self.hub = hub
+        self.applier = applier
+        self.socket_path = socket_path
+        self.store_label = store_label
+        self.request_stop = request_stop
+        self.started = time.time()
+
+    # -- the stream -----------------------------------------------------------
+
+    def Stream(
+        self, request_iterator: Iterator[pb.ClientMessage], context: grpc.ServicerContext
+    ) -> Iterator[pb.ServerMessage]:
+        first = next(request_iterator, None)
+        if first is None or not first.HasField("hello"):
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a stream must begin with Hello")
+        writer = self._call(context, lambda: self.hub.attach(first.hello.writer_id))
+        yield pb.ServerMessage(ack=pb.Ack(acked_seq=writer.max_seq))
+        for message in request_iterator:
+            kind = message.WhichOneof("kind")
+            if kind == "batch":
+                batch = message.batch
+                acked = self._call(
+                    context, lambda: self.hub.append(writer, batch.first_seq, list(batch.records))
+                )
+                yield pb.ServerMessage(ack=pb.Ack(acked_seq=acked))
+            elif kind == "heartbeat":
+                self.hub.heartbeat(writer)
+            while writer.notices:
+                text = writer.notices.pop(0)
+                yield pb.ServerMessage(notice=pb.Notice(kind="warning", text=text))
+
+    # -- control ----------------------------------------------------------------
+
+    def OpenRun(self, request: pb.OpenRunRequest, context: grpc.ServicerContext) -> pb.OpenRunResponse:
+        try:
+            config = json.loads(request.config_json or b"{}")
+        except ValueError:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "config_json is not valid JSON")
+        open_request = OpenRequest(
+            key=_key(request.run), writer_id=request.writer_id, name=request.name,
+            group=request.group, job_type=request.job_type, tags=list(request.tags),
+            notes=request.notes, config=config, resume=request.resume, run_dir=request.run_dir,
+            start_time=request.start_time, pid=request.pid, host=request.host,
+            sweep_id=request.sweep_id,
+        )
+        run, resumed, step, wal_path = self._call(context, lambda: self.hub.open_run(open_request))
+        return pb.OpenRunResponse(
+            run=run_info(run), resumed=resumed, starting_step=step, wal_path=wal_path
+        )
+
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncResponse:
+        self.applier.wake(urgent=True)
+        timeout = request.timeout if request.timeout > 0 else 60.0
+        done = self.hub.wait_applied(request.writer_id, request.last_seq, timeout)
+        key = _key(request.run)
+        run = self._call(context, lambda: self.hub.store.get_run(key))
+        if run is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        rows = self._call(context, lambda: self.hub.store.count_history(key))
+        return pb.SyncResponse(run=run_info(run), timed_out=not done, history_rows=rows)
+
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        response = pb.StatusResponse(
+            pid=os.getpid(), socket=self.socket_path, uptime=time.time() - self.started,
+            active_runs=self.hub.active_runs(), records_received=self.hub.records_received,
+            records_applied=self.hub.records_applied, version=__version__,
+            store=self.store_label, last_applied_time=self.applier.last_applied_time,
+            last_error=self.applier.last_error,
+        )
+        writer = self.hub.writers.get(request.writer_id) if request.writer_id else None
+        if writer is not None:
+            response.writer_acked_seq = writer.max_seq
+            response.writer_applied_seq = writer.applied_seq
+        return response
+
+    def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
+        self.request_stop()
+        return pb.ShutdownResponse()
+
+    # -- queries ------------------------------------------------------------------
+
+    def GetRun(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.RunInfo:
+        key = _key(request)
+        run = self._call(context, lambda: self.hub.store.get_run(key))
+        if run is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        return run_info(run)
+
+    def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext) -> pb.ListRunsResponse:
+        try:
+            filters = json.loads(request.filters_json) if request.filters_json else None
+            validate_filter(filters or {})
+        except (ValueError, FilterError) as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"invalid filters: {exc}")
+        runs = self._call(
+            context, lambda: self.hub.store.list_runs(request.entity or None, request.project or None)
+        )
+        chosen = [run_info(r) for r in runs if matches(run_document(r), filters)]
+        return pb.ListRunsResponse(runs=chosen)
+
+    def ListProjects(
+        self, request: pb.ListProjectsRequest, context: grpc.ServicerContext
+    ) -> pb.ListProjectsResponse:
+        projects = self._call(context, self.hub.store.list_projects)
+        return pb.ListProjectsResponse(
+            projects=[
+                pb.ProjectInfo(entity=p.entity, project=p.project, run_count=p.run_count,
+                               last_activity=p.last_activity)
+                for p in projects
+            ]
+        )
+
+    def ScanHistory(
+        self, request: pb.HistoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.HistoryPage]:
+        key = _key(request.run)
+        if self._call(context, lambda: self.hub.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        size = request.page_size or _PAGE_ROWS
+        rows = self.hub.store.read_history(
+            key, list(request.keys) or None,
+            request.min_step if request.HasField("min_step") else None,
+            request.max_step if request.HasField("max_step") else None,
+        )
+        page: list[dict[str, Any]] = []
+        try:
+            for row in rows:
+                page.append(row)
+                if len(page) >= size:
+                    yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
+                    page = []
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        if page:
+            yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _call(self, context: grpc.ServicerContext, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except HubError as exc:
+            _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        except StoreError as exc:
+            logger.warning("store error: %s", exc)
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        except OSError as exc:
+            logger.warning("I/O error: %s", exc)
+            _abort(context, grpc.StatusCode.INTERNAL, f"the service hit an I/O error: {exc}")
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable")  # context.abort raises

@@ -1,0 +1,282 @@
+"""Live runs and writers: the service's in-memory state around the store.
+
+A `RunSession` holds one run's assembly state and its writers; a
+`WriterSession` is one SDK process's connection to a run, with its WAL. The
+`Hub` owns them all: it opens runs, appends received records to WALs (acking
+only after the fsync), and lets the applier (uploader.py) move WAL entries
+into the store.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mytrack_proto.wal import WalWriter
+from mytrack_service.decode import record_seq
+from mytrack_service.runstate import RunAssembly
+from mytrack_service.store.base import MetadataStore, RunExistsError, RunKey, RunRow, WriterRow
+
+
+class HubError(Exception):
+    """A request the hub refuses; ``code`` names the kind (for the RPC edge)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # "not_found", "invalid", "exists", "precondition"
+
+
+class WriterState(enum.Enum):
+    OPEN = "open"  # records may arrive
+    CLOSED = "closed"  # the exit record is applied; nothing more will come
+
+
+@dataclass
+class WriterSession:
+    writer_id: str
+    key: RunKey
+    wal_path: str
+    wal: WalWriter
+    durable_size: int  # bytes of the WAL that are fsync'ed
+    max_seq: int  # highest seq in the WAL (acked)
+    applied_offset: int
+    applied_seq: int
+    state: WriterState = WriterState.OPEN
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_heartbeat: float = 0.0
+    received: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunSession:
+    key: RunKey
+    assembly: RunAssembly
+    writers: dict[str, WriterSession] = field(default_factory=dict)
+    # The last store write failed: the assembly must be rebuilt from the store.
+    needs_reload: bool = False
+
+    @property
+    def active(self) -> bool:
+        return any(w.state is WriterState.OPEN for w in self.writers.values())
+
+
+@dataclass
+class OpenRequest:
+    key: RunKey
+    writer_id: str
+    name: str
+    group: str
+    job_type: str
+    tags: list[str]
+    notes: str
+    config: dict[str, Any]
+    resume: str
+    run_dir: str
+    start_time: float
+    pid: int
+    host: str
+    sweep_id: str
+
+
+class Hub:
+    """Runs, writers and their WALs; thread-safe."""
+
+    def __init__(self, store: MetadataStore, home: str, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.home = home
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # an applied position moved
+        self.sessions: dict[RunKey, RunSession] = {}
+        self.writers: dict[str, WriterSession] = {}
+        self.records_received = 0
+        self.records_applied = 0
+        self.last_activity = clock()
+        self.on_append: Callable[[], None] = lambda: None
+
+    # -- opening -------------------------------------------------------------
+
+    def open_run(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
+        """Creates or resumes a run; returns (run, resumed, starting step, WAL path)."""
+        with self.lock:
+            self.last_activity = self.clock()
+            existing = self.store.get_run(req.key)
+            if existing is not None and req.resume == "never":
+                raise HubError("exists", f"run {req.key.path} already exists and resume='never'")
+            if existing is None and req.resume == "must":
+                raise HubError("precondition", f"run {req.key.path} does not exist and resume='must'")
+            if existing is None:
+                run = self._create(req)
+            else:
+                run = self._resume(existing, req)
+            session = self._session(run)
+            if existing is not None:
+                session.assembly.restart(req.start_time)
+            wal_path = self._wal_path(req)
+            writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
+            session.writers[writer.writer_id] = writer
+            self.store.register_writer(WriterRow(req.writer_id, req.key, wal_path))
+            return run, existing is not None, session.assembly.step, wal_path
+
+    def _create(self, req: OpenRequest) -> RunRow:
+        now = self.clock()
+        run = RunRow(
+            key=req.key, name=req.name, state="running", group=req.group,
+            job_type=req.job_type, tags=list(req.tags), notes=req.notes, config=req.config,
+            created_at=req.start_time or now, updated_at=now, heartbeat_at=now,
+            run_dir=req.run_dir, host=req.host, pid=req.pid, sweep_id=req.sweep_id,
+            service_state={"step": 0, "start_time": req.start_time or now},
+        )
+        try:
+            self.store.create_run(run)
+        except RunExistsError as exc:
+            raise HubError("exists", str(exc)) from None
+        return run
+
+    def _resume(self, run: RunRow, req: OpenRequest) -> RunRow:
+        config = dict(run.config)
+        config.update(req.config)
+        fields: dict[str, Any] = {
+            "state": "running", "exit_code": None, "config": config, "pid": req.pid,
+            "host": req.host, "run_dir": req.run_dir, "heartbeat_at": self.clock(),
+        }
+        for name in ("name", "group", "job_type", "notes"):
+            if getattr(req, name):
+                fields[name] = getattr(req, name)
+        if req.tags:
+            fields["tags"] = list(req.tags)
+        self.store.update_run(run.key, fields)
+        session = self.sessions.get(run.key)
+        if session is not None:
+            session.assembly.config = config
+        updated = self.store.get_run(run.key)
+        assert updated is not None
+        return updated
+
+    def _session(self, run: RunRow) -> RunSession:
+        session = self.sessions.get(run.key)
+        if session is None:
+            session = RunSession(run.key, RunAssembly(run))
+            self.sessions[run.key] = session
+        return session
+
+    def _wal_path(self, req: OpenRequest) -> str:
+        if req.run_dir and os.path.isdir(req.run_dir):
+            return os.path.join(req.run_dir, f"run-{req.key.run_id}-{req.writer_id}.wal")
+        folder = os.path.join(self.home, "wal")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{req.writer_id}.wal")
+
+    def _open_writer(
+        self, writer_id: str, key: RunKey, wal_path: str, applied_offset: int, applied_seq: int
+    ) -> WriterSession:
+        wal = WalWriter(wal_path)
+        max_seq = record_seq(wal.last_payload) if wal.last_payload else 0
+        writer = WriterSession(
+            writer_id=writer_id, key=key, wal_path=wal_path, wal=wal, durable_size=wal.size,
+            max_seq=max_seq, applied_offset=applied_offset, applied_seq=applied_seq,
+            last_heartbeat=self.clock(),
+        )
+        self.writers[writer_id] = writer
+        return writer
+
+    def attach(self, writer_id: str) -> WriterSession:
+        """The writer of a stream's Hello; reloaded from the store after a restart."""
+        with self.lock:
+            self.last_activity = self.clock()
+            writer = self.writers.get(writer_id)
+            if writer is not None:
+                return writer
+            row = self.store.get_writer(writer_id)
+            if row is None:
+                raise HubError("not_found", f"unknown writer {writer_id}: open the run first")
+            return self._restore_writer(row)
+
+    def recover(self) -> int:
+        """Reopens every writer the store says is still open (after a restart)."""
+        count = 0
+        with self.lock:
+            for row in self.store.list_writers():
+                if row.writer_id not in self.writers and os.path.exists(row.wal_path):
+                    self._restore_writer(row)
+                    count += 1
+        return count
+
+    def _restore_writer(self, row: WriterRow) -> WriterSession:
+        run = self.store.get_run(row.key)
+        if run is None:
+            raise HubError("not_found", f"run {row.key.path} of writer {row.writer_id} is gone")
+        session = self._session(run)
+        writer = self._open_writer(
+            row.writer_id, row.key, row.wal_path, row.applied_offset, row.applied_seq
+        )
+        if row.closed:
+            writer.state = WriterState.CLOSED
+        session.writers[row.writer_id] = writer
+        return writer
+
+    # -- the write path -----------------------------------------------------------
+
+    def append(self, writer: WriterSession, first_seq: int, records: list[bytes]) -> int:
+        """Appends the records not yet in the WAL, fsyncs, returns the acked seq."""
+        with writer.lock:
+            skip = writer.max_seq + 1 - first_seq
+            if skip < 0:
+                raise HubError(
+                    "invalid", f"records {writer.max_seq + 1}..{first_seq - 1} of writer "
+                    f"{writer.writer_id} are missing"
+                )
+            fresh = records[skip:]
+            if fresh:
+                writer.durable_size = writer.wal.append(fresh)
+                writer.max_seq = first_seq + len(records) - 1
+                writer.received += len(fresh)
+            acked = writer.max_seq
+        if fresh:
+            with self.lock:
+                self.records_received += len(fresh)
+                self.last_activity = self.clock()
+            self.on_append()
+        return acked
+
+    def heartbeat(self, writer: WriterSession) -> None:
+        writer.last_heartbeat = self.clock()
+
+    def wait_applied(self, writer_id: str, seq: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                writer = self.writers.get(writer_id)
+                if writer is None or writer.applied_seq >= seq:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, 0.5))
+
+    def active_runs(self) -> int:
+        with self.lock:
+            return sum(1 for s in self.sessions.values() if s.active)
+
+    def evict_idle(self) -> None:
+        """Forgets runs whose writers are all closed, releasing their WAL files."""
+        with self.lock:
+            for key, session in list(self.sessions.items()):
+                if session.writers and not session.active:
+                    if any(w.applied_offset < w.durable_size for w in session.writers.values()):
+                        continue
+                    for writer_id, writer in session.writers.items():
+                        writer.wal.close()
+                        self.writers.pop(writer_id, None)
+                    del self.sessions[key]
+
+    def close(self) -> None:
+        with self.lock:
+            for writer in self.writers.values():
+                writer.wal.close()

@@ -1,0 +1,170 @@
+"""The metadata store interface: runs, history, writer positions.
+
+Store code sees plain dataclasses, never protobuf messages. Everything the
+service applies from a write-ahead log goes through one primitive,
+`MetadataStore.write_batch`, which is atomic: the history rows, the run fields
+and the WAL positions of a batch commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class StoreError(Exception):
+    """A store operation failed (the driver's exception is chained)."""
+
+
+class RunExistsError(StoreError):
+    """create_run() for a run key that already exists."""
+
+
+@dataclass(frozen=True, order=True)
+class RunKey:
+    entity: str
+    project: str
+    run_id: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.run_id}"
+
+
+@dataclass
+class RunRow:
+    key: RunKey
+    name: str = ""
+    state: str = "running"
+    group: str = ""
+    job_type: str = ""
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    heartbeat_at: float = 0.0
+    runtime: float = 0.0
+    last_step: int = -1  # -1: no history row yet
+    exit_code: int | None = None
+    run_dir: str = ""
+    host: str = ""
+    pid: int = 0
+    sweep_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # The service's assembly state (current step, pending row, metric
+    # definitions...), opaque to the store; saved with each batch so that a
+    # restarted service resumes exactly where the last committed batch ended.
+    service_state: dict[str, Any] = field(default_factory=dict)
+
+
+# Fields of RunRow that update_run()/Batch.run_fields may set.
+RUN_FIELDS = frozenset(
+    {
+        "name", "state", "group", "job_type", "tags", "notes", "config", "summary",
+        "updated_at", "heartbeat_at", "runtime", "last_step", "exit_code", "run_dir",
+        "host", "pid", "sweep_id", "metadata", "service_state",
+    }
+)
+
+
+@dataclass
+class WriterRow:
+    """One writer (one SDK process's connection to a run) and its WAL."""
+
+    writer_id: str
+    key: RunKey
+    wal_path: str
+    applied_offset: int = 0  # WAL byte offset up to which entries are applied
+    applied_seq: int = 0  # highest record seq applied
+    closed: bool = False  # exit record applied; nothing more will come
+
+
+@dataclass
+class WriterPosition:
+    writer_id: str
+    applied_offset: int
+    applied_seq: int
+    closed: bool = False
+
+
+@dataclass
+class Batch:
+    """What one apply cycle commits for one run, atomically."""
+
+    key: RunKey
+    # (step, row) pairs, ascending by step. Each row holds the user's keys
+    # (nested dicts as logged) plus _step, _runtime and _timestamp. A row for a
+    # step that already exists replaces it.
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    run_fields: dict[str, Any] = field(default_factory=dict)
+    positions: list[WriterPosition] = field(default_factory=list)
+
+
+@dataclass
+class ProjectRow:
+    entity: str
+    project: str
+    run_count: int
+    last_activity: float
+
+
+class MetadataStore(abc.ABC):
+    """Runs, their history and the service's WAL positions."""
+
+    @abc.abstractmethod
+    def create_run(self, run: RunRow) -> None:
+        """Inserts a new run; RunExistsError if the key is taken."""
+
+    @abc.abstractmethod
+    def get_run(self, key: RunKey) -> RunRow | None: ...
+
+    @abc.abstractmethod
+    def update_run(self, key: RunKey, fields: Mapping[str, Any]) -> None:
+        """Sets the given RUN_FIELDS of an existing run."""
+
+    @abc.abstractmethod
+    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
+        """Runs of a project (or all runs when both are None), newest first."""
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[ProjectRow]: ...
+
+    @abc.abstractmethod
+    def register_writer(self, writer: WriterRow) -> None:
+        """Inserts a writer, or replaces the row of the same writer_id."""
+
+    @abc.abstractmethod
+    def get_writer(self, writer_id: str) -> WriterRow | None: ...
+
+    @abc.abstractmethod
+    def list_writers(self, include_closed: bool = False) -> list[WriterRow]: ...
+
+    @abc.abstractmethod
+    def write_batch(self, batch: Batch) -> None:
+        """Applies rows, run fields and writer positions in one transaction."""
+
+    @abc.abstractmethod
+    def read_history(
+        self,
+        key: RunKey,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows in step order, min_step <= _step <= max_step, no sampling.
+
+        With ``keys``, only the rows holding every one of them, each reduced to
+        ``_step`` and those keys; a key names a top-level key or, with dots, a
+        leaf inside nested dicts ("a.b"). A key that contains dots itself is
+        found too.
+        """
+
+    @abc.abstractmethod
+    def count_history(self, key: RunKey) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Releases connections."""

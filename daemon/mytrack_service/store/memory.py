@@ -1,0 +1,234 @@
+"""An in-memory `MetadataStore` for unit tests, and the row semantics it shares.
+
+`MemoryStore` is the reference for what every store must do; the contract
+suite in ``tests/unit/test_store_contract.py`` runs against it and the SQL
+store alike. The helpers at the top (JSON encoding, flattening of rows into
+dotted keys, validation of run fields) are shared with `SqlStore`, so that
+both stores agree by construction rather than by care.
+
+Flattened keys: a history row ``{"a": {"b": 1}, "acc.top1": 0.9}`` holds the
+keys ``a.b`` and ``acc.top1``. A dict that contains the key ``_type`` (a media
+value) is a leaf and is not flattened; an empty dict has no leaves. When a
+nested key and a flat dotted key collide, the one later in the row wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from mytrack_service.store.base import (
+    RUN_FIELDS,
+    Batch,
+    MetadataStore,
+    ProjectRow,
+    RunExistsError,
+    RunKey,
+    RunRow,
+    StoreError,
+    WriterRow,
+)
+
+# RunRow fields stored as JSON text.
+JSON_RUN_FIELDS = frozenset({"tags", "config", "summary", "metadata", "service_state"})
+# One encoder for all calls: json.dumps() with arguments builds a new one each time.
+_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
+
+
+def dump_json(value: Any, what: str) -> str:
+    """Encodes ``value`` as compact JSON; NaN and +-Infinity are kept as such.
+
+    Raises:
+        StoreError: the value holds something JSON cannot represent.
+    """
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} is not JSON-serialisable: {exc}") from exc
+
+
+def load_json(text: str) -> Any:
+    """Decodes what `dump_json` wrote (NaN and Infinity included)."""
+    return json.loads(text)
+
+
+def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of a history row, keyed by their dotted paths."""
+    out: dict[str, Any] = {}
+    _flatten_into(out, row, "")
+    return out
+
+
+def _flatten_into(out: dict[str, Any], value: Mapping[str, Any], prefix: str) -> None:
+    for name, item in value.items():
+        path = f"{prefix}{name}"
+        if isinstance(item, dict) and "_type" not in item:
+            _flatten_into(out, item, path + ".")
+        else:
+            out[path] = item
+
+
+def check_run_fields(fields: Iterable[str]) -> None:
+    """Raises ValueError naming any field that update_run() may not set."""
+    unknown = sorted(set(fields) - RUN_FIELDS)
+    if unknown:
+        raise ValueError(f"not settable run fields: {', '.join(unknown)}")
+
+
+def unique_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Rows sorted by step; of several rows for one step, the last wins."""
+    by_step = {int(step): row for step, row in rows}
+    return sorted(by_step.items(), key=lambda item: item[0])
+
+
+def unique_keys(keys: Iterable[str]) -> list[str]:
+    """The keys in their first order, without repeats."""
+    return list(dict.fromkeys(keys))
+
+
+def roundtrip_run(run: RunRow) -> RunRow:
+    """A copy of ``run`` whose JSON fields went through `dump_json`/`load_json`."""
+    values = {
+        name: load_json(dump_json(getattr(run, name), f"run field {name!r}"))
+        for name in JSON_RUN_FIELDS
+    }
+    return dataclasses.replace(run, **values)
+
+
+class MemoryStore(MetadataStore):
+    """A thread-safe, in-process store with the same semantics as `SqlStore`.
+
+    Rows are kept as JSON text, exactly as the SQL store keeps them, so that
+    values come back as the same types (tuples as lists, NaN as NaN).
+    """
+
+    def __init__(self) -> None:
+        # One lock for everything: the fake favours obviousness over throughput.
+        self._lock = threading.RLock()
+        self._runs: dict[RunKey, RunRow] = {}
+        self._created: dict[RunKey, int] = {}  # insertion order: ties in list_runs
+        self._counter = itertools.count()
+        self._history: dict[RunKey, dict[int, str]] = {}
+        self._writers: dict[str, WriterRow] = {}
+
+    def create_run(self, run: RunRow) -> None:
+        stored = roundtrip_run(run)
+        with self._lock:
+            if run.key in self._runs:
+                raise RunExistsError(f"run {run.key.path} already exists")
+            self._runs[run.key] = stored
+            self._created[run.key] = next(self._counter)
+            self._history[run.key] = {}
+
+    def get_run(self, key: RunKey) -> RunRow | None:
+        with self._lock:
+            run = self._runs.get(key)
+            return None if run is None else roundtrip_run(run)
+
+    def update_run(self, key: RunKey, fields: Mapping[str, Any]) -> None:
+        check_run_fields(fields)
+        with self._lock:
+            run = self._require_run(key)
+            self._runs[key] = roundtrip_run(dataclasses.replace(run, **fields))
+
+    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
+        with self._lock:
+            runs = [
+                run
+                for run in self._runs.values()
+                if (entity is None or run.key.entity == entity)
+                and (project is None or run.key.project == project)
+            ]
+            runs.sort(key=lambda run: (run.created_at, self._created[run.key]), reverse=True)
+            return [roundtrip_run(run) for run in runs]
+
+    def list_projects(self) -> list[ProjectRow]:
+        with self._lock:
+            projects: dict[tuple[str, str], ProjectRow] = {}
+            for run in self._runs.values():
+                name = (run.key.entity, run.key.project)
+                row = projects.setdefault(name, ProjectRow(name[0], name[1], 0, run.updated_at))
+                row.run_count += 1
+                row.last_activity = max(row.last_activity, run.updated_at)
+        return sorted(projects.values(), key=lambda p: (-p.last_activity, p.entity, p.project))
+
+    def register_writer(self, writer: WriterRow) -> None:
+        with self._lock:
+            self._writers[writer.writer_id] = dataclasses.replace(writer)
+
+    def get_writer(self, writer_id: str) -> WriterRow | None:
+        with self._lock:
+            writer = self._writers.get(writer_id)
+            return None if writer is None else dataclasses.replace(writer)
+
+    def list_writers(self, include_closed: bool = False) -> list[WriterRow]:
+        with self._lock:
+            return [
+                dataclasses.replace(self._writers[writer_id])
+                for writer_id in sorted(self._writers)
+                if include_closed or not self._writers[writer_id].closed
+            ]
+
+    def write_batch(self, batch: Batch) -> None:
+        # Validate everything first, then apply: nothing below can fail, which
+        # is what makes the batch atomic here.
+        check_run_fields(batch.run_fields)
+        rows = unique_rows(batch.rows)
+        texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
+        with self._lock:
+            run = self._require_run(batch.key)
+            updated = roundtrip_run(dataclasses.replace(run, **batch.run_fields))
+            for position in batch.positions:
+                if position.writer_id not in self._writers:
+                    raise StoreError(f"unknown writer {position.writer_id!r}")
+            self._history[batch.key].update(texts)
+            self._runs[batch.key] = updated
+            for position in batch.positions:
+                writer = self._writers[position.writer_id]
+                writer.applied_offset = position.applied_offset
+                writer.applied_seq = position.applied_seq
+                writer.closed = position.closed
+
+    def read_history(
+        self,
+        key: RunKey,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        wanted = None if keys is None else unique_keys(keys)
+        with self._lock:
+            # A snapshot, so that iterating never holds the lock.
+            history = self._history.get(key, {})
+            steps = sorted(
+                step
+                for step in history
+                if (min_step is None or step >= min_step) and (max_step is None or step <= max_step)
+            )
+            texts = [(step, history[step]) for step in steps]
+        return _select(texts, wanted)
+
+    def count_history(self, key: RunKey) -> int:
+        with self._lock:
+            return len(self._history.get(key, {}))
+
+    def _require_run(self, key: RunKey) -> RunRow:
+        run = self._runs.get(key)
+        if run is None:
+            raise StoreError(f"no run {key.path}")
+        return run
+
+
+def _select(texts: list[tuple[int, str]], wanted: list[str] | None) -> Iterator[dict[str, Any]]:
+    for step, text in texts:
+        row = load_json(text)
+        if wanted is None:
+            yield row
+            continue
+        flat = flatten_row(row)
+        if all(name in flat for name in wanted):
+            yield {"_step": step, **{name: flat[name] for name in wanted}}

@@ -1,0 +1,539 @@
+"""`SqlStore`: the metadata store on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+History is kept twice, in one transaction: ``history`` holds each step's full
+row (for full-row scans), and ``history_chunks`` holds, per flattened key and
+per block of `CHUNK` steps, two JSON arrays (steps and values), so that reading
+one key over a million steps touches about a thousand rows. Every JSON value is
+stored as TEXT written by ``json.dumps(allow_nan=True)``, so NaN and +-Infinity
+round-trip exactly on both databases.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint,
+    Table, Text, UniqueConstraint, bindparam, create_engine, delete, event, func, select, update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from mytrack_service.store.base import (
+    Batch, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow, StoreError, WriterRow,
+)
+from mytrack_service.store.memory import (
+    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, unique_keys, unique_rows,
+)
+
+SCHEMA_VERSION = 1
+CHUNK = 1024  # steps per history_chunks row
+_PAGE_ROWS = 5000  # full rows fetched per query
+_PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
+_IN_LIST = 500  # values per IN (...) list
+_BUSY_TIMEOUT_MS = 30_000
+# WAL: readers never block the writer. NORMAL: no fsync per commit, which
+# stays safe because the service's own WAL holds everything not yet applied.
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON")
+
+_KEY_COLUMNS = ("entity", "project", "run_id")
+_TEXT_RUN_COLUMNS = (
+    *_KEY_COLUMNS, "name", "state", "group", "job_type", "notes", "run_dir", "host", "sweep_id",
+)
+_TIME_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at", "runtime")
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+metadata = MetaData()
+schema_version = Table(
+    "schema_version", metadata,
+    Column("id", Integer, primary_key=True), Column("version", Integer, nullable=False),
+)
+runs = Table(
+    "runs", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    *(Column(name, Text, nullable=False) for name in _TEXT_RUN_COLUMNS),
+    *(Column(name, Text, nullable=False) for name in sorted(JSON_RUN_FIELDS)),
+    *(Column(name, Double, nullable=False) for name in _TIME_RUN_COLUMNS),
+    Column("last_step", BigInteger, nullable=False),
+    Column("exit_code", Integer, nullable=True),
+    Column("pid", BigInteger, nullable=False),
+    UniqueConstraint("entity", "project", "run_id", name="uq_runs_key"),
+    Index("ix_runs_project_created", "entity", "project", "created_at"),
+)
+writers = Table(
+    "writers", metadata,
+    Column("writer_id", Text, primary_key=True),
+    *(Column(name, Text, nullable=False) for name in ("entity", "project", "run_id", "wal_path")),
+    Column("applied_offset", BigInteger, nullable=False),
+    Column("applied_seq", BigInteger, nullable=False),
+    Column("closed", Boolean, nullable=False),
+)
+history = Table(
+    "history", metadata,
+    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    PrimaryKeyConstraint("run_pk", "step"),
+)
+history_chunks = Table(
+    "history_chunks", metadata,
+    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("chunk", BigInteger, nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("vals", Text, nullable=False),
+    PrimaryKeyConstraint("run_pk", "key", "chunk"),
+    # write_batch reads every key of the chunks it touches.
+    Index("ix_history_chunks_chunk", "run_pk", "chunk"),
+)
+
+Series = tuple[list[int], list[Any]]  # (ascending steps, values)
+
+
+class SqlStore(MetadataStore):
+    """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
+
+    Each method checks a connection out of the engine's pool and holds its
+    transaction only for its own statements, so the store may be shared by
+    threads. Driver errors are raised as `StoreError`, never with the password.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self._safe_url = parsed.render_as_string(hide_password=True)
+        self._password = parsed.password if isinstance(parsed.password, str) else None
+        self._dialect = parsed.get_backend_name()
+        self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        with self._errors("opening the store"):
+            self._engine = _make_engine(url)
+            metadata.create_all(self._engine)
+            self._check_version()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self._safe_url!r})"
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- runs -------------------------------------------------------------
+
+    def create_run(self, run: RunRow) -> None:
+        values = _run_values(run)
+        with self._errors("create_run"):
+            try:
+                with self._write() as conn:
+                    conn.execute(runs.insert().values(values))
+            except IntegrityError as exc:  # the only constraint: uq_runs_key
+                raise RunExistsError(f"run {run.key.path} already exists") from exc
+
+    def get_run(self, key: RunKey) -> RunRow | None:
+        with self._errors("get_run"), self._engine.connect() as conn:
+            row = conn.execute(select(runs).where(*_key_filter(key))).mappings().first()
+        return None if row is None else _run_from_row(row)
+
+    def update_run(self, key: RunKey, fields: Mapping[str, Any]) -> None:
+        check_run_fields(fields)
+        values = _field_values(fields)
+        with self._errors("update_run"), self._write() as conn:
+            pk = self._run_pk(conn, key)
+            if values:
+                conn.execute(update(runs).where(runs.c.id == pk).values(values))
+
+    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        if entity is not None:
+            query = query.where(runs.c.entity == entity)
+        if project is not None:
+            query = query.where(runs.c.project == project)
+        with self._errors("list_runs"), self._engine.connect() as conn:
+            return [_run_from_row(row) for row in conn.execute(query).mappings()]
+
+    def list_projects(self) -> list[ProjectRow]:
+        last = func.max(runs.c.updated_at)
+        query = (
+            select(runs.c.entity, runs.c.project, func.count(), last)
+            .group_by(runs.c.entity, runs.c.project)
+            .order_by(last.desc(), runs.c.entity, runs.c.project)
+        )
+        with self._errors("list_projects"), self._engine.connect() as conn:
+            return [ProjectRow(e, p, int(n), float(t)) for e, p, n, t in conn.execute(query)]
+
+    # -- writers ----------------------------------------------------------
+
+    def register_writer(self, writer: WriterRow) -> None:
+        values = {
+            "writer_id": writer.writer_id, "entity": writer.key.entity,
+            "project": writer.key.project, "run_id": writer.key.run_id,
+            "wal_path": writer.wal_path, "applied_offset": writer.applied_offset,
+            "applied_seq": writer.applied_seq, "closed": writer.closed,
+        }
+        stmt = self._insert(writers).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[writers.c.writer_id],
+            set_={name: stmt.excluded[name] for name in values if name != "writer_id"},
+        )
+        with self._errors("register_writer"), self._write() as conn:
+            conn.execute(stmt)
+
+    def get_writer(self, writer_id: str) -> WriterRow | None:
+        query = select(writers).where(writers.c.writer_id == writer_id)
+        with self._errors("get_writer"), self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _writer_from_row(row)
+
+    def list_writers(self, include_closed: bool = False) -> list[WriterRow]:
+        query = select(writers).order_by(writers.c.writer_id)
+        if not include_closed:
+            query = query.where(writers.c.closed.is_(False))
+        with self._errors("list_writers"), self._engine.connect() as conn:
+            return [_writer_from_row(row) for row in conn.execute(query).mappings()]
+
+    # -- history ----------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> None:
+        check_run_fields(batch.run_fields)
+        values = _field_values(batch.run_fields)
+        rows = unique_rows(batch.rows)
+        # Encode before the transaction begins, to keep it short.
+        texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
+        flats = [(step, flatten_row(row)) for step, row in rows]
+        with self._errors("write_batch"), self._write() as conn:
+            pk = self._run_pk(conn, batch.key, lock=True)
+            if texts:
+                conn.execute(self._upsert_history(), [
+                    {"run_pk": pk, "step": step, "data": text} for step, text in texts
+                ])
+                self._merge_chunks(conn, pk, flats)
+            if values:
+                conn.execute(update(runs).where(runs.c.id == pk).values(values))
+            for pos in batch.positions:
+                result = conn.execute(
+                    update(writers).where(writers.c.writer_id == pos.writer_id).values(
+                        applied_offset=pos.applied_offset, applied_seq=pos.applied_seq,
+                        closed=pos.closed,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise StoreError(f"unknown writer {pos.writer_id!r}")
+
+    def read_history(
+        self,
+        key: RunKey,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        if keys is None:
+            return self._read_rows(key, min_step, max_step, full=True)
+        wanted = unique_keys(keys)
+        if not wanted:  # every row holds all of no keys: just the steps
+            return self._read_rows(key, min_step, max_step, full=False)
+        return self._read_keys(key, wanted, min_step, max_step)
+
+    def count_history(self, key: RunKey) -> int:
+        query = select(func.count()).select_from(history.join(runs)).where(*_key_filter(key))
+        with self._errors("count_history"), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _read_rows(
+        self, key: RunKey, min_step: int | None, max_step: int | None, full: bool
+    ) -> Iterator[dict[str, Any]]:
+        """Pages through ``history`` by step (keyset pagination), one short read each."""
+        columns = (history.c.step, history.c.data) if full else (history.c.step,)
+        base = select(*columns).join(runs).where(*_key_filter(key)).order_by(history.c.step)
+        if max_step is not None:
+            base = base.where(history.c.step <= max_step)
+        after = None if min_step is None else min_step - 1
+        while True:
+            query = base if after is None else base.where(history.c.step > after)
+            with self._errors("read_history"), self._engine.connect() as conn:
+                page = conn.execute(query.limit(_PAGE_ROWS)).all()
+            for row in page:
+                yield load_json(row[1]) if full else {"_step": row[0]}
+            if len(page) < _PAGE_ROWS:
+                return
+            after = page[-1][0]
+
+    def _read_keys(
+        self, key: RunKey, wanted: list[str], min_step: int | None, max_step: int | None
+    ) -> Iterator[dict[str, Any]]:
+        """Reads the chunks of ``wanted`` a window of chunk numbers at a time."""
+        c = history_chunks.c
+        with self._errors("read_history"), self._engine.connect() as conn:
+            pk = conn.execute(select(runs.c.id).where(*_key_filter(key))).scalar()
+            if pk is None:
+                return
+            # A row needs every key, so the first key's chunks are the candidates.
+            query = select(c.chunk).where(c.run_pk == pk, c.key == wanted[0]).order_by(c.chunk)
+            if min_step is not None:
+                query = query.where(c.chunk >= min_step // CHUNK)
+            if max_step is not None:
+                query = query.where(c.chunk <= max_step // CHUNK)
+            numbers = list(conn.execute(query).scalars())
+        for start in range(0, len(numbers), _PAGE_CHUNKS):
+            window = numbers[start:start + _PAGE_CHUNKS]
+            query = select(c.key, c.chunk, c.steps, c.vals).where(
+                c.run_pk == pk, c.key.in_(wanted), c.chunk.between(window[0], window[-1])
+            )
+            with self._errors("read_history"), self._engine.connect() as conn:
+                found = conn.execute(query).all()
+            grouped: dict[int, dict[str, Series]] = {}
+            for name, number, steps, vals in found:
+                grouped.setdefault(number, {})[name] = (load_json(steps), load_json(vals))
+            for number in window:
+                series = grouped.get(number, {})
+                if len(series) == len(wanted):
+                    yield from _join(series, wanted, min_step, max_step)
+
+    def _merge_chunks(
+        self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """Merges a batch's flattened rows into the chunks it touches.
+
+        The touched chunks are read once, every key of them: a step in the
+        batch replaces that step in its whole chunk, so keys that the new row
+        no longer holds lose their value at that step.
+        """
+        batch_steps, new = _split_by_chunk(flats)
+        upserts: list[dict[str, Any]] = []
+        deletes: list[dict[str, Any]] = []
+        for (name, number), old in self._load_chunks(conn, pk, list(batch_steps)).items():
+            kept = _without(old, batch_steps[number])
+            added = new.pop((name, number), None)
+            merged = kept if added is None else _merge(kept, added)
+            if not merged[0]:
+                deletes.append({"k": name, "n": number})
+            elif merged is not old:
+                upserts.append(_chunk_values(pk, name, number, merged))
+        upserts.extend(_chunk_values(pk, name, number, s) for (name, number), s in new.items())
+        if upserts:
+            conn.execute(self._upsert_chunk(), upserts)
+        if deletes:
+            c = history_chunks.c
+            stmt = delete(history_chunks).where(
+                c.run_pk == pk, c.key == bindparam("k"), c.chunk == bindparam("n")
+            )
+            conn.execute(stmt, deletes)
+
+    def _load_chunks(
+        self, conn: Connection, pk: int, numbers: list[int]
+    ) -> dict[tuple[str, int], Series]:
+        """Every key's series in the given chunks of run ``pk``."""
+        c = history_chunks.c
+        out: dict[tuple[str, int], Series] = {}
+        for start in range(0, len(numbers), _IN_LIST):
+            query = select(c.key, c.chunk, c.steps, c.vals).where(
+                c.run_pk == pk, c.chunk.in_(numbers[start:start + _IN_LIST])
+            )
+            for name, number, steps, vals in conn.execute(query):
+                out[(name, number)] = (load_json(steps), load_json(vals))
+        return out
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _upsert_history(self) -> Any:
+        stmt = self._insert(history)
+        return stmt.on_conflict_do_update(
+            index_elements=[history.c.run_pk, history.c.step], set_={"data": stmt.excluded.data}
+        )
+
+    def _upsert_chunk(self) -> Any:
+        stmt = self._insert(history_chunks)
+        c = history_chunks.c
+        return stmt.on_conflict_do_update(
+            index_elements=[c.run_pk, c.key, c.chunk],
+            set_={"steps": stmt.excluded.steps, "vals": stmt.excluded.vals},
+        )
+
+    def _run_pk(self, conn: Connection, key: RunKey, lock: bool = False) -> int:
+        """The run's primary key; with ``lock``, the run row stays locked (PostgreSQL).
+
+        The lock serialises concurrent batches of one run, whose chunk merges
+        read then write. SQLite needs none: write transactions begin IMMEDIATE.
+        """
+        query = select(runs.c.id).where(*_key_filter(key))
+        if lock and self._dialect == "postgresql":
+            query = query.with_for_update()
+        pk = conn.execute(query).scalar()
+        if pk is None:
+            raise StoreError(f"no run {key.path}")
+        return int(pk)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success."""
+        with self._engine.connect() as conn:
+            conn.execution_options(mytrack_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Translates driver errors into StoreError, scrubbing the password."""
+        try:
+            yield
+        except OSError as exc:  # creating the SQLite file's folder
+            raise StoreError(f"{what} failed on {self._safe_url}: {exc}") from exc
+        except SQLAlchemyError as exc:
+            lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            detail = lines[0] if lines else type(exc).__name__
+            message = f"{what} failed on {self._safe_url}: {detail}"
+            secret = self._password
+            if secret and secret in str(exc):
+                # Not chained either: a traceback would print the driver's text.
+                raise StoreError(message.replace(secret, "***")) from None
+            raise StoreError(message) from exc
+
+    def _check_version(self) -> None:
+        with self._write() as conn:
+            stmt = self._insert(schema_version).values(id=1, version=SCHEMA_VERSION)
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=[schema_version.c.id]))
+            found = conn.execute(select(schema_version.c.version)).scalar_one()
+        if found != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self._safe_url} has schema version {found}; "
+                f"this mytrack supports version {SCHEMA_VERSION}"
+            )
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    # hide_parameters: a failed batch must not dump user data into the error.
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        # One shared connection, or every thread would see its own empty database.
+        engine = create_engine(
+            url, hide_parameters=True, poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+    else:
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}
+        )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module: it would BEGIN
+    # lazily and DEFERRED, and a deferred writer that first reads can fail
+    # with SQLITE_BUSY at once, ignoring busy_timeout (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("mytrack_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _key_filter(key: RunKey) -> tuple[Any, ...]:
+    return (runs.c.entity == key.entity, runs.c.project == key.project, runs.c.run_id == key.run_id)
+
+
+def _field_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: dump_json(value, f"run field {name!r}") if name in JSON_RUN_FIELDS else value
+        for name, value in fields.items()
+    }
+
+
+def _run_values(run: RunRow) -> dict[str, Any]:
+    skip = ("id", *_KEY_COLUMNS)
+    values = {name: getattr(run, name) for name in runs.c.keys() if name not in skip}
+    values.update(entity=run.key.entity, project=run.key.project, run_id=run.key.run_id)
+    return _field_values(values)
+
+
+def _run_from_row(row: RowMapping) -> RunRow:
+    skip = ("id", *_KEY_COLUMNS)
+    values = {name: row[name] for name in row.keys() if name not in skip}
+    for name in JSON_RUN_FIELDS:
+        values[name] = load_json(values[name])
+    return RunRow(key=RunKey(row["entity"], row["project"], row["run_id"]), **values)
+
+
+def _writer_from_row(row: RowMapping) -> WriterRow:
+    return WriterRow(
+        writer_id=row["writer_id"], key=RunKey(row["entity"], row["project"], row["run_id"]),
+        wal_path=row["wal_path"], applied_offset=int(row["applied_offset"]),
+        applied_seq=int(row["applied_seq"]), closed=bool(row["closed"]),
+    )
+
+
+def _split_by_chunk(
+    flats: list[tuple[int, dict[str, Any]]],
+) -> tuple[dict[int, list[int]], dict[tuple[str, int], Series]]:
+    """Ascending batch steps per chunk, and the batch's series per (key, chunk)."""
+    batch_steps: dict[int, list[int]] = {}
+    new: dict[tuple[str, int], Series] = {}
+    for step, flat in flats:
+        number = step // CHUNK
+        batch_steps.setdefault(number, []).append(step)
+        for name, value in flat.items():
+            series = new.get((name, number))
+            if series is None:
+                series = new[(name, number)] = ([], [])
+            series[0].append(step)
+            series[1].append(value)
+    return batch_steps, new
+
+
+def _chunk_values(pk: int, name: str, number: int, series: Series) -> dict[str, Any]:
+    return {
+        "run_pk": pk, "key": name, "chunk": number,
+        "steps": dump_json(series[0], "steps"), "vals": dump_json(series[1], f"values of {name!r}"),
+    }
+
+
+def _without(series: Series, steps: list[int]) -> Series:
+    """``series`` less the given steps; the same object when none is in it."""
+    old_steps, old_vals = series
+    if not old_steps or steps[0] > old_steps[-1]:  # appending: the common case
+        return series
+    drop = set(steps)
+    if drop.isdisjoint(old_steps):
+        return series
+    kept = [(s, v) for s, v in zip(old_steps, old_vals) if s not in drop]
+    return [s for s, _ in kept], [v for _, v in kept]
+
+
+def _merge(old: Series, new: Series) -> Series:
+    """Both series' points by step; ``old`` holds none of ``new``'s steps."""
+    if not old[0] or new[0][0] > old[0][-1]:
+        return old[0] + new[0], old[1] + new[1]
+    points = sorted(zip(old[0] + new[0], old[1] + new[1]), key=lambda point: point[0])
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def _join(
+    series: dict[str, Series], wanted: list[str], lo: int | None, hi: int | None
+) -> Iterator[dict[str, Any]]:
+    """Rows of one chunk: the first key's steps that every other key holds too."""
+    steps, vals = series[wanted[0]]
+    start = 0 if lo is None else bisect.bisect_left(steps, lo)
+    stop = len(steps) if hi is None else bisect.bisect_right(steps, hi)
+    first = wanted[0]
+    if len(wanted) == 1:
+        for i in range(start, stop):
+            yield {"_step": steps[i], first: vals[i]}
+        return
+    others = [(name, dict(zip(*series[name]))) for name in wanted[1:]]
+    for i in range(start, stop):
+        step = steps[i]
+        if all(step in points for _, points in others):
+            row = {"_step": step, first: vals[i]}
+            row.update((name, points[step]) for name, points in others)
+            yield row

@@ -1,0 +1,164 @@
+"""The applier: moves WAL entries into the store, in batches.
+
+One thread. Each cycle reads, for every run with unapplied entries, the new
+part of each writer's WAL (only up to the fsync'ed size), feeds the records to
+the run's assembly, and commits the resulting rows, run fields and the new WAL
+positions in one store transaction. If the store fails, the run's in-memory
+state is reloaded from the last committed batch and the cycle is retried
+later with backoff, so nothing is applied twice or skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from mytrack_proto.wal import read_entries
+from mytrack_service.decode import DecodeError, ExitEvent, decode
+from mytrack_service.runstate import RunAssembly
+from mytrack_service.sessions import Hub, RunSession, WriterSession, WriterState
+from mytrack_service.store.base import Batch, StoreError, WriterPosition
+
+logger = logging.getLogger("mytrack_service.uploader")
+
+# Most log() calls applied in one transaction: bounds memory and latency.
+_MAX_CALLS_PER_BATCH = 50_000
+# Wait this long after a wake-up so that records arriving together share a
+# batch (fewer, larger transactions), unless someone waits for the result.
+_COALESCE_SECONDS = 0.05
+
+
+class Applier:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.last_error = ""
+        self.last_applied_time = 0.0
+        self._wake = threading.Event()
+        self.urgent = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
+        hub.on_append = self._wake.set
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, urgent: bool = False) -> None:
+        if urgent:
+            self.urgent.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Applies everything received, then stops the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            stopping = self._stop.is_set()
+            self._wake.wait(0.5)
+            if not stopping and not self.urgent.is_set():
+                self._stop.wait(_COALESCE_SECONDS)
+            self._wake.clear()
+            self.urgent.clear()
+            try:
+                more = self.cycle()
+                backoff = 0.1
+            except StoreError as exc:
+                self._note_error(f"store write failed, will retry: {exc}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                if stopping and backoff >= 5.0:
+                    logger.error("stopping with unapplied records: %s", exc)
+                    return
+                continue
+            if more:
+                self._wake.set()
+            elif stopping:
+                return
+
+    def cycle(self) -> bool:
+        """One pass over every run; True if some run has more to apply."""
+        with self.hub.lock:
+            sessions = list(self.hub.sessions.values())
+        more = False
+        for session in sessions:
+            more |= self._apply(session)
+        self.hub.evict_idle()
+        return more
+
+    def _apply(self, session: RunSession) -> bool:
+        if session.needs_reload:
+            self._reload(session)
+        assembly = session.assembly
+        positions: list[tuple[WriterSession, WriterPosition]] = []
+        calls = records = 0
+        more = False
+        for writer in list(session.writers.values()):
+            if writer.applied_offset >= writer.durable_size or calls >= _MAX_CALLS_PER_BATCH:
+                more |= writer.applied_offset < writer.durable_size
+                continue
+            position = WriterPosition(writer.writer_id, writer.applied_offset, writer.applied_seq)
+            for entry in read_entries(writer.wal_path, start=writer.applied_offset):
+                if entry.end > writer.durable_size or calls >= _MAX_CALLS_PER_BATCH:
+                    more = True
+                    break
+                position.applied_offset = entry.end
+                try:
+                    seq, events = decode(entry.payload)
+                except DecodeError as exc:
+                    self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
+                    continue
+                if seq <= position.applied_seq:
+                    continue  # applied before a restart
+                position.applied_seq = seq
+                records += 1
+                for event in events:
+                    assembly.apply(event)
+                    calls += 1
+                    if isinstance(event, ExitEvent):
+                        position.closed = True
+            positions.append((writer, position))
+        if not positions:
+            return more
+        out = assembly.take()
+        batch = Batch(session.key, out.rows, out.fields, [p for _, p in positions])
+        try:
+            self.hub.store.write_batch(batch)
+        except StoreError:
+            session.needs_reload = True
+            raise
+        self._committed(session, positions, records, out.warnings)
+        return more
+
+    def _committed(
+        self,
+        session: RunSession,
+        positions: list[tuple[WriterSession, WriterPosition]],
+        records: int,
+        warnings: list[str],
+    ) -> None:
+        with self.hub.changed:
+            for writer, position in positions:
+                writer.applied_offset = position.applied_offset
+                writer.applied_seq = position.applied_seq
+                if position.closed:
+                    writer.state = WriterState.CLOSED
+                writer.notices.extend(warnings)
+            self.hub.records_applied += records
+            self.last_applied_time = time.time()
+            self.hub.changed.notify_all()
+
+    def _reload(self, session: RunSession) -> None:
+        """Back to the last committed state: the batch is redone later."""
+        run = self.hub.store.get_run(session.key)
+        if run is not None:
+            session.assembly = RunAssembly(run)
+        session.needs_reload = False
+
+    def _note_error(self, text: str) -> None:
+        if text != self.last_error:
+            logger.warning("%s", text)
+        self.last_error = text

@@ -1,0 +1,191 @@
+"""``mytrack.init()`` and the module-level functions that act on the current run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mytrack._config import config_from_source, sanitize
+from mytrack._internal import exithooks, launcher
+from mytrack._internal.encode import dumps
+from mytrack._internal.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
+from mytrack._internal.sender import Sender
+from mytrack._run import Run
+from mytrack.errors import InvalidTypeError, InvalidValueError, PreInitError
+from mytrack.settings import Settings
+from mytrack_proto import mytrack_pb2 as pb
+
+REINIT_MODES = ("finish_previous", "return_previous", "create_new")
+
+
+def init(
+    entity: str | None = None,
+    project: str | None = None,
+    name: str | None = None,
+    id: str | None = None,  # noqa: A002 - the reference's name
+    group: str | None = None,
+    job_type: str | None = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    config: Any = None,
+    dir: str | None = None,  # noqa: A002 - the reference's name
+    mode: str | None = None,
+    resume: str | bool | None = None,
+    settings: Settings | dict[str, Any] | None = None,
+    reinit: bool | str | None = None,
+) -> Run:
+    """Starts a run and makes it the current one (``mytrack.run``).
+
+    Raises:
+        InvalidValueError / InvalidTypeError: an argument is invalid (named).
+        ResumeError: ``resume="must"`` on a missing run, ``"never"`` on an existing one.
+        CommError: the service could not be started or reached.
+    """
+    base = settings if isinstance(settings, Settings) else Settings(**(settings or {}))
+    if isinstance(resume, bool):
+        resume = "allow" if resume else None
+    resolved = base.resolve(
+        {
+            "entity": entity, "project": project, "run_id": id, "run_name": name,
+            "run_group": group, "run_job_type": job_type,
+            "run_tags": tuple(_check_tags(tags)) if tags is not None else None,
+            "run_notes": notes, "dir": dir, "mode": mode, "resume": resume,
+        }
+    )
+    previous = _current()
+    policy = _reinit_policy(reinit)
+    if previous is not None and not previous.disabled:
+        if policy == "return_previous":
+            return previous
+        if policy == "finish_previous":
+            previous.finish()
+    run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
+    _set_current(run)
+    return run
+
+
+def _start_run(settings: Settings, config_source: Any) -> Run:
+    if settings.mode == "offline":
+        raise InvalidValueError(
+            'mode="offline" is not available yet; use mode="online" (the default) '
+            'or mode="disabled"'
+        )
+    run_id = settings.run_id or new_run_id()
+    if not is_valid_run_id(run_id):
+        raise InvalidValueError(
+            f"id {run_id!r} is invalid: use 1-128 letters, digits, '.', '_' or '-'"
+        )
+    config = sanitize(config_from_source(config_source))
+    entity, project = settings.entity or "", settings.project or ""
+    start_time = time.time()
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start_time))
+    run_dir = os.path.join(os.path.abspath(settings.dir or "."), "mytrack", f"run-{stamp}-{run_id}")
+    os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
+    client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
+    writer_id = new_writer_id()
+    key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+    request = pb.OpenRunRequest(
+        run=key, writer_id=writer_id, name=settings.run_name or new_run_name(),
+        group=settings.run_group or "", job_type=settings.run_job_type or "",
+        tags=list(settings.run_tags or ()), notes=settings.run_notes or "",
+        config_json=dumps(config), resume=settings.resume or "", run_dir=run_dir,
+        start_time=start_time, pid=os.getpid(), host=socket.gethostname(),
+        sweep_id=settings.sweep_id or "", mode=settings.mode or "online",
+    )
+    response: pb.OpenRunResponse = client.call(
+        "OpenRun", request, timeout=settings.init_timeout
+    )
+    info = response.run
+    sender = Sender(
+        settings.service_dir or "", writer_id, key,
+        max_buffer_bytes=settings.max_buffer_bytes or 64 << 20,
+        max_queue_entries=settings.max_queue_entries or 20_000,
+        heartbeat_interval=settings.heartbeat_interval or 2.0,
+        connect_timeout=settings.init_timeout or 30.0,
+        client=client,
+    )
+    run = Run(
+        settings=settings, entity=entity, project=project, run_id=run_id,
+        name=info.name, group=info.group,
+        job_type=info.job_type, tags=tuple(info.tags), notes=info.notes,
+        config=json.loads(info.config_json or b"{}"), run_dir=run_dir, start_time=start_time,
+        resumed=response.resumed, starting_step=response.starting_step, sender=sender,
+        client=client, writer_id=writer_id,
+    )
+    exithooks.register(run)
+    if not settings.quiet:
+        verb = "resumed" if response.resumed else "started"
+        print(
+            f"mytrack: run {run.name} ({run.path}) {verb}; "
+            f"see it with: mytrack runs show {run.path}",
+            file=sys.stderr, flush=True,
+        )
+    return run
+
+
+def _disabled_run(settings: Settings, config_source: Any) -> Run:
+    config = config_from_source(config_source)
+    return Run(
+        settings=settings, entity=settings.entity or "", project=settings.project or "",
+        run_id=settings.run_id or new_run_id(), name=settings.run_name or new_run_name(),
+        group=settings.run_group or "", job_type=settings.run_job_type or "",
+        tags=tuple(settings.run_tags or ()), notes=settings.run_notes or "",
+        config=config, start_time=time.time(),
+    )
+
+
+def _check_tags(tags: Any) -> list[str]:
+    if isinstance(tags, str):
+        raise InvalidTypeError("tags must be a list of strings, not a single string")
+    out = list(tags)
+    for tag in out:
+        if not isinstance(tag, str) or not tag:
+            raise InvalidTypeError(f"tags must be non-empty strings, got {tag!r}")
+    return out
+
+
+def _reinit_policy(reinit: bool | str | None) -> str:
+    if reinit is None or reinit is True or reinit == "default":
+        return "finish_previous"
+    if reinit is False:
+        return "return_previous"
+    if reinit not in REINIT_MODES:
+        raise InvalidValueError(f"reinit must be one of {', '.join(REINIT_MODES)}, got {reinit!r}")
+    return str(reinit)
+
+
+def _current() -> Run | None:
+    module = sys.modules["mytrack"]
+    run: Run | None = getattr(module, "run", None)
+    return run
+
+
+def _set_current(run: Run) -> None:
+    module = sys.modules["mytrack"]
+    module.run = run  # type: ignore[attr-defined]
+    module.config = run.config  # type: ignore[attr-defined]
+    module.summary = run.summary  # type: ignore[attr-defined]
+
+
+def _require_run(what: str) -> Run:
+    run = _current()
+    if run is None:
+        raise PreInitError(f"You must call mytrack.init() before mytrack.{what}()")
+    return run
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """Logs to the current run; see `Run.log`."""
+    _require_run("log").log(data, step=step, commit=commit)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finishes the current run, if any; see `Run.finish`."""
+    run = _current()
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)

@@ -1,0 +1,75 @@
+"""Exit handling, installed once: finish every open run at interpreter exit.
+
+The exit code comes from what ended the interpreter: an uncaught exception
+(through sys.excepthook) gives 1 (a KeyboardInterrupt: killed), ``sys.exit(n)``
+gives n. A hard crash (SIGKILL, out of memory) runs none of this; the service
+detects it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+from types import TracebackType
+from typing import Any, Protocol
+
+
+class _Finishable(Protocol):
+    def _finish_at_exit(self, exit_code: int, state: str) -> None: ...
+
+
+_lock = threading.Lock()
+_runs: list[_Finishable] = []
+_installed = False
+_exit_code = 0
+_exit_state = ""
+
+
+def register(run: _Finishable) -> None:
+    global _installed
+    with _lock:
+        _runs.append(run)
+        if not _installed:
+            _install()
+            _installed = True
+
+
+def unregister(run: _Finishable) -> None:
+    with _lock:
+        if run in _runs:
+            _runs.remove(run)
+
+
+def _install() -> None:
+    previous_hook = sys.excepthook
+    previous_exit = sys.exit
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        global _exit_code, _exit_state
+        if issubclass(kind, KeyboardInterrupt):
+            _exit_code, _exit_state = 255, "killed"
+        else:
+            _exit_code, _exit_state = 1, "failed"
+        previous_hook(kind, value, tb)
+
+    def exit(code: Any = None) -> None:  # noqa: A001 - mirrors sys.exit
+        global _exit_code
+        if code is None or isinstance(code, int):
+            _exit_code = code or 0
+        else:
+            _exit_code = 1  # sys.exit("message") exits with 1
+        previous_exit(code)
+
+    sys.excepthook = excepthook
+    sys.exit = exit
+    atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    with _lock:
+        runs = list(reversed(_runs))
+    for run in runs:
+        run._finish_at_exit(_exit_code, _exit_state)

@@ -1,0 +1,74 @@
+"""The gRPC connection to the service, with errors translated at the edge."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import grpc
+
+from mytrack.errors import CommError, InvalidValueError, ResumeError, RunNotFoundError
+from mytrack_proto import mytrack_pb2 as pb
+from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress
+
+
+class ServiceClient:
+    """A channel and stub for one service address."""
+
+    def __init__(self, address: ServiceAddress) -> None:
+        self.address = address
+        self._channel = grpc.insecure_channel(address.target, options=GRPC_OPTIONS)
+        self.stub = pb_grpc.TrackerStub(self._channel)
+
+    def call(self, method: str, request: Any, timeout: float | None = 30.0) -> Any:
+        """Calls unary RPC ``method``; grpc errors come out as mytrack errors."""
+        try:
+            return getattr(self.stub, method)(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address) from None
+
+    def stream(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        """Iterates a server-streaming RPC, translating errors."""
+        try:
+            yield from getattr(self.stub, method)(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def ping(address: ServiceAddress, timeout: float = 1.0) -> pb.StatusResponse | None:
+    """The service's status if one answers on ``address``, else None.
+
+    Uses a fresh channel: a channel that once failed to connect backs off before
+    trying again, which would hide a service that has just started.
+    """
+    if not os.path.exists(address.socket):
+        return None
+    channel = grpc.insecure_channel(address.target, options=GRPC_OPTIONS)
+    try:
+        stub = pb_grpc.TrackerStub(channel)
+        response: pb.StatusResponse = stub.Status(pb.StatusRequest(), timeout=timeout)
+        return response
+    except grpc.RpcError:
+        return None
+    finally:
+        channel.close()
+
+
+def translate(exc: grpc.RpcError, address: ServiceAddress) -> Exception:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = (exc.details() if hasattr(exc, "details") else None) or str(code)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return RunNotFoundError(details)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidValueError(details)
+    if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+        return ResumeError(details)
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return CommError(f"the mytrack service at {address.socket} did not answer in time")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return CommError(f"the mytrack service at {address.socket} is not reachable: {details}")
+    return CommError(f"the mytrack service failed: {details} (see {address.log})")

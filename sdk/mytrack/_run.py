@@ -1,0 +1,371 @@
+"""`Run`: the object ``mytrack.init()`` returns.
+
+``log()`` is the hot path: validate in the caller's thread, mirror the step
+rule (so a lower step is refused here, with a warning), append to the
+sender's queue. No I/O, no RPC. The service stays the authority for the
+history; the mirror only decides what to drop and warn about.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+import threading
+import time
+import warnings
+from types import TracebackType
+from typing import Any
+
+from mytrack._internal import encode, exithooks
+from mytrack._internal.sender import Sender
+from mytrack._internal.transport import ServiceClient
+from mytrack._internal.values import check_log_data
+from mytrack._config import Config, ConfigStatic
+from mytrack.errors import CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning
+from mytrack.settings import Settings
+from mytrack._summary import Summary
+from mytrack_proto import mytrack_pb2 as pb
+
+
+class RunState(enum.Enum):
+    RUNNING = "running"  # accepting data
+    FINISHING = "finishing"  # finish() under way: no new data
+    FINISHED = "finished"  # finish() returned; every method that records data raises
+
+
+class Run:
+    """A run: the unit of work whose config, history and summary are recorded."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        entity: str,
+        project: str,
+        run_id: str,
+        name: str,
+        group: str = "",
+        job_type: str = "",
+        tags: tuple[str, ...] = (),
+        notes: str = "",
+        config: dict[str, Any] | None = None,
+        run_dir: str = "",
+        start_time: float = 0.0,
+        resumed: bool = False,
+        starting_step: int = 0,
+        sender: Sender | None = None,
+        client: ServiceClient | None = None,
+        writer_id: str = "",
+    ) -> None:
+        self._settings = settings
+        self._entity, self._project, self._id = entity, project, run_id
+        self._name, self._group, self._job_type = name, group, job_type
+        self._tags, self._notes = tuple(tags), notes
+        self._dir = run_dir
+        self._start_time = start_time
+        self._resumed = resumed
+        self._step = starting_step
+        self._sender = sender
+        self._client = client
+        self._writer_id = writer_id
+        self._state = RunState.RUNNING
+        self._log_lock = threading.Lock()
+        self._config = Config(config, publish=self._publish_config)
+        self._summary = Summary(self._fetch_summary, self._publish_summary)
+        self._key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+
+    # -- properties ------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def entity(self) -> str:
+        return self._entity
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def path(self) -> str:
+        return f"{self._entity}/{self._project}/{self._id}"
+
+    @property
+    def dir(self) -> str:
+        return self._dir
+
+    @property
+    def disabled(self) -> bool:
+        return self._settings.mode == "disabled"
+
+    @property
+    def offline(self) -> bool:
+        return self._settings.mode == "offline"
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def resumed(self) -> bool:
+        return self._resumed
+
+    @property
+    def sweep_id(self) -> str | None:
+        return self._settings.sweep_id
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def config_static(self) -> ConfigStatic:
+        return ConfigStatic(self._config)
+
+    @property
+    def summary(self) -> Summary:
+        return self._summary
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = self._set_field("name", value)
+
+    @property
+    def notes(self) -> str:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = self._set_field("notes", value)
+
+    @property
+    def group(self) -> str:
+        return self._group
+
+    @group.setter
+    def group(self, value: str) -> None:
+        self._group = self._set_field("group", value)
+
+    @property
+    def job_type(self) -> str:
+        return self._job_type
+
+    @job_type.setter
+    def job_type(self, value: str) -> None:
+        self._job_type = self._set_field("job_type", value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
+            raise InvalidTypeError("tags must be a sequence of non-empty strings")
+        self._tags = tuple(value)
+        self._enqueue(encode.run_update_record(tags=list(self._tags)))
+
+    def _set_field(self, field: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise InvalidTypeError(f"run.{field} must be a string, got {type(value).__name__}")
+        self._enqueue(encode.run_update_record(**{field: value}))
+        return value
+
+    # -- log -----------------------------------------------------------------
+
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Records ``data`` in the history; see the reference for step/commit rules.
+
+        Raises:
+            RunFinishedError: the run is finished.
+            InvalidKeyError, InvalidTypeError: a key or value cannot be recorded
+                (the message names it); nothing of this call is recorded.
+            InvalidValueError: ``step`` is not a non-negative int.
+        """
+        if self._state is not RunState.RUNNING:
+            if self.disabled:
+                return
+            raise RunFinishedError("log() was called on a finished run; call mytrack.init() first")
+        if self._sender is None:  # disabled
+            return
+        row = check_log_data(data)
+        if step is not None:
+            step = _check_step(step)
+        if commit is not None and type(commit) is not bool:
+            raise InvalidTypeError(f"commit must be True, False or None, got {commit!r}")
+        queue = self._sender.queue
+        with self._log_lock:
+            current = self._step
+            if step is not None:
+                if step < current:
+                    warnings.warn(
+                        f"Tried to log to step {step} that is less than the current step "
+                        f"{current}; the data was dropped. Steps must increase: use "
+                        "define_metric() to plot against another x axis.",
+                        StepWarning,
+                        stacklevel=2,
+                    )
+                    return
+                current = step
+                if commit:
+                    current += 1
+            elif commit is not False:
+                current += 1
+            self._step = current
+            queue.append((row, step, commit, time.time()))
+        if len(queue) >= self._sender.max_queue_entries:
+            self._sender.wait_for_room()
+
+    # -- finish ------------------------------------------------------------------
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finishes the run: flushes, records the exit, waits for the store.
+
+        Waits at most ``settings.finish_timeout`` seconds for the service.
+        """
+        if exit_code is not None and (type(exit_code) is not int):
+            raise InvalidTypeError(f"exit_code must be an int, got {exit_code!r}")
+        code = exit_code or 0
+        self._finish(code, "finished" if code == 0 else "failed", quiet)
+
+    def _finish_at_exit(self, exit_code: int, state: str) -> None:
+        self._finish(exit_code, state or ("finished" if exit_code == 0 else "failed"), None)
+
+    def _finish(self, exit_code: int, state: str, quiet: bool | None) -> None:
+        with self._log_lock:
+            if self._state is not RunState.RUNNING:
+                return
+            self._state = RunState.FINISHING
+        exithooks.unregister(self)
+        _forget_current(self)
+        if self._sender is None:
+            self._state = RunState.FINISHED
+            return
+        quiet = self._settings.quiet if quiet is None else quiet
+        timeout = self._settings.finish_timeout or 60.0
+        deadline = time.monotonic() + timeout
+        self._sender.enqueue(encode.exit_record(exit_code, state, time.time()))
+        delivered = self._sender.flush(timeout)
+        response = None
+        if delivered:
+            try:
+                response = self._sync(max(0.1, deadline - time.monotonic()))
+            except CommError as exc:
+                _report(f"mytrack: could not confirm the end of run {self.path}: {exc}")
+        self._sender.close(timeout=max(0.1, deadline - time.monotonic()))
+        if self._client is not None:
+            self._client.close()
+        self._state = RunState.FINISHED
+        if not delivered:
+            _report(
+                f"mytrack: {self._sender.pending_records} record(s) of run {self.path} were not "
+                f"acknowledged by the service within {timeout:.0f}s "
+                f"({self._sender.stats.last_error or 'no error reported'})"
+            )
+        elif not quiet and response is not None:
+            _report(self._closing_line(response, state))
+
+    def _closing_line(self, response: pb.SyncResponse, state: str) -> str:
+        summary = json.loads(response.run.summary_json or b"{}")
+        shown = [f"{k}={_short(v)}" for k, v in summary.items() if not k.startswith("_")][:8]
+        waited = self._sender.stats.backpressure_seconds if self._sender else 0.0
+        parts = [
+            f"mytrack: run {self._name} ({self.path}) {state}: {response.history_rows} steps",
+            f"summary: {', '.join(shown)}" if shown else "",
+            f"log() waited {waited:.2f}s for room" if waited >= 0.01 else "",
+        ]
+        return "; ".join(p for p in parts if p)
+
+    def _sync(self, timeout: float) -> pb.SyncResponse:
+        assert self._client is not None and self._sender is not None
+        request = pb.SyncRequest(
+            run=self._key, writer_id=self._writer_id, last_seq=self._sender.last_seq, timeout=timeout
+        )
+        response: pb.SyncResponse = self._client.call("Sync", request, timeout=timeout + 5)
+        return response
+
+    # -- internals ------------------------------------------------------------------
+
+    def _enqueue(self, item: encode.Control) -> None:
+        if self._sender is None:
+            return
+        if self._state is not RunState.RUNNING:
+            raise RunFinishedError(f"run {self.path} is finished")
+        with self._log_lock:
+            self._sender.queue.append(item)
+
+    def _publish_config(self, changed: dict[str, Any]) -> None:
+        self._enqueue(encode.config_record(changed))
+
+    def _publish_summary(self, update: dict[str, Any], remove: list[str]) -> None:
+        self._enqueue(encode.summary_record(update, remove))
+
+    def _fetch_summary(self) -> dict[str, Any]:
+        if self._sender is None or self._state is RunState.FINISHED:
+            return {}
+        timeout = self._settings.finish_timeout or 60.0
+        if not self._sender.flush(timeout):
+            raise CommError("the service did not acknowledge the run's records in time")
+        summary: dict[str, Any] = json.loads(self._sync(timeout).run.summary_json or b"{}")
+        return summary
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self._finish(0, "finished", None)
+        elif issubclass(kind, KeyboardInterrupt):
+            self._finish(255, "killed", None)
+        else:
+            self._finish(1, "failed", None)
+
+    def __repr__(self) -> str:
+        return f"<mytrack.Run {self.path} ({self._name})>"
+
+
+def _check_step(step: Any) -> int:
+    if type(step) is not int:
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(step, numpy.integer):
+            step = int(step)
+        else:
+            raise InvalidValueError(f"step must be a non-negative int, got {step!r}")
+    if step < 0:
+        raise InvalidValueError(f"step must be a non-negative int, got {step}")
+    return int(step)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _forget_current(run: Run) -> None:
+    module = sys.modules.get("mytrack")
+    if module is not None and getattr(module, "run", None) is run:
+        module.run = None  # type: ignore[attr-defined]
+        module.config = None  # type: ignore[attr-defined]
+        module.summary = None  # type: ignore[attr-defined]

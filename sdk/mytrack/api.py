@@ -1,0 +1,192 @@
+"""The read side: ``mytrack.Api()`` reads runs through the service's query RPCs.
+
+    api = mytrack.Api()
+    run = api.run("entity/project/run_id")
+    for row in run.scan_history(keys=["loss"]):
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mytrack._internal import launcher
+from mytrack._internal.encode import dumps
+from mytrack._internal.transport import ServiceClient
+from mytrack.errors import InvalidValueError
+from mytrack.settings import Settings
+from mytrack_proto import mytrack_pb2 as pb
+
+
+class Api:
+    """Reads runs from the store of the local service (started if needed)."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, settings: Settings | None = None) -> None:
+        self._settings = (settings or Settings()).resolve(dict(overrides or {}))
+        self._client: ServiceClient | None = None
+
+    @property
+    def default_entity(self) -> str:
+        return self._settings.entity or ""
+
+    def _rpc(self) -> ServiceClient:
+        if self._client is None:
+            self._client = launcher.connect(
+                self._settings.service_dir or "", timeout=self._settings.init_timeout or 30.0
+            )
+        return self._client
+
+    def run(self, path: str) -> ApiRun:
+        """The run at ``entity/project/run_id`` (or ``project/run_id``).
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        key = self._run_key(path)
+        info: pb.RunInfo = self._rpc().call("GetRun", key)
+        return ApiRun(self, info)
+
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None) -> list[ApiRun]:
+        """Runs of ``entity/project`` (or ``project``), newest first, filtered.
+
+        ``filters`` is a MongoDB-style document as W&B takes it, e.g.
+        ``{"state": "finished", "config.lr": {"$gt": 0.01}, "tags": {"$in": ["a"]}}``.
+        """
+        entity, project = self._project_path(path)
+        request = pb.ListRunsRequest(
+            entity=entity, project=project, filters_json=dumps(dict(filters)) if filters else b""
+        )
+        response: pb.ListRunsResponse = self._rpc().call("ListRuns", request)
+        return [ApiRun(self, info) for info in response.runs]
+
+    def projects(self) -> list[dict[str, Any]]:
+        response: pb.ListProjectsResponse = self._rpc().call("ListProjects", pb.ListProjectsRequest())
+        return [
+            {"entity": p.entity, "project": p.project, "run_count": p.run_count,
+             "last_activity": p.last_activity}
+            for p in response.projects
+        ]
+
+    def _run_key(self, path: str) -> pb.RunKey:
+        parts = [p for p in str(path).strip("/").split("/") if p]
+        if len(parts) == 4 and parts[2] == "runs":  # entity/project/runs/id, as in W&B URLs
+            parts = [parts[0], parts[1], parts[3]]
+        if len(parts) == 2:
+            parts = [self.default_entity, *parts]
+        if len(parts) != 3:
+            raise InvalidValueError(f"run path must be 'entity/project/run_id', got {path!r}")
+        return pb.RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
+
+    def _project_path(self, path: str | None) -> tuple[str, str]:
+        if not path:
+            return "", ""
+        parts = [p for p in str(path).strip("/").split("/") if p]
+        if len(parts) == 1:
+            return self.default_entity, parts[0]
+        if len(parts) != 2:
+            raise InvalidValueError(f"project path must be 'entity/project', got {path!r}")
+        return parts[0], parts[1]
+
+
+class ApiRun:
+    """A run as stored: fields, config, summary and history."""
+
+    def __init__(self, api: Api, info: pb.RunInfo) -> None:
+        self._api = api
+        self._load(info)
+
+    def _load(self, info: pb.RunInfo) -> None:
+        self.entity = info.key.entity
+        self.project = info.key.project
+        self.id = info.key.run_id
+        self.name = info.name
+        self.state = info.state
+        self.group = info.group
+        self.job_type = info.job_type
+        self.tags = list(info.tags)
+        self.notes = info.notes
+        self.config: dict[str, Any] = json.loads(info.config_json or b"{}")
+        self.summary: dict[str, Any] = json.loads(info.summary_json or b"{}")
+        self.metadata: dict[str, Any] = json.loads(info.metadata_json or b"{}")
+        self.created_at = info.created_at
+        self.updated_at = info.updated_at
+        self.heartbeat_at = info.heartbeat_at
+        self.runtime = info.runtime
+        self.last_step = info.last_step
+        self.exit_code = info.exit_code
+        self.dir = info.run_dir
+        self.host = info.host
+        self.sweep_id = info.sweep_id or None
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    def _key(self) -> pb.RunKey:
+        return pb.RunKey(entity=self.entity, project=self.project, run_id=self.id)
+
+    def reload(self) -> ApiRun:
+        """Fetches the run's current fields again."""
+        self._load(self._api._rpc().call("GetRun", self._key()))
+        return self
+
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        page_size: int = 2_000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every logged row in step order, ``min_step <= _step <= max_step``.
+
+        With ``keys``, only the rows holding all of them, reduced to ``_step``
+        and those keys (dotted keys reach into nested dicts).
+        """
+        request = pb.HistoryRequest(run=self._key(), keys=list(keys or []), page_size=page_size)
+        if min_step is not None:
+            request.min_step = int(min_step)
+        if max_step is not None:
+            request.max_step = int(max_step)
+        for page in self._api._rpc().stream("ScanHistory", request):
+            yield from json.loads(page.rows_json)
+
+    def history(
+        self, keys: list[str] | None = None, pandas: bool = True, samples: int | None = None,
+        min_step: int | None = None, max_step: int | None = None,
+    ) -> Any:
+        """All rows (every step; ``samples`` picks that many evenly, on request).
+
+        A pandas DataFrame with nested keys flattened to dotted columns when
+        pandas is installed and ``pandas=True``, else a list of dicts.
+        """
+        rows = list(self.scan_history(keys=keys, min_step=min_step, max_step=max_step))
+        if samples is not None and 0 < samples < len(rows):
+            stride = len(rows) / samples
+            rows = [rows[int(i * stride)] for i in range(samples)]
+        if not pandas:
+            return rows
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame.from_records([_flatten(r) for r in rows])
+
+    def __repr__(self) -> str:
+        return f"<ApiRun {self.path} ({self.state})>"
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "_type" not in value:
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

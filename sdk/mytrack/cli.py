@@ -1,0 +1,122 @@
+"""The ``mytrack`` command: look at runs from the terminal.
+
+    mytrack runs ls [ENTITY/PROJECT]
+    mytrack runs show ENTITY/PROJECT/RUN_ID
+    mytrack history ENTITY/PROJECT/RUN_ID [--keys a,b] [--format csv|jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import sys
+from typing import Any
+
+from mytrack.api import Api, ApiRun, _flatten
+from mytrack.errors import Error
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mytrack", description="Look at mytrack runs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    runs = commands.add_parser("runs", help="list and show runs")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True)
+    ls = runs_commands.add_parser("ls", help="a table of runs")
+    ls.add_argument("project", nargs="?", help="ENTITY/PROJECT or PROJECT (default: all)")
+    ls.add_argument("--filters", help="a JSON filter document, as Api.runs takes it")
+    show = runs_commands.add_parser("show", help="state, config and summary of a run")
+    show.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    history = commands.add_parser("history", help="export every step of a run")
+    history.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    history.add_argument("--keys", help="comma-separated keys (default: all)")
+    history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    args = parser.parse_args(argv)
+    try:
+        api = Api()
+        if args.command == "history":
+            return _history(api, args.path, args.keys, args.format)
+        if args.runs_command == "ls":
+            filters = json.loads(args.filters) if args.filters else None
+            return _runs_ls(api, args.project, filters)
+        return _runs_show(api, args.path)
+    except (Error, json.JSONDecodeError) as exc:
+        print(f"mytrack: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+def _runs_ls(api: Api, project: str | None, filters: dict[str, Any] | None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = api.runs(project, filters=filters)
+    table = Table(box=None, pad_edge=False)
+    for column in ("path", "name", "state", "created", "runtime", "steps", "group", "tags"):
+        table.add_column(column, no_wrap=column != "tags")
+    for run in runs:
+        table.add_row(
+            run.path, run.name, run.state, _time(run.created_at), f"{run.runtime:.1f}s",
+            str(run.last_step + 1), run.group, ",".join(run.tags),
+        )
+    Console(soft_wrap=True).print(table)
+    print(f"{len(runs)} run(s)")
+    return 0
+
+
+def _runs_show(api: Api, path: str) -> int:
+    run = api.run(path)
+    fields = [
+        ("path", run.path), ("name", run.name), ("state", run.state),
+        ("exit code", run.exit_code), ("created", _time(run.created_at)),
+        ("updated", _time(run.updated_at)), ("runtime", f"{run.runtime:.1f}s"),
+        ("steps", run.last_step + 1), ("group", run.group), ("job type", run.job_type),
+        ("tags", ", ".join(run.tags)), ("notes", run.notes), ("host", run.host),
+        ("dir", run.dir),
+    ]
+    for name, value in fields:
+        if value not in ("", None):
+            print(f"{name:10} {value}")
+    _print_section("config", run.config)
+    _print_section("summary", run.summary)
+    return 0
+
+
+def _print_section(title: str, values: dict[str, Any]) -> None:
+    print(f"\n{title}:")
+    flat = _flatten(values)
+    if not flat:
+        print("  (empty)")
+    for key in sorted(flat):
+        print(f"  {key}: {json.dumps(flat[key])}")
+
+
+def _history(api: Api, path: str, keys_arg: str | None, fmt: str) -> int:
+    run: ApiRun = api.run(path)
+    keys = [k.strip() for k in keys_arg.split(",") if k.strip()] if keys_arg else None
+    rows = run.scan_history(keys=keys)
+    out = sys.stdout
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+        return 0
+    # CSV needs the columns up front: every key of the selected rows.
+    flat = [_flatten(r) for r in rows]
+    columns = ["_step", *sorted({k for r in flat for k in r} - {"_step"})]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in flat:
+        writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+    return 0
+
+
+def _time(ts: float) -> str:
+    if not ts:
+        return ""
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Exceptions raised by mytrack.
+
+Bad arguments raise at once, in the caller's thread; delivery problems never
+raise out of ``log()`` (they are retried and reported by ``finish()`` and
+``status()``). Foreign exceptions (grpc) are translated where they occur.
+
+::
+
+    Error
+    ├── UsageError                a call that cannot be made now
+    │   ├── PreInitError          log()/finish() before init()
+    │   ├── RunFinishedError      a call on a finished run
+    │   └── ResumeError           resume="must" on a missing run, "never" on an existing one
+    ├── CommError                 the service cannot be reached or failed
+    ├── RunNotFoundError (+ValueError)   the read API asked for an unknown run
+    ├── InvalidKeyError (+ValueError)    a log()/config key that is empty or reserved
+    ├── InvalidValueError (+ValueError)  a value or argument out of range
+    └── InvalidTypeError (+TypeError)    a key or value of an unsupported type
+
+    StepWarning (UserWarning)     a log() to a step lower than the current one was dropped
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every mytrack exception."""
+
+
+class UsageError(Error):
+    """A call that cannot be made in the current state."""
+
+
+class PreInitError(UsageError):
+    """A run method was called before ``mytrack.init()``."""
+
+
+class RunFinishedError(UsageError):
+    """A method that records data was called on a finished run."""
+
+
+class ResumeError(UsageError):
+    """``init(resume=...)`` cannot be honoured."""
+
+
+class CommError(Error):
+    """The service could not be reached, or failed to do what was asked."""
+
+
+class RunNotFoundError(Error, ValueError):
+    """No run with the given path."""
+
+
+class InvalidKeyError(Error, ValueError):
+    """A key that is empty, or reserved (starts with ``_``)."""
+
+
+class InvalidValueError(Error, ValueError):
+    """A value or argument outside what is accepted."""
+
+
+class InvalidTypeError(Error, TypeError):
+    """A key or value of a type that cannot be recorded."""
+
+
+class StepWarning(UserWarning):
+    """Data logged to a step lower than the current one was dropped."""
