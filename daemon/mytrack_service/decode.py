@@ -7,6 +7,8 @@ The only service module that reads record messages; everything after it
 from __future__ import annotations
 
 import json
+import sys
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +83,7 @@ def decode(payload: bytes) -> tuple[int, list[Event]]:
 def _events(record: pb.Record) -> list[Event]:
     kind = record.WhichOneof("kind")
     if kind == "log":
-        return [LogCall(d, s, c, t) for d, s, c, t in json.loads(record.log.json)]
+        return _log_calls(record.log)
     if kind == "config":
         return [ConfigChange(_obj(record.config.update_json), list(record.config.remove))]
     if kind == "summary":
@@ -96,6 +98,24 @@ def _events(record: pb.Record) -> list[Event]:
     if kind == "preempting":
         return [PreemptingEvent(record.preempting.timestamp)]
     raise DecodeError(f"unknown record kind {kind!r}")
+
+
+def _log_calls(batch: pb.LogBatch) -> list[Event]:
+    if not batch.keys:
+        return [LogCall(d, s, c, t) for d, s, c, t in json.loads(batch.json)]
+    keys = list(batch.keys)
+    width = len(keys)
+    values, timestamps = array("d", batch.values), array("d", batch.timestamps)
+    if sys.byteorder == "big":
+        values.byteswap()
+        timestamps.byteswap()
+    if len(values) != width * batch.count or len(timestamps) != batch.count:
+        raise DecodeError("columnar LogBatch sizes do not match its count")
+    flat = values.tolist()
+    return [
+        LogCall(dict(zip(keys, flat[i * width:(i + 1) * width])), None, None, ts)
+        for i, ts in enumerate(timestamps.tolist())
+    ]
 
 
 def _obj(data: bytes) -> dict[str, Any]:

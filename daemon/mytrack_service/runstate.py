@@ -127,8 +127,9 @@ class RunAssembly:
                     self._commit()
                 self.step = step
         if self.pending is None:
-            self.pending = {}
-        _merge(self.pending, call.data)
+            self.pending = call.data  # decoded for us alone: no copy needed
+        else:
+            _merge(self.pending, call.data)
         self.pending_ts = call.timestamp
         commit = call.commit if call.commit is not None else step is None
         if commit:

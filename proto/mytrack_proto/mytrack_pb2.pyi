@@ -27,12 +27,18 @@ class Record(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ...) -> None: ...
 
 class LogBatch(_message.Message):
-    __slots__ = ("json", "count")
+    __slots__ = ("json", "count", "keys", "values", "timestamps")
     JSON_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
     json: bytes
     count: int
-    def __init__(self, json: _Optional[bytes] = ..., count: _Optional[int] = ...) -> None: ...
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    values: bytes
+    timestamps: bytes
+    def __init__(self, json: _Optional[bytes] = ..., count: _Optional[int] = ..., keys: _Optional[_Iterable[str]] = ..., values: _Optional[bytes] = ..., timestamps: _Optional[bytes] = ...) -> None: ...
 
 class ConfigUpdate(_message.Message):
     __slots__ = ("update_json", "remove")

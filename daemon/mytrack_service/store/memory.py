@@ -56,8 +56,16 @@ def load_json(text: str) -> Any:
     return json.loads(text)
 
 
-def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The leaves of a history row, keyed by their dotted paths."""
+def flatten_row(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The leaves of a history row, keyed by their dotted paths.
+
+    A row without nested dicts is its own flattening and comes back as is.
+    """
+    for value in row.values():
+        if type(value) is dict:
+            break
+    else:
+        return row
     out: dict[str, Any] = {}
     _flatten_into(out, row, "")
     return out

@@ -2,22 +2,21 @@
 
 History is kept twice, in one transaction: ``history`` holds each step's full
 row (for full-row scans), and ``history_chunks`` holds, per flattened key and
-per block of `CHUNK` steps, two JSON arrays (steps and values), so that reading
-one key over a million steps touches about a thousand rows. Every JSON value is
-stored as TEXT written by ``json.dumps(allow_nan=True)``, so NaN and +-Infinity
-round-trip exactly on both databases.
+per block of `CHUNK` steps, the key's steps and values (see chunks.py), so that
+reading one key over a million steps touches about a thousand rows. Rows and
+run fields are stored as TEXT written by ``json.dumps(allow_nan=True)``, so NaN
+and +-Infinity round-trip exactly on both databases.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint,
+    BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint,
     Table, Text, UniqueConstraint, bindparam, create_engine, delete, event, func, select, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,12 +27,15 @@ from sqlalchemy.pool import StaticPool
 from mytrack_service.store.base import (
     Batch, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow, StoreError, WriterRow,
 )
+from mytrack_service.store.chunks import (
+    CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
+    split_by_chunk, without,
+)
 from mytrack_service.store.memory import (
     JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, unique_keys, unique_rows,
 )
 
 SCHEMA_VERSION = 1
-CHUNK = 1024  # steps per history_chunks row
 _PAGE_ROWS = 5000  # full rows fetched per query
 _PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
 _IN_LIST = 500  # values per IN (...) list
@@ -86,14 +88,13 @@ history_chunks = Table(
     Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", Text, nullable=False),
     Column("chunk", BigInteger, nullable=False),
-    Column("steps", Text, nullable=False),
-    Column("vals", Text, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("vals", LargeBinary, nullable=False),
     PrimaryKeyConstraint("run_pk", "key", "chunk"),
     # write_batch reads every key of the chunks it touches.
     Index("ix_history_chunks_chunk", "run_pk", "chunk"),
 )
 
-Series = tuple[list[int], list[Any]]  # (ascending steps, values)
 
 
 class SqlStore(MetadataStore):
@@ -110,6 +111,18 @@ class SqlStore(MetadataStore):
         self._password = parsed.password if isinstance(parsed.password, str) else None
         self._dialect = parsed.get_backend_name()
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        # The two hot upserts go to the driver's executemany directly: SQLAlchemy's
+        # per-row parameter processing cost more than the database work.
+        mark = "?" if self._dialect == "sqlite" else "%s"
+        self._history_upsert_sql = (
+            f"INSERT INTO history (run_pk, step, data) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (run_pk, step) DO UPDATE SET data = excluded.data"
+        )
+        self._chunk_upsert_sql = (
+            "INSERT INTO history_chunks (run_pk, key, chunk, steps, vals) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (run_pk, key, chunk) "
+            "DO UPDATE SET steps = excluded.steps, vals = excluded.vals"
+        )
         with self._errors("opening the store"):
             self._engine = _make_engine(url)
             metadata.create_all(self._engine)
@@ -206,9 +219,7 @@ class SqlStore(MetadataStore):
         with self._errors("write_batch"), self._write() as conn:
             pk = self._run_pk(conn, batch.key, lock=True)
             if texts:
-                conn.execute(self._upsert_history(), [
-                    {"run_pk": pk, "step": step, "data": text} for step, text in texts
-                ])
+                conn.exec_driver_sql(self._history_upsert_sql, [(pk, s, t) for s, t in texts])
                 self._merge_chunks(conn, pk, flats)
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
@@ -285,11 +296,11 @@ class SqlStore(MetadataStore):
                 found = conn.execute(query).all()
             grouped: dict[int, dict[str, Series]] = {}
             for name, number, steps, vals in found:
-                grouped.setdefault(number, {})[name] = (load_json(steps), load_json(vals))
+                grouped.setdefault(number, {})[name] = (decode_steps(steps), decode_values(vals))
             for number in window:
                 series = grouped.get(number, {})
                 if len(series) == len(wanted):
-                    yield from _join(series, wanted, min_step, max_step)
+                    yield from join(series, wanted, min_step, max_step)
 
     def _merge_chunks(
         self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]]
@@ -300,20 +311,20 @@ class SqlStore(MetadataStore):
         batch replaces that step in its whole chunk, so keys that the new row
         no longer holds lose their value at that step.
         """
-        batch_steps, new = _split_by_chunk(flats)
-        upserts: list[dict[str, Any]] = []
+        batch_steps, new = split_by_chunk(flats)
+        upserts: list[tuple[Any, ...]] = []
         deletes: list[dict[str, Any]] = []
         for (name, number), old in self._load_chunks(conn, pk, list(batch_steps)).items():
-            kept = _without(old, batch_steps[number])
+            kept = without(old, batch_steps[number])
             added = new.pop((name, number), None)
-            merged = kept if added is None else _merge(kept, added)
+            merged = kept if added is None else merge(kept, added)
             if not merged[0]:
                 deletes.append({"k": name, "n": number})
             elif merged is not old:
-                upserts.append(_chunk_values(pk, name, number, merged))
-        upserts.extend(_chunk_values(pk, name, number, s) for (name, number), s in new.items())
+                upserts.append(_chunk_params(pk, name, number, merged))
+        upserts.extend(_chunk_params(pk, name, number, s) for (name, number), s in new.items())
         if upserts:
-            conn.execute(self._upsert_chunk(), upserts)
+            conn.exec_driver_sql(self._chunk_upsert_sql, upserts)
         if deletes:
             c = history_chunks.c
             stmt = delete(history_chunks).where(
@@ -332,24 +343,11 @@ class SqlStore(MetadataStore):
                 c.run_pk == pk, c.chunk.in_(numbers[start:start + _IN_LIST])
             )
             for name, number, steps, vals in conn.execute(query):
-                out[(name, number)] = (load_json(steps), load_json(vals))
+                out[(name, number)] = (decode_steps(steps), decode_values(vals))
         return out
 
     # -- plumbing ---------------------------------------------------------
 
-    def _upsert_history(self) -> Any:
-        stmt = self._insert(history)
-        return stmt.on_conflict_do_update(
-            index_elements=[history.c.run_pk, history.c.step], set_={"data": stmt.excluded.data}
-        )
-
-    def _upsert_chunk(self) -> Any:
-        stmt = self._insert(history_chunks)
-        c = history_chunks.c
-        return stmt.on_conflict_do_update(
-            index_elements=[c.run_pk, c.key, c.chunk],
-            set_={"steps": stmt.excluded.steps, "vals": stmt.excluded.vals},
-        )
 
     def _run_pk(self, conn: Connection, key: RunKey, lock: bool = False) -> int:
         """The run's primary key; with ``lock``, the run row stays locked (PostgreSQL).
@@ -473,67 +471,9 @@ def _writer_from_row(row: RowMapping) -> WriterRow:
     )
 
 
-def _split_by_chunk(
-    flats: list[tuple[int, dict[str, Any]]],
-) -> tuple[dict[int, list[int]], dict[tuple[str, int], Series]]:
-    """Ascending batch steps per chunk, and the batch's series per (key, chunk)."""
-    batch_steps: dict[int, list[int]] = {}
-    new: dict[tuple[str, int], Series] = {}
-    for step, flat in flats:
-        number = step // CHUNK
-        batch_steps.setdefault(number, []).append(step)
-        for name, value in flat.items():
-            series = new.get((name, number))
-            if series is None:
-                series = new[(name, number)] = ([], [])
-            series[0].append(step)
-            series[1].append(value)
-    return batch_steps, new
-
-
-def _chunk_values(pk: int, name: str, number: int, series: Series) -> dict[str, Any]:
-    return {
-        "run_pk": pk, "key": name, "chunk": number,
-        "steps": dump_json(series[0], "steps"), "vals": dump_json(series[1], f"values of {name!r}"),
-    }
-
-
-def _without(series: Series, steps: list[int]) -> Series:
-    """``series`` less the given steps; the same object when none is in it."""
-    old_steps, old_vals = series
-    if not old_steps or steps[0] > old_steps[-1]:  # appending: the common case
-        return series
-    drop = set(steps)
-    if drop.isdisjoint(old_steps):
-        return series
-    kept = [(s, v) for s, v in zip(old_steps, old_vals) if s not in drop]
-    return [s for s, _ in kept], [v for _, v in kept]
-
-
-def _merge(old: Series, new: Series) -> Series:
-    """Both series' points by step; ``old`` holds none of ``new``'s steps."""
-    if not old[0] or new[0][0] > old[0][-1]:
-        return old[0] + new[0], old[1] + new[1]
-    points = sorted(zip(old[0] + new[0], old[1] + new[1]), key=lambda point: point[0])
-    return [s for s, _ in points], [v for _, v in points]
-
-
-def _join(
-    series: dict[str, Series], wanted: list[str], lo: int | None, hi: int | None
-) -> Iterator[dict[str, Any]]:
-    """Rows of one chunk: the first key's steps that every other key holds too."""
-    steps, vals = series[wanted[0]]
-    start = 0 if lo is None else bisect.bisect_left(steps, lo)
-    stop = len(steps) if hi is None else bisect.bisect_right(steps, hi)
-    first = wanted[0]
-    if len(wanted) == 1:
-        for i in range(start, stop):
-            yield {"_step": steps[i], first: vals[i]}
-        return
-    others = [(name, dict(zip(*series[name]))) for name in wanted[1:]]
-    for i in range(start, stop):
-        step = steps[i]
-        if all(step in points for _, points in others):
-            row = {"_step": step, first: vals[i]}
-            row.update((name, points[step]) for name, points in others)
-            yield row
+def _chunk_params(pk: int, name: str, number: int, series: Series) -> tuple[Any, ...]:
+    try:
+        values = encode_values(series[1])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"values of {name!r} are not JSON-serialisable: {exc}") from exc
+    return (pk, name, number, encode_steps(series[0]), values)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,9 +23,31 @@ def dumps(value: Any) -> bytes:
     return _dumps(value).encode()
 
 
-def log_batch(seq: int, entries: Sequence[LogEntry]) -> bytes:
-    payload = _dumps(entries).encode()
-    return pb.Record(seq=seq, log=pb.LogBatch(json=payload, count=len(entries))).SerializeToString()
+def columnar_keys(entry: LogEntry) -> tuple[str, ...] | None:
+    """The keys of ``entry`` if it fits the columnar form (flat floats, no step/commit)."""
+    data, step, commit, _ = entry
+    if step is not None or commit is not None:
+        return None
+    for value in data.values():
+        if type(value) is not float:
+            return None
+    return tuple(data)
+
+
+def log_batch(seq: int, entries: Sequence[LogEntry], keys: tuple[str, ...] | None = None) -> bytes:
+    """One LogBatch record; columnar when ``keys`` (every entry's columnar_keys) is given."""
+    if keys is None:
+        batch = pb.LogBatch(json=_dumps(entries).encode(), count=len(entries))
+    else:
+        values = array("d", [v for entry in entries for v in entry[0].values()])
+        timestamps = array("d", [entry[3] for entry in entries])
+        if sys.byteorder == "big":
+            values.byteswap()
+            timestamps.byteswap()
+        batch = pb.LogBatch(
+            count=len(entries), keys=keys, values=values.tobytes(), timestamps=timestamps.tobytes()
+        )
+    return pb.Record(seq=seq, log=batch).SerializeToString()
 
 
 class Control:

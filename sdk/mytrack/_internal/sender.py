@@ -138,11 +138,16 @@ class Sender:
             self.wait_for_room()
 
     def wait_for_room(self) -> None:
-        """Backpressure: blocks until the sender has taken entries off the queue."""
+        """Backpressure: blocks until the sender has taken entries off the queue.
+
+        Waits until the queue is half empty, not just below the bound, so that
+        a producer faster than the sender is woken once per half-queue rather
+        than once per entry.
+        """
         start = time.monotonic()
         self._wake.set()
         with self._cond:
-            while len(self.queue) >= self.max_queue_entries and self._thread.is_alive():
+            while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
                 self._cond.wait(0.05)
                 self._wake.set()
         self.stats.backpressure_seconds += time.monotonic() - start
@@ -250,8 +255,14 @@ class Sender:
             self.stats.records_sent += len(records)
 
     def _encode_some(self) -> list[tuple[int, bytes]]:
+        """Encodes queued items into records with consecutive seqs.
+
+        Consecutive log() calls share a LogBatch record as long as they have the
+        same shape (the same columnar keys, or all general), up to a bound.
+        """
         records: list[tuple[int, bytes]] = []
         logs: list[Any] = []
+        shape: tuple[str, ...] | None = None
         popleft = self.queue.popleft
         seq = self._next_seq
         for _ in range(4 * _MAX_RECORD_ENTRIES):
@@ -260,18 +271,20 @@ class Sender:
             except IndexError:
                 break
             if type(item) is tuple:
-                logs.append(item)
-                if len(logs) >= _MAX_RECORD_ENTRIES:
-                    records.append((seq, encode.log_batch(seq, logs)))
+                item_shape = encode.columnar_keys(item)
+                if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
+                    records.append((seq, encode.log_batch(seq, logs, shape)))
                     seq, logs = seq + 1, []
+                logs.append(item)
+                shape = item_shape
                 continue
             if logs:
-                records.append((seq, encode.log_batch(seq, logs)))
+                records.append((seq, encode.log_batch(seq, logs, shape)))
                 seq, logs = seq + 1, []
             records.append((seq, item.build(seq)))
             seq += 1
         if logs:
-            records.append((seq, encode.log_batch(seq, logs)))
+            records.append((seq, encode.log_batch(seq, logs, shape)))
             seq += 1
         self._next_seq = seq
         return records

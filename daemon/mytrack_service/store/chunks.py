@@ -1,0 +1,129 @@
+"""Per-key history chunks: a key's (step, value) series in blocks of CHUNK steps.
+
+A chunk is stored as two blobs. Steps are little-endian int64s. Values are
+``F`` + little-endian float64s when every value is a float (exact, NaN and
++-Infinity included, and far cheaper than printing floats as JSON), else
+``J`` + a JSON array.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import sys
+from array import array
+from collections.abc import Iterator
+from typing import Any
+
+CHUNK = 1024  # steps per chunk
+Series = tuple[list[int], list[Any]]  # (ascending steps, values)
+
+_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
+
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _pack(typecode: str, values: list[Any]) -> bytes:
+    packed = array(typecode, values)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpack(typecode: str, data: bytes) -> list[Any]:
+    unpacked = array(typecode, data)
+    if _BIG_ENDIAN:
+        unpacked.byteswap()
+    return unpacked.tolist()
+
+
+def encode_steps(steps: list[int]) -> bytes:
+    return _pack("q", steps)
+
+
+def decode_steps(data: bytes) -> list[int]:
+    return _unpack("q", data)
+
+
+def encode_values(values: list[Any]) -> bytes:
+    if all(type(v) is float for v in values):
+        return b"F" + _pack("d", values)
+    return b"J" + _ENCODER.encode(values).encode()
+
+
+def decode_values(data: bytes) -> list[Any]:
+    if data[:1] == b"F":
+        return _unpack("d", data[1:])
+    decoded: list[Any] = json.loads(data[1:])
+    return decoded
+
+
+def split_by_chunk(
+    flats: list[tuple[int, dict[str, Any]]],
+) -> tuple[dict[int, list[int]], dict[tuple[str, int], Series]]:
+    """Ascending batch steps per chunk, and the batch's series per (key, chunk).
+
+    ``flats`` is ascending by step. Consecutive rows with the same keys (the
+    common case: a training loop logs the same metrics every step) are cut
+    into columns with one comprehension per key, not one append per value.
+    """
+    batch_steps: dict[int, list[int]] = {}
+    new: dict[tuple[str, int], Series] = {}
+    for number, chunk_rows in itertools.groupby(flats, key=lambda item: item[0] // CHUNK):
+        rows = list(chunk_rows)
+        batch_steps[number] = [step for step, _ in rows]
+        for names, same_keys in itertools.groupby(rows, key=lambda item: tuple(item[1])):
+            group = list(same_keys)
+            steps = [step for step, _ in group]
+            for name in names:
+                values = [flat[name] for _, flat in group]
+                series = new.get((name, number))
+                if series is None:
+                    new[(name, number)] = (list(steps), values)
+                else:
+                    series[0].extend(steps)
+                    series[1].extend(values)
+    return batch_steps, new
+
+
+def without(series: Series, steps: list[int]) -> Series:
+    """``series`` less the given steps; the same object when none is in it."""
+    old_steps, old_vals = series
+    if not old_steps or steps[0] > old_steps[-1]:  # appending: the common case
+        return series
+    drop = set(steps)
+    if drop.isdisjoint(old_steps):
+        return series
+    kept = [(s, v) for s, v in zip(old_steps, old_vals) if s not in drop]
+    return [s for s, _ in kept], [v for _, v in kept]
+
+
+def merge(old: Series, new: Series) -> Series:
+    """Both series' points by step; ``old`` holds none of ``new``'s steps."""
+    if not old[0] or new[0][0] > old[0][-1]:
+        return old[0] + new[0], old[1] + new[1]
+    points = sorted(zip(old[0] + new[0], old[1] + new[1]), key=lambda point: point[0])
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def join(
+    series: dict[str, Series], wanted: list[str], lo: int | None, hi: int | None
+) -> Iterator[dict[str, Any]]:
+    """Rows of one chunk: the first key's steps that every other key holds too."""
+    steps, vals = series[wanted[0]]
+    start = 0 if lo is None else bisect.bisect_left(steps, lo)
+    stop = len(steps) if hi is None else bisect.bisect_right(steps, hi)
+    first = wanted[0]
+    if len(wanted) == 1:
+        for i in range(start, stop):
+            yield {"_step": steps[i], first: vals[i]}
+        return
+    others = [(name, dict(zip(*series[name]))) for name in wanted[1:]]
+    for i in range(start, stop):
+        step = steps[i]
+        if all(step in points for _, points in others):
+            row = {"_step": step, first: vals[i]}
+            row.update((name, points[step]) for name, points in others)
+            yield row
