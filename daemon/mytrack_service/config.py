@@ -20,6 +20,9 @@ class ServiceConfig:
     blobs_uri: str
     idle_timeout: float  # seconds with no open run before the service exits
     max_workers: int  # gRPC handler threads: one per open stream, plus queries
+    # Seconds without records or heartbeats (and no open stream) after which a
+    # writer on another host counts as crashed; local ones are checked by pid.
+    heartbeat_timeout: float
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceConfig:
@@ -35,6 +38,7 @@ class ServiceConfig:
             blobs_uri=env.get("MYTRACK_BLOBS") or default_blobs_uri(home),
             idle_timeout=idle_timeout,
             max_workers=int(env.get("MYTRACK_SERVICE_THREADS") or 512),
+            heartbeat_timeout=float(env.get("MYTRACK_HEARTBEAT_TIMEOUT") or 30),
         )
 
 

@@ -12,6 +12,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
 from mytrack_proto import mytrack_pb2 as pb
 
 
@@ -47,7 +49,7 @@ class MetricDefinition:
 
 @dataclass
 class ExitEvent:
-    exit_code: int
+    exit_code: int | None  # None: unknown (the process crashed)
     state: str
     timestamp: float
 
@@ -76,7 +78,7 @@ def decode(payload: bytes) -> tuple[int, list[Event]]:
     try:
         record = pb.Record.FromString(payload)
         return record.seq, _events(record)
-    except (ValueError, TypeError, KeyError) as exc:  # json and protobuf errors
+    except (ValueError, TypeError, KeyError, ProtobufDecodeError) as exc:
         raise DecodeError(f"undecodable record: {exc}") from exc
 
 

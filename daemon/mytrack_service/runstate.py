@@ -62,6 +62,7 @@ class RunAssembly:
         self.summary: dict[str, Any] = copy.deepcopy(run.summary)
         self.config: dict[str, Any] = copy.deepcopy(run.config)
         self.out = Output()
+        self._touched = False  # an event was applied since the last take()
 
     def restart(self, start_time: float) -> None:
         """A new session (resume): runtime continues from the previous total."""
@@ -82,13 +83,17 @@ class RunAssembly:
     def take(self) -> Output:
         """What was produced since the last take(), with the new snapshot."""
         out, self.out = self.out, Output()
-        if out.rows or out.fields:
+        # Always with the snapshot: a batch that only accumulated a pending row
+        # (commit=False) still moves the WAL position past those calls.
+        if self._touched:
             out.fields["service_state"] = self.snapshot()
+            self._touched = False
         return out
 
     # -- events -------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
+        self._touched = True
         if isinstance(event, LogCall):
             self._log(event)
         elif isinstance(event, ConfigChange):
@@ -106,7 +111,6 @@ class RunAssembly:
             self.out.fields.update(event.fields)
         elif isinstance(event, MetricDefinition):
             self.metrics.append(event.options)
-            self.out.fields["service_state"] = self.snapshot()
         elif isinstance(event, PreemptingEvent):
             self.preempting = True
             self.out.fields["state"] = "preempting"
@@ -155,14 +159,15 @@ class RunAssembly:
     def _exit(self, event: ExitEvent) -> None:
         if self.pending is not None:
             self._commit()
-        state = event.state or ("finished" if event.exit_code == 0 else "failed")
+        state = event.state or ("finished" if not event.exit_code else "failed")
         if self.preempting and state != "finished":
             state = "preempted"
-        runtime = self.runtime_offset + max(0.0, event.timestamp - self.start_time)
-        self.runtime = max(self.runtime, runtime)
+        if event.timestamp:
+            runtime = self.runtime_offset + max(0.0, event.timestamp - self.start_time)
+            self.runtime = max(self.runtime, runtime)
         self.out.fields.update(
             state=state, exit_code=event.exit_code, runtime=self.runtime,
-            updated_at=event.timestamp,
+            updated_at=event.timestamp or self.start_time + self.runtime,
         )
 
 

@@ -22,6 +22,7 @@ from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
 from mytrack_service.blobs.registry import open_blobs
 from mytrack_service.config import ServiceConfig, redact
+from mytrack_service.monitor import Monitor
 from mytrack_service.service import TrackerService
 from mytrack_service.sessions import Hub
 from mytrack_service.store.registry import open_store
@@ -49,6 +50,8 @@ def serve(config: ServiceConfig) -> int:
     recovered = hub.recover()
     applier = Applier(hub)
     applier.start()
+    monitor = Monitor(hub, config.heartbeat_timeout)
+    monitor.start()
     stop = threading.Event()
     server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
     pb_grpc.add_TrackerServicer_to_server(
@@ -68,6 +71,9 @@ def serve(config: ServiceConfig) -> int:
             logger.info("no open run for %.0fs: stopping", idle)
             stop.set()
     logger.info("stopping: draining streams and applying what was received")
+    # The monitor goes first: clients losing their stream to our shutdown
+    # are not crashed, they will reconnect to the next service.
+    monitor.stop()
     server.stop(grace=2.0).wait()
     applier.stop()
     hub.close()

@@ -86,21 +86,30 @@ class TrackerService(pb_grpc.TrackerServicer):
         first = next(request_iterator, None)
         if first is None or not first.HasField("hello"):
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a stream must begin with Hello")
-        writer = self._call(context, lambda: self.hub.attach(first.hello.writer_id))
-        yield pb.ServerMessage(ack=pb.Ack(acked_seq=writer.max_seq))
-        for message in request_iterator:
-            kind = message.WhichOneof("kind")
-            if kind == "batch":
-                batch = message.batch
-                acked = self._call(
-                    context, lambda: self.hub.append(writer, batch.first_seq, list(batch.records))
-                )
-                yield pb.ServerMessage(ack=pb.Ack(acked_seq=acked))
-            elif kind == "heartbeat":
-                self.hub.heartbeat(writer)
-            while writer.notices:
-                text = writer.notices.pop(0)
-                yield pb.ServerMessage(notice=pb.Notice(kind="warning", text=text))
+        hello = first.hello
+        writer = self._call(context, lambda: self.hub.attach(hello.writer_id, hello.pid, hello.host))
+        writer.streams += 1
+        try:
+            yield pb.ServerMessage(ack=pb.Ack(acked_seq=writer.max_seq))
+            for message in request_iterator:
+                kind = message.WhichOneof("kind")
+                if kind == "batch":
+                    batch = message.batch
+                    acked = self._call(
+                        context,
+                        lambda: self.hub.append(writer, batch.first_seq, list(batch.records)),
+                    )
+                    yield pb.ServerMessage(ack=pb.Ack(acked_seq=acked))
+                elif kind == "heartbeat":
+                    self.hub.heartbeat(writer)
+                # Notices (warnings, stop requests) ride on the replies; the SDK's
+                # heartbeats make sure one comes within a heartbeat interval.
+                while writer.notices:
+                    notice_kind, text = writer.notices.pop(0)
+                    yield pb.ServerMessage(notice=pb.Notice(kind=notice_kind, text=text))
+        finally:
+            writer.streams -= 1
+            writer.last_heartbeat = self.hub.clock()
 
     # -- control ----------------------------------------------------------------
 
@@ -114,7 +123,7 @@ class TrackerService(pb_grpc.TrackerServicer):
             group=request.group, job_type=request.job_type, tags=list(request.tags),
             notes=request.notes, config=config, resume=request.resume, run_dir=request.run_dir,
             start_time=request.start_time, pid=request.pid, host=request.host,
-            sweep_id=request.sweep_id,
+            sweep_id=request.sweep_id, adopt_wal=request.adopt_wal,
         )
         run, resumed, step, wal_path = self._call(context, lambda: self.hub.open_run(open_request))
         return pb.OpenRunResponse(
@@ -144,7 +153,13 @@ class TrackerService(pb_grpc.TrackerServicer):
         if writer is not None:
             response.writer_acked_seq = writer.max_seq
             response.writer_applied_seq = writer.applied_seq
+            response.writer_pending = max(0, writer.max_seq - writer.applied_seq)
         return response
+
+    def StopRun(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.StopRunResponse:
+        key = _key(request)
+        delivered, state = self._call(context, lambda: self.hub.stop_run(key))
+        return pb.StopRunResponse(delivered=delivered, state=state)
 
     def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
         self.request_stop()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mytrack_proto.wal import WalWriter
+from mytrack_proto.wal import WalWriter, valid_end
 from mytrack_service.decode import record_seq
 from mytrack_service.runstate import RunAssembly
 from mytrack_service.store.base import MetadataStore, RunExistsError, RunKey, RunRow, WriterRow
@@ -41,7 +41,7 @@ class WriterSession:
     writer_id: str
     key: RunKey
     wal_path: str
-    wal: WalWriter
+    wal: WalWriter | None  # None: an adopted WAL, written by someone else (sync)
     durable_size: int  # bytes of the WAL that are fsync'ed
     max_seq: int  # highest seq in the WAL (acked)
     applied_offset: int
@@ -50,7 +50,22 @@ class WriterSession:
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_heartbeat: float = 0.0
     received: int = 0
-    notices: list[str] = field(default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    pid: int = 0
+    host: str = ""
+    opened_at: float = 0.0  # when this service learned of the writer
+    streams: int = 0  # open Stream calls
+    # Why the writer's process is considered gone (crash detection), if it is:
+    # once its WAL is applied, the applier ends it as crashed (or preempted).
+    dead_reason: str = ""
+    stop_requested: bool = False
+
+    def refresh_adopted(self) -> None:
+        """An adopted WAL may still grow (a live offline run): re-read its end."""
+        if self.wal is None:
+            end, last = valid_end(self.wal_path)
+            self.durable_size = end
+            self.max_seq = record_seq(last) if last else 0
 
 
 @dataclass
@@ -82,6 +97,7 @@ class OpenRequest:
     pid: int
     host: str
     sweep_id: str
+    adopt_wal: str = ""
 
 
 class Hub:
@@ -106,6 +122,8 @@ class Hub:
         """Creates or resumes a run; returns (run, resumed, starting step, WAL path)."""
         with self.lock:
             self.last_activity = self.clock()
+            if req.adopt_wal:
+                return self._adopt(req)
             existing = self.store.get_run(req.key)
             if existing is not None and req.resume == "never":
                 raise HubError("exists", f"run {req.key.path} already exists and resume='never'")
@@ -118,11 +136,37 @@ class Hub:
             session = self._session(run)
             if existing is not None:
                 session.assembly.restart(req.start_time)
+                self.store.update_run(req.key, {"service_state": session.assembly.snapshot()})
             wal_path = self._wal_path(req)
             writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
+            writer.pid, writer.host = req.pid, req.host
             session.writers[writer.writer_id] = writer
             self.store.register_writer(WriterRow(req.writer_id, req.key, wal_path))
             return run, existing is not None, session.assembly.step, wal_path
+
+    def _adopt(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
+        """`mytrack sync`: apply an existing WAL; a second sync finds it applied."""
+        known = self.writers.get(req.writer_id)
+        row = self.store.get_writer(req.writer_id) if known is None else None
+        if known is None and row is not None:
+            known = self._restore_writer(row)
+        if known is None:
+            existing = self.store.get_run(req.key)
+            run = self._create(req) if existing is None else existing
+            session = self._session(run)
+            if existing is not None:
+                session.assembly.restart(req.start_time)
+            known = self._open_writer(req.writer_id, req.key, req.adopt_wal, 0, 0, adopt=True)
+            known.pid, known.host = req.pid, req.host
+            session.writers[known.writer_id] = known
+            self.store.register_writer(
+                WriterRow(req.writer_id, req.key, req.adopt_wal, adopted=True)
+            )
+        known.refresh_adopted()
+        self.on_append()
+        run = self.store.get_run(req.key)
+        assert run is not None
+        return run, False, self.sessions[req.key].assembly.step, known.wal_path
 
     def _create(self, req: OpenRequest) -> RunRow:
         now = self.clock()
@@ -174,29 +218,36 @@ class Hub:
         return os.path.join(folder, f"{req.writer_id}.wal")
 
     def _open_writer(
-        self, writer_id: str, key: RunKey, wal_path: str, applied_offset: int, applied_seq: int
+        self, writer_id: str, key: RunKey, wal_path: str, applied_offset: int, applied_seq: int,
+        adopt: bool = False,
     ) -> WriterSession:
-        wal = WalWriter(wal_path)
-        max_seq = record_seq(wal.last_payload) if wal.last_payload else 0
+        wal = None if adopt else WalWriter(wal_path)
         writer = WriterSession(
-            writer_id=writer_id, key=key, wal_path=wal_path, wal=wal, durable_size=wal.size,
-            max_seq=max_seq, applied_offset=applied_offset, applied_seq=applied_seq,
-            last_heartbeat=self.clock(),
+            writer_id=writer_id, key=key, wal_path=wal_path, wal=wal,
+            durable_size=wal.size if wal else 0,
+            max_seq=record_seq(wal.last_payload) if wal and wal.last_payload else 0,
+            applied_offset=applied_offset, applied_seq=applied_seq, last_heartbeat=self.clock(),
+            opened_at=self.clock(),
         )
+        writer.refresh_adopted()
         self.writers[writer_id] = writer
         return writer
 
-    def attach(self, writer_id: str) -> WriterSession:
+    def attach(self, writer_id: str, pid: int = 0, host: str = "") -> WriterSession:
         """The writer of a stream's Hello; reloaded from the store after a restart."""
         with self.lock:
             self.last_activity = self.clock()
             writer = self.writers.get(writer_id)
-            if writer is not None:
-                return writer
-            row = self.store.get_writer(writer_id)
-            if row is None:
-                raise HubError("not_found", f"unknown writer {writer_id}: open the run first")
-            return self._restore_writer(row)
+            if writer is None:
+                row = self.store.get_writer(writer_id)
+                if row is None:
+                    raise HubError("not_found", f"unknown writer {writer_id}: open the run first")
+                writer = self._restore_writer(row)
+            if pid:
+                writer.pid, writer.host = pid, host
+            writer.last_heartbeat = self.clock()
+            writer.dead_reason = ""  # it talks to us: alive
+            return writer
 
     def recover(self) -> int:
         """Reopens every writer the store says is still open (after a restart)."""
@@ -214,8 +265,10 @@ class Hub:
             raise HubError("not_found", f"run {row.key.path} of writer {row.writer_id} is gone")
         session = self._session(run)
         writer = self._open_writer(
-            row.writer_id, row.key, row.wal_path, row.applied_offset, row.applied_seq
+            row.writer_id, row.key, row.wal_path, row.applied_offset, row.applied_seq,
+            adopt=row.adopted,
         )
+        writer.pid, writer.host = run.pid, run.host
         if row.closed:
             writer.state = WriterState.CLOSED
         session.writers[row.writer_id] = writer
@@ -225,6 +278,8 @@ class Hub:
 
     def append(self, writer: WriterSession, first_seq: int, records: list[bytes]) -> int:
         """Appends the records not yet in the WAL, fsyncs, returns the acked seq."""
+        if writer.wal is None:
+            raise HubError("invalid", f"writer {writer.writer_id} is read-only (synced WAL)")
         with writer.lock:
             skip = writer.max_seq + 1 - first_seq
             if skip < 0:
@@ -247,6 +302,33 @@ class Hub:
 
     def heartbeat(self, writer: WriterSession) -> None:
         writer.last_heartbeat = self.clock()
+
+    def stop_run(self, key: RunKey) -> tuple[bool, str]:
+        """Asks the run's live writers to stop (they finish as killed).
+
+        A run with no live writer is marked killed at once.
+        """
+        with self.lock:
+            session = self.sessions.get(key)
+            live = [w for w in session.writers.values() if w.state is WriterState.OPEN] if session else []
+            for writer in live:
+                writer.stop_requested = True
+                writer.notices.append(("stop", f"run {key.path} was stopped from the CLI or UI"))
+            if live:
+                return True, "running"
+            run = self.store.get_run(key)
+            if run is None:
+                raise HubError("not_found", f"run {key.path} not found")
+            if run.state in ("running", "preempting"):
+                self.store.update_run(key, {"state": "killed", "updated_at": self.clock()})
+                return False, "killed"
+            return False, run.state
+
+    def mark_dead(self, writer: WriterSession, reason: str) -> None:
+        """The writer's process is gone: the applier ends it once its WAL is applied."""
+        if writer.state is WriterState.OPEN and not writer.dead_reason:
+            writer.dead_reason = reason
+            self.on_append()
 
     def wait_applied(self, writer_id: str, seq: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -272,11 +354,13 @@ class Hub:
                     if any(w.applied_offset < w.durable_size for w in session.writers.values()):
                         continue
                     for writer_id, writer in session.writers.items():
-                        writer.wal.close()
+                        if writer.wal is not None:
+                            writer.wal.close()
                         self.writers.pop(writer_id, None)
                     del self.sessions[key]
 
     def close(self) -> None:
         with self.lock:
             for writer in self.writers.values():
-                writer.wal.close()
+                if writer.wal is not None:
+                    writer.wal.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from mytrack_proto.wal import read_entries
 from mytrack_service.decode import DecodeError, ExitEvent, decode
@@ -27,6 +28,14 @@ _MAX_CALLS_PER_BATCH = 10_000
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05
+
+
+@dataclass
+class _Budget:
+    """What one apply cycle of a run has taken so far."""
+
+    calls: int = 0
+    records: int = 0
 
 
 class Applier:
@@ -92,50 +101,73 @@ class Applier:
     def _apply(self, session: RunSession) -> bool:
         if session.needs_reload:
             self._reload(session)
-        assembly = session.assembly
         positions: list[tuple[WriterSession, WriterPosition]] = []
-        calls = records = 0
+        budget = _Budget()
         more = False
         for writer in list(session.writers.values()):
-            if writer.applied_offset >= writer.durable_size or calls >= _MAX_CALLS_PER_BATCH:
-                more |= writer.applied_offset < writer.durable_size
+            if writer.state is not WriterState.OPEN and writer.applied_offset >= writer.durable_size:
                 continue
+            if writer.wal is None:
+                writer.refresh_adopted()
             position = WriterPosition(writer.writer_id, writer.applied_offset, writer.applied_seq)
-            for entry in read_entries(writer.wal_path, start=writer.applied_offset):
-                if entry.end > writer.durable_size or calls >= _MAX_CALLS_PER_BATCH:
-                    more = True
-                    break
-                position.applied_offset = entry.end
-                try:
-                    seq, events = decode(entry.payload)
-                except DecodeError as exc:
-                    self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
-                    continue
-                if seq <= position.applied_seq:
-                    continue  # applied before a restart
-                position.applied_seq = seq
-                records += 1
-                for event in events:
-                    assembly.apply(event)
-                    calls += 1
-                    if isinstance(event, ExitEvent):
-                        position.closed = True
-            positions.append((writer, position))
+            more |= self._read_writer(session, writer, position, budget)
+            if self._ends_crashed(writer, position):
+                session.assembly.apply(ExitEvent(None, "crashed", writer.last_heartbeat))
+                position.closed = True
+            if (position.applied_offset, position.closed) != (writer.applied_offset, False):
+                positions.append((writer, position))
         if not positions:
             return more
-        out = assembly.take()
+        out = session.assembly.take()
         batch = Batch(session.key, out.rows, out.fields, [p for _, p in positions])
         try:
             self.hub.store.write_batch(batch)
         except StoreError:
             session.needs_reload = True
             raise
-        self._committed(session, positions, records, out.warnings)
+        self._committed(positions, budget.records, out.warnings)
         return more
+
+    def _read_writer(
+        self, session: RunSession, writer: WriterSession, position: WriterPosition, budget: _Budget
+    ) -> bool:
+        """Feeds the writer's unapplied entries to the assembly; True if some remain."""
+        if position.applied_offset >= writer.durable_size:
+            return False
+        if budget.calls >= _MAX_CALLS_PER_BATCH:
+            return True
+        for entry in read_entries(writer.wal_path, start=position.applied_offset):
+            if entry.end > writer.durable_size:
+                return False
+            if budget.calls >= _MAX_CALLS_PER_BATCH:
+                return True
+            position.applied_offset = entry.end
+            try:
+                seq, events = decode(entry.payload)
+            except DecodeError as exc:
+                self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
+                continue
+            if seq <= position.applied_seq:
+                continue  # applied before a restart
+            position.applied_seq = seq
+            budget.records += 1
+            for event in events:
+                session.assembly.apply(event)
+                budget.calls += 1
+                if isinstance(event, ExitEvent):
+                    position.closed = True
+        return False
+
+    @staticmethod
+    def _ends_crashed(writer: WriterSession, position: WriterPosition) -> bool:
+        """A dead writer whose WAL is all applied and that never sent an exit."""
+        return (
+            bool(writer.dead_reason) and writer.state is WriterState.OPEN
+            and not position.closed and position.applied_offset >= writer.durable_size
+        )
 
     def _committed(
         self,
-        session: RunSession,
         positions: list[tuple[WriterSession, WriterPosition]],
         records: int,
         warnings: list[str],
@@ -146,7 +178,7 @@ class Applier:
                 writer.applied_seq = position.applied_seq
                 if position.closed:
                     writer.state = WriterState.CLOSED
-                writer.notices.extend(warnings)
+                writer.notices.extend(("warning", text) for text in warnings)
             self.hub.records_applied += records
             self.last_applied_time = time.time()
             self.hub.changed.notify_all()

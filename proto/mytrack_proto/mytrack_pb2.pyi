@@ -105,12 +105,16 @@ class ClientMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("writer_id", "run")
+    __slots__ = ("writer_id", "run", "pid", "host")
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
     writer_id: str
     run: RunKey
-    def __init__(self, writer_id: _Optional[str] = ..., run: _Optional[_Union[RunKey, _Mapping]] = ...) -> None: ...
+    pid: int
+    host: str
+    def __init__(self, writer_id: _Optional[str] = ..., run: _Optional[_Union[RunKey, _Mapping]] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ...) -> None: ...
 
 class RecordBatch(_message.Message):
     __slots__ = ("first_seq", "records")
@@ -159,7 +163,7 @@ class RunKey(_message.Message):
     def __init__(self, entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class OpenRunRequest(_message.Message):
-    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode")
+    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode", "adopt_wal")
     RUN_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +179,7 @@ class OpenRunRequest(_message.Message):
     HOST_FIELD_NUMBER: _ClassVar[int]
     SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    ADOPT_WAL_FIELD_NUMBER: _ClassVar[int]
     run: RunKey
     writer_id: str
     name: str
@@ -190,7 +195,8 @@ class OpenRunRequest(_message.Message):
     host: str
     sweep_id: str
     mode: str
-    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+    adopt_wal: str
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ...) -> None: ...
 
 class OpenRunResponse(_message.Message):
     __slots__ = ("run", "resumed", "starting_step", "wal_path")
@@ -235,7 +241,7 @@ class StatusRequest(_message.Message):
     def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error")
+    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending")
     PID_FIELD_NUMBER: _ClassVar[int]
     SOCKET_FIELD_NUMBER: _ClassVar[int]
     UPTIME_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +254,7 @@ class StatusResponse(_message.Message):
     WRITER_APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAST_APPLIED_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    WRITER_PENDING_FIELD_NUMBER: _ClassVar[int]
     pid: int
     socket: str
     uptime: float
@@ -260,7 +267,16 @@ class StatusResponse(_message.Message):
     writer_applied_seq: int
     last_applied_time: float
     last_error: str
-    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
+    writer_pending: int
+    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ..., writer_pending: _Optional[int] = ...) -> None: ...
+
+class StopRunResponse(_message.Message):
+    __slots__ = ("delivered", "state")
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    delivered: bool
+    state: str
+    def __init__(self, delivered: _Optional[bool] = ..., state: _Optional[str] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()

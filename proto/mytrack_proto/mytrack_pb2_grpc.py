@@ -74,6 +74,11 @@ class TrackerStub:
                 request_serializer=mytrack__proto_dot_mytrack__pb2.HistoryRequest.SerializeToString,
                 response_deserializer=mytrack__proto_dot_mytrack__pb2.HistoryPage.FromString,
                 _registered_method=True)
+        self.StopRun = channel.unary_unary(
+                '/mytrack.v1.Tracker/StopRun',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
+                _registered_method=True)
         self.Shutdown = channel.unary_unary(
                 '/mytrack.v1.Tracker/Shutdown',
                 request_serializer=mytrack__proto_dot_mytrack__pb2.ShutdownRequest.SerializeToString,
@@ -132,6 +137,12 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StopRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Shutdown(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -180,6 +191,11 @@ def add_TrackerServicer_to_server(servicer, server):
                     servicer.ScanHistory,
                     request_deserializer=mytrack__proto_dot_mytrack__pb2.HistoryRequest.FromString,
                     response_serializer=mytrack__proto_dot_mytrack__pb2.HistoryPage.SerializeToString,
+            ),
+            'StopRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopRun,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.RunKey.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.SerializeToString,
             ),
             'Shutdown': grpc.unary_unary_rpc_method_handler(
                     servicer.Shutdown,
@@ -403,6 +419,33 @@ class Tracker:
             '/mytrack.v1.Tracker/ScanHistory',
             mytrack__proto_dot_mytrack__pb2.HistoryRequest.SerializeToString,
             mytrack__proto_dot_mytrack__pb2.HistoryPage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mytrack.v1.Tracker/StopRun',
+            mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import socket
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mytrack._config import config_from_source, sanitize
-from mytrack._internal import exithooks, launcher
+from mytrack._internal import autoresume, exithooks, launcher, signals
 from mytrack._internal.encode import dumps
 from mytrack._internal.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 from mytrack._internal.sender import Sender
@@ -57,6 +58,10 @@ def init(
             "run_notes": notes, "dir": dir, "mode": mode, "resume": resume,
         }
     )
+    if resolved.run_id is not None and not is_valid_run_id(resolved.run_id):
+        raise InvalidValueError(
+            f"id {resolved.run_id!r} is invalid: use 1-128 letters, digits, '.', '_' or '-'"
+        )
     previous = _current()
     policy = _reinit_policy(reinit)
     if previous is not None and not previous.disabled:
@@ -70,11 +75,7 @@ def init(
 
 
 def _start_run(settings: Settings, config_source: Any) -> Run:
-    if settings.mode == "offline":
-        raise InvalidValueError(
-            'mode="offline" is not available yet; use mode="online" (the default) '
-            'or mode="disabled"'
-        )
+    settings = autoresume.resolve(settings)
     run_id = settings.run_id or new_run_id()
     if not is_valid_run_id(run_id):
         raise InvalidValueError(
@@ -84,9 +85,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     entity, project = settings.entity or "", settings.project or ""
     start_time = time.time()
     stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start_time))
-    run_dir = os.path.join(os.path.abspath(settings.dir or "."), "mytrack", f"run-{stamp}-{run_id}")
+    run_dir = os.path.join(autoresume.runs_root(settings), f"run-{stamp}-{run_id}")
     os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
-    client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
     writer_id = new_writer_id()
     key = pb.RunKey(entity=entity, project=project, run_id=run_id)
     request = pb.OpenRunRequest(
@@ -97,10 +97,16 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         start_time=start_time, pid=os.getpid(), host=socket.gethostname(),
         sweep_id=settings.sweep_id or "", mode=settings.mode or "online",
     )
-    response: pb.OpenRunResponse = client.call(
-        "OpenRun", request, timeout=settings.init_timeout
-    )
-    info = response.run
+    # What `mytrack sync` needs to replay this writer's WAL into a store later.
+    with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
+        f.write(request.SerializeToString())
+    offline = settings.mode == "offline"
+    client = None
+    info, resumed, starting_step = _offline_info(request), False, 0
+    if not offline:
+        client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
+        response: pb.OpenRunResponse = client.call("OpenRun", request, timeout=settings.init_timeout)
+        info, resumed, starting_step = response.run, response.resumed, response.starting_step
     sender = Sender(
         settings.service_dir or "", writer_id, key,
         max_buffer_bytes=settings.max_buffer_bytes or 64 << 20,
@@ -108,24 +114,43 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         heartbeat_interval=settings.heartbeat_interval or 2.0,
         connect_timeout=settings.init_timeout or 30.0,
         client=client,
+        offline_wal=os.path.join(run_dir, f"run-{run_id}-{writer_id}.wal") if offline else "",
+        on_stop=_stop_requested,
     )
     run = Run(
         settings=settings, entity=entity, project=project, run_id=run_id,
         name=info.name, group=info.group,
         job_type=info.job_type, tags=tuple(info.tags), notes=info.notes,
         config=json.loads(info.config_json or b"{}"), run_dir=run_dir, start_time=start_time,
-        resumed=response.resumed, starting_step=response.starting_step, sender=sender,
+        resumed=resumed, starting_step=starting_step, sender=sender,
         client=client, writer_id=writer_id,
     )
     exithooks.register(run)
+    signals.install()
+    if not offline:
+        autoresume.remember(settings, run.entity, run.project, run.id)
     if not settings.quiet:
-        verb = "resumed" if response.resumed else "started"
-        print(
-            f"mytrack: run {run.name} ({run.path}) {verb}; "
-            f"see it with: mytrack runs show {run.path}",
-            file=sys.stderr, flush=True,
+        verb = "resumed" if resumed else "started"
+        where = (
+            f"saved offline in {run_dir}; upload with: mytrack sync {run_dir}"
+            if offline else f"see it with: mytrack runs show {run.path}"
         )
+        print(f"mytrack: run {run.name} ({run.path}) {verb}; {where}", file=sys.stderr, flush=True)
     return run
+
+
+def _offline_info(request: pb.OpenRunRequest) -> pb.RunInfo:
+    return pb.RunInfo(
+        key=request.run, name=request.name, state="running", group=request.group,
+        job_type=request.job_type, tags=request.tags, notes=request.notes,
+        config_json=request.config_json,
+    )
+
+
+def _stop_requested() -> None:
+    """The service relays a stop (CLI/UI): end like Ctrl-C, the run as killed."""
+    exithooks.note_exit(255, "killed")
+    _thread.interrupt_main()
 
 
 def _disabled_run(settings: Settings, config_source: Any) -> Run:

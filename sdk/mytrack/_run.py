@@ -8,22 +8,28 @@ history; the mirror only decides what to drop and warn about.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
+import os
 import sys
 import threading
 import time
 import warnings
+import weakref
 from types import TracebackType
 from typing import Any
 
-from mytrack._internal import encode, exithooks
+from mytrack._internal import autoresume, encode, exithooks
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
 from mytrack._internal.values import check_log_data
 from mytrack._config import Config, ConfigStatic
-from mytrack.errors import CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning
+from mytrack.errors import (
+    CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning, UsageError,
+)
 from mytrack.settings import Settings
+from mytrack._status import RunStatus
 from mytrack._summary import Summary
 from mytrack_proto import mytrack_pb2 as pb
 
@@ -32,6 +38,20 @@ class RunState(enum.Enum):
     RUNNING = "running"  # accepting data
     FINISHING = "finishing"  # finish() under way: no new data
     FINISHED = "finished"  # finish() returned; every method that records data raises
+    FORKED = "forked"  # a copy in a forked child: the parent owns the run
+
+
+_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The sender thread did not survive the fork and the gRPC channel belongs
+    # to the parent: the child's copies refuse to record, with a clear error.
+    for run in list(_live_runs):
+        run._state = RunState.FORKED
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Run:
@@ -74,6 +94,8 @@ class Run:
         self._config = Config(config, publish=self._publish_config)
         self._summary = Summary(self._fetch_summary, self._publish_summary)
         self._key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+        if sender is not None:
+            _live_runs.add(self)
 
     # -- properties ------------------------------------------------------------
 
@@ -194,9 +216,8 @@ class Run:
             InvalidValueError: ``step`` is not a non-negative int.
         """
         if self._state is not RunState.RUNNING:
-            if self.disabled:
-                return
-            raise RunFinishedError("log() was called on a finished run; call mytrack.init() first")
+            self._refuse("log")
+            return
         if self._sender is None:  # disabled
             return
         row = check_log_data(data)
@@ -256,9 +277,9 @@ class Run:
         timeout = self._settings.finish_timeout or 60.0
         deadline = time.monotonic() + timeout
         self._sender.enqueue(encode.exit_record(exit_code, state, time.time()))
-        delivered = self._sender.flush(timeout)
+        delivered = self._flush_with_progress(timeout, quiet)
         response = None
-        if delivered:
+        if delivered and not self.offline:
             try:
                 response = self._sync(max(0.1, deadline - time.monotonic()))
             except CommError as exc:
@@ -267,6 +288,11 @@ class Run:
         if self._client is not None:
             self._client.close()
         self._state = RunState.FINISHED
+        if delivered and exit_code == 0:
+            autoresume.forget(self._settings, self._id)
+        if delivered and self.offline and not quiet:
+            _report(f"mytrack: offline run {self.path} saved in {self._dir}; "
+                    f"upload it with: mytrack sync {self._dir}")
         if not delivered:
             _report(
                 f"mytrack: {self._sender.pending_records} record(s) of run {self.path} were not "
@@ -275,6 +301,24 @@ class Run:
             )
         elif not quiet and response is not None:
             _report(self._closing_line(response, state))
+
+    def _flush_with_progress(self, timeout: float, quiet: bool) -> bool:
+        """Flushes; after 2 s, prints what is still pending once a second."""
+        assert self._sender is not None
+        if self._sender.flush(min(timeout, 2.0)) or timeout <= 2.0:
+            return self._sender.flush(0)
+        deadline = time.monotonic() + timeout - 2.0
+        while time.monotonic() < deadline:
+            if not quiet:
+                stats = self._sender.stats
+                _report(
+                    f"mytrack: waiting for the service to acknowledge "
+                    f"{self._sender.pending_records} record(s) of {self.path}"
+                    f" (reconnects: {stats.reconnects}; {stats.last_error or 'no error'})"
+                )
+            if self._sender.flush(min(1.0, max(0.0, deadline - time.monotonic()))):
+                return True
+        return False
 
     def _closing_line(self, response: pb.SyncResponse, state: str) -> str:
         summary = json.loads(response.run.summary_json or b"{}")
@@ -295,15 +339,68 @@ class Run:
         response: pb.SyncResponse = self._client.call("Sync", request, timeout=timeout + 5)
         return response
 
+    # -- lifecycle ------------------------------------------------------------------
+
+    def mark_preempting(self) -> None:
+        """Marks the run as preempting; the service records it at once.
+
+        If the process then ends without a normal finish, the run is
+        "preempted" (resumable) rather than crashed or killed.
+        """
+        self._enqueue(encode.preempting_record(time.time()))
+        if self._sender is not None:
+            self._sender.flush(5.0)
+
+    def status(self) -> RunStatus:
+        """Sync status: records sent, acked, applied and pending, with real numbers."""
+        sender = self._sender
+        if sender is None:
+            return RunStatus(0, 0, None, 0, 0, 0)
+        applied = sender.acked_seq if self.offline else 0
+        error = sender.stats.last_error
+        if not self.offline and self._client is not None and self._state is RunState.RUNNING:
+            try:
+                request = pb.StatusRequest(run=self._key, writer_id=self._writer_id)
+                reply: pb.StatusResponse = self._client.call("Status", request, timeout=10)
+                applied = reply.writer_applied_seq
+                error = error or reply.last_error
+            except CommError as exc:
+                error = str(exc)
+        elif self._state is RunState.FINISHED:
+            applied = sender.acked_seq
+        last_ack = sender.stats.last_ack_time
+        return RunStatus(
+            sync_items_total=sender.last_seq,
+            sync_items_pending=max(0, sender.last_seq - applied),
+            sync_time=datetime.datetime.fromtimestamp(last_ack) if last_ack else None,
+            records_acked=sender.acked_seq,
+            records_applied=applied,
+            queued_calls=len(sender.queue),
+            last_error=error,
+        )
+
     # -- internals ------------------------------------------------------------------
 
     def _enqueue(self, item: encode.Control) -> None:
         if self._sender is None:
             return
         if self._state is not RunState.RUNNING:
-            raise RunFinishedError(f"run {self.path} is finished")
+            self._refuse("that call")
         with self._log_lock:
             self._sender.queue.append(item)
+
+    def _refuse(self, what: str) -> None:
+        """Raises the right error for a call that records data on a run not running."""
+        if self.disabled:
+            return
+        if self._state is RunState.FORKED:
+            raise UsageError(
+                f"{what} was called in a forked child process (pid {os.getpid()}) on run "
+                f"{self.path}, which belongs to the parent; log from the parent, or call "
+                "mytrack.init() in the child (with the same id and "
+                "reinit=\"create_new\" to write to the same run)"
+            )
+        raise RunFinishedError(f"{what} was called on run {self.path}, which is finished")
 
     def _publish_config(self, changed: dict[str, Any]) -> None:
         self._enqueue(encode.config_record(changed))

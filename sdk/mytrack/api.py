@@ -69,6 +69,14 @@ class Api:
             for p in response.projects
         ]
 
+    def stop_run(self, path: str) -> tuple[bool, str]:
+        """Asks the run's live process to stop (it ends as killed).
+
+        Returns (whether a live process was told, the run's state now).
+        """
+        reply: pb.StopRunResponse = self._rpc().call("StopRun", self._run_key(path))
+        return reply.delivered, reply.state
+
     def _run_key(self, path: str) -> pb.RunKey:
         parts = [p for p in str(path).strip("/").split("/") if p]
         if len(parts) == 4 and parts[2] == "runs":  # entity/project/runs/id, as in W&B URLs

@@ -2,7 +2,9 @@
 
     mytrack runs ls [ENTITY/PROJECT]
     mytrack runs show ENTITY/PROJECT/RUN_ID
+    mytrack runs stop ENTITY/PROJECT/RUN_ID
     mytrack history ENTITY/PROJECT/RUN_ID [--keys a,b] [--format csv|jsonl]
+    mytrack sync RUN_FOLDER... | --dir DIR [--include-offline]
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from typing import Any
 
 from mytrack.api import Api, ApiRun, _flatten
-from mytrack.errors import Error
+from mytrack.errors import Error, InvalidValueError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--filters", help="a JSON filter document, as Api.runs takes it")
     show = runs_commands.add_parser("show", help="state, config and summary of a run")
     show.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    stop = runs_commands.add_parser("stop", help="stop a live run (it ends as killed)")
+    stop.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    sync = commands.add_parser("sync", help="upload offline, crashed or live run folders")
+    sync.add_argument("paths", nargs="*", help="run folders (mytrack/run-...)")
+    sync.add_argument("--dir", help="find run folders under DIR (DIR/mytrack/run-*)")
+    sync.add_argument("--include-offline", action="store_true",
+                      help="with --dir: include offline runs")
+    sync.add_argument("--timeout", type=float, default=600.0)
     history = commands.add_parser("history", help="export every step of a run")
     history.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
     history.add_argument("--keys", help="comma-separated keys (default: all)")
@@ -37,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         api = Api()
         if args.command == "history":
             return _history(api, args.path, args.keys, args.format)
+        if args.command == "sync":
+            return _sync(api, args.paths, args.dir, args.include_offline, args.timeout)
+        if args.runs_command == "stop":
+            return _runs_stop(api, args.path)
         if args.runs_command == "ls":
             filters = json.loads(args.filters) if args.filters else None
             return _runs_ls(api, args.project, filters)
@@ -82,6 +96,39 @@ def _runs_show(api: Api, path: str) -> int:
     _print_section("config", run.config)
     _print_section("summary", run.summary)
     return 0
+
+
+def _runs_stop(api: Api, path: str) -> int:
+    delivered, state = api.stop_run(path)
+    if delivered:
+        print(f"asked the process of {path} to stop; the run will end as killed")
+    else:
+        print(f"{path} has no live process; its state is {state}")
+    return 0
+
+
+def _sync(api: Api, paths: list[str], root: str | None, include_offline: bool,
+          timeout: float) -> int:
+    from rich.progress import Progress
+
+    from mytrack._internal.sync import find_writers, sync_writer
+
+    if not paths and root is None:
+        raise InvalidValueError("name run folders to sync, or --dir DIR to find them")
+    writers = find_writers(paths, root, include_offline)
+    client = api._rpc()
+    incomplete = 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("syncing", total=len(writers))
+        for writer in writers:
+            progress.update(task, description=f"syncing {writer.run_path}")
+            seq, complete = sync_writer(client, writer, timeout)
+            incomplete += not complete
+            state = "synced" if complete else "still applying"
+            progress.console.print(f"{writer.run_path}: {seq} record(s) {state}")
+            progress.advance(task)
+    print(f"{len(writers)} writer(s) synced" + (f", {incomplete} still applying" if incomplete else ""))
+    return 0 if not incomplete else 1
 
 
 def _print_section(title: str, values: dict[str, Any]) -> None:

@@ -81,6 +81,9 @@ class WriterRow:
     applied_offset: int = 0  # WAL byte offset up to which entries are applied
     applied_seq: int = 0  # highest record seq applied
     closed: bool = False  # exit record applied; nothing more will come
+    # The WAL was written by another process (offline mode, `mytrack sync`):
+    # the service only reads it, never appends to it or cuts its tail.
+    adopted: bool = False
 
 
 @dataclass

@@ -75,6 +75,7 @@ writers = Table(
     Column("applied_offset", BigInteger, nullable=False),
     Column("applied_seq", BigInteger, nullable=False),
     Column("closed", Boolean, nullable=False),
+    Column("adopted", Boolean, nullable=False, default=False),
 )
 history = Table(
     "history", metadata,
@@ -185,6 +186,7 @@ class SqlStore(MetadataStore):
             "project": writer.key.project, "run_id": writer.key.run_id,
             "wal_path": writer.wal_path, "applied_offset": writer.applied_offset,
             "applied_seq": writer.applied_seq, "closed": writer.closed,
+            "adopted": writer.adopted,
         }
         stmt = self._insert(writers).values(values)
         stmt = stmt.on_conflict_do_update(
@@ -468,6 +470,7 @@ def _writer_from_row(row: RowMapping) -> WriterRow:
         writer_id=row["writer_id"], key=RunKey(row["entity"], row["project"], row["run_id"]),
         wal_path=row["wal_path"], applied_offset=int(row["applied_offset"]),
         applied_seq=int(row["applied_seq"]), closed=bool(row["closed"]),
+        adopted=bool(row["adopted"]),
     )
 
 

@@ -26,7 +26,7 @@ def dumps(value: Any) -> bytes:
 def columnar_keys(entry: LogEntry) -> tuple[str, ...] | None:
     """The keys of ``entry`` if it fits the columnar form (flat floats, no step/commit)."""
     data, step, commit, _ = entry
-    if step is not None or commit is not None:
+    if step is not None or commit is not None or not data:
         return None
     for value in data.values():
         if type(value) is not float:

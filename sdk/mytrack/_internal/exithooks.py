@@ -49,7 +49,7 @@ def _install() -> None:
         kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
         global _exit_code, _exit_state
-        if issubclass(kind, KeyboardInterrupt):
+        if _exit_state == "killed" or issubclass(kind, KeyboardInterrupt):
             _exit_code, _exit_state = 255, "killed"
         else:
             _exit_code, _exit_state = 1, "failed"
@@ -57,7 +57,9 @@ def _install() -> None:
 
     def exit(code: Any = None) -> None:  # noqa: A001 - mirrors sys.exit
         global _exit_code
-        if code is None or isinstance(code, int):
+        if _exit_state == "killed":
+            pass  # a signal handler's sys.exit(): the run was killed
+        elif code is None or isinstance(code, int):
             _exit_code = code or 0
         else:
             _exit_code = 1  # sys.exit("message") exits with 1
@@ -68,8 +70,22 @@ def _install() -> None:
     atexit.register(_at_exit)
 
 
-def _at_exit() -> None:
+def note_exit(exit_code: int, state: str) -> None:
+    """Records how the process is ending (a signal arrived, a stop was asked)."""
+    global _exit_code, _exit_state
+    _exit_code, _exit_state = exit_code, state
+
+
+def finish_all(exit_code: int | None = None, state: str | None = None) -> None:
+    """Finishes every open run, newest first (at exit, or before a fatal signal)."""
     with _lock:
         runs = list(reversed(_runs))
     for run in runs:
-        run._finish_at_exit(_exit_code, _exit_state)
+        run._finish_at_exit(
+            _exit_code if exit_code is None else exit_code,
+            _exit_state if state is None else state,
+        )
+
+
+def _at_exit() -> None:
+    finish_all()

@@ -16,11 +16,13 @@ is ever dropped here: when the unacked bytes or the queue reach their bounds,
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ from mytrack._internal import encode
 from mytrack._internal.launcher import connect
 from mytrack._internal.transport import ServiceClient
 from mytrack_proto import mytrack_pb2 as pb
+from mytrack_proto.wal import WalWriter
 
 logger = logging.getLogger("mytrack")
 
@@ -92,6 +95,27 @@ class _Stream:
         self._call.cancel()
 
 
+class _WalStream:
+    """Offline mode: "sends" to the run's own WAL; fsynced means acked."""
+
+    broken = False
+
+    def __init__(self, path: str, sender: Sender) -> None:
+        self._wal = WalWriter(path)
+        self._sender = sender
+
+    def send(self, message: pb.ClientMessage) -> None:
+        if message.HasField("batch"):
+            batch = message.batch
+            self._wal.append(list(batch.records))
+            self._sender._on_ack(batch.first_seq + len(batch.records) - 1)
+
+    def close(self) -> None:
+        self._wal.close()
+
+    cancel = close
+
+
 class Sender:
     """Delivers one writer's records; see the module docstring."""
 
@@ -106,13 +130,19 @@ class Sender:
         heartbeat_interval: float,
         connect_timeout: float,
         client: ServiceClient | None = None,
+        offline_wal: str = "",
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.queue: deque[Any] = deque()
         self.max_queue_entries = max_queue_entries
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self._home = home
-        self._hello = pb.Hello(writer_id=writer_id, run=run_key)
+        self._hello = pb.Hello(
+            writer_id=writer_id, run=run_key, pid=os.getpid(), host=socket.gethostname()
+        )
+        self._offline_wal = offline_wal
+        self._on_stop = on_stop
         self._max_buffer_bytes = max_buffer_bytes
         self._heartbeat_interval = heartbeat_interval
         self._connect_timeout = connect_timeout
@@ -122,7 +152,7 @@ class Sender:
         self._unacked_bytes = 0
         self._next_seq = 1
         self._acked_seq = 0
-        self._stream: _Stream | None = None
+        self._stream: _Stream | _WalStream | None = None
         self._closing = False
         self._last_send = 0.0
         self._wake = threading.Event()
@@ -212,13 +242,20 @@ class Sender:
                     continue
                 backoff = 0.05
             self._pump()
-            if time.monotonic() - self._last_send > self._heartbeat_interval:
+            if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
                 self._send(pb.ClientMessage(heartbeat=pb.Heartbeat(timestamp=time.time())))
         stream = self._stream
         if stream is not None:
             stream.close()
 
     def _reconnect(self) -> bool:
+        if self._offline_wal:
+            try:
+                self._stream = _WalStream(self._offline_wal, self)
+            except OSError as exc:
+                self._note_error(f"cannot write the offline WAL {self._offline_wal}: {exc}")
+                return False
+            return True
         old = self._stream
         if old is not None:
             old.cancel()
@@ -316,8 +353,10 @@ class Sender:
             logger.warning("%s", text)
         elif kind == "error":
             self._note_error(text)
+        elif kind == "stop" and self._on_stop is not None:
+            self._on_stop()
 
-    def _on_broken(self, stream: _Stream, error: str) -> None:
+    def _on_broken(self, stream: _Stream | _WalStream, error: str) -> None:
         with self._cond:
             closing = self._closing
         if not closing:

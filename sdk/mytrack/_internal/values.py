@@ -9,6 +9,7 @@ naming the key for what cannot be recorded.
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -86,9 +87,12 @@ def convert_value(value: Any, name: str) -> Any:
             return convert_value(value.item(), name)
         if isinstance(value, numpy.ndarray):
             return _convert_array(value, name, numpy)
-    for base in (bool, int, float, str):  # subclasses: IntEnum, str enums, ...
+    if isinstance(value, enum.Enum):
+        return convert_value(value.value, name)
+    for base in (bool, int, float, str):  # subclasses of the plain types
         if isinstance(value, base):
-            return base(value)
+            # base.__str__/__int__... of the base class, not the subclass's override
+            return str.__str__(value) if base is str else base(value)
     raise InvalidTypeError(
         f"key {name!r}: cannot log a value of type {kind.__module__}.{kind.__qualname__}; "
         "expected bool, int, float, str, None, a NumPy number or array, "

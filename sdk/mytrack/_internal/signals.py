@@ -1,0 +1,54 @@
+"""SIGINT/SIGTERM in the training process: the run ends as killed, data flushed.
+
+Installed once, from the main thread, at the first ``init()``. Each handler
+chains to what was installed before it:
+
+* a handler of the user's: we note that the process is being killed and call
+  it; it decides (a graceful-preemption handler may let training go on, and
+  the run then ends as killed when the process exits);
+* Python's default SIGINT handler: it raises KeyboardInterrupt, which ends the
+  run as killed through the ``with`` block or the exit hook;
+* the default SIGTERM action (terminate, which skips atexit): we finish every
+  run as killed first, then let the signal terminate the process;
+* SIG_IGN: the signal is ignored, as before.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from mytrack._internal import exithooks
+
+_installed = False
+_previous: dict[int, Any] = {}
+
+
+def install() -> None:
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            _previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, _handle)
+        except (ValueError, OSError):  # not settable here (embedded interpreters)
+            continue
+    _installed = True
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    previous = _previous.get(signum, signal.SIG_DFL)
+    if previous is signal.SIG_IGN:
+        return
+    exithooks.note_exit(128 + signum, "killed")
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # SIG_DFL (or None: set outside Python): the process dies without atexit.
+    exithooks.finish_all(128 + signum, "killed")
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

@@ -1,0 +1,270 @@
+"""Unit tests for the write-ahead log framing (mytrack_proto.wal)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mytrack_proto.wal import (
+    MAGIC,
+    MAX_ENTRY_BYTES,
+    WalEntry,
+    WalFormatError,
+    WalWriter,
+    encode_entry,
+    read_entries,
+    valid_end,
+)
+
+HEADER = 8  # u32 length + u32 crc32
+
+
+def _payloads(path: Path, start: int = 0) -> list[bytes]:
+    return [entry.payload for entry in read_entries(str(path), start)]
+
+
+def _write(path: Path, payloads: list[bytes]) -> int:
+    writer = WalWriter(str(path))
+    try:
+        return writer.append(payloads)
+    finally:
+        writer.close()
+
+
+def test_encode_entry_layout() -> None:
+    """An entry is u32 LE length, u32 LE crc32 of the payload, then the payload."""
+    payload = b"hello wal"
+    assert encode_entry(payload) == struct.pack("<II", 9, zlib.crc32(payload)) + payload
+    assert encode_entry(b"") == struct.pack("<II", 0, 0)
+
+
+def test_new_file_starts_with_magic(tmp_path: Path) -> None:
+    """A fresh WAL holds exactly MAGIC and reads as no entries."""
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    assert writer.size == len(MAGIC)
+    assert writer.last_payload is None
+    writer.close()
+    assert path.read_bytes() == MAGIC
+    assert list(read_entries(str(path))) == []
+    assert valid_end(str(path)) == (len(MAGIC), None)
+
+
+def test_round_trip_offsets_and_sizes(tmp_path: Path) -> None:
+    """Appended payloads come back in order, with exact offsets, including empty and binary ones."""
+    path = tmp_path / "a.wal"
+    payloads = [b"one", b"", bytes(range(256)), b"x" * 70_000]
+    writer = WalWriter(str(path))
+    size = writer.append(payloads[:2])
+    assert size == len(MAGIC) + 2 * HEADER + 3
+    size = writer.append(payloads[2:], sync=False)
+    writer.sync()
+    writer.close()
+    expected_size = len(MAGIC) + sum(HEADER + len(p) for p in payloads)
+    assert size == expected_size == path.stat().st_size
+    entries = list(read_entries(str(path)))
+    assert [e.payload for e in entries] == payloads
+    offset = len(MAGIC)
+    for entry, payload in zip(entries, payloads):
+        assert entry == WalEntry(offset, offset + HEADER + len(payload), payload)
+        offset = entry.end
+    assert valid_end(str(path)) == (expected_size, payloads[-1])
+
+
+def test_read_limit(tmp_path: Path) -> None:
+    """read_entries(limit=n) yields at most n entries."""
+    path = tmp_path / "a.wal"
+    _write(path, [b"a", b"b", b"c"])
+    assert [e.payload for e in read_entries(str(path), limit=2)] == [b"a", b"b"]
+    assert [e.payload for e in read_entries(str(path), limit=0)] == []
+
+
+def test_read_from_offset(tmp_path: Path) -> None:
+    """Reading from an entry's end offset yields exactly the entries after it; 0 means the start."""
+    path = tmp_path / "a.wal"
+    _write(path, [b"p0", b"p1", b"p2", b"p3"])
+    entries = list(read_entries(str(path)))
+    assert _payloads(path, 0) == [b"p0", b"p1", b"p2", b"p3"]
+    assert _payloads(path, len(MAGIC)) == [b"p0", b"p1", b"p2", b"p3"]
+    assert _payloads(path, entries[0].end) == [b"p1", b"p2", b"p3"]
+    assert _payloads(path, entries[2].end) == [b"p3"]
+    assert _payloads(path, entries[3].end) == []
+    resumed = list(read_entries(str(path), entries[1].end))
+    assert resumed[0] == entries[2]
+
+
+def test_non_wal_file_raises(tmp_path: Path) -> None:
+    """A non-WAL file raises WalFormatError when read from the start."""
+    path = tmp_path / "not.wal"
+    path.write_bytes(b"this is not a write-ahead log at all")
+    with pytest.raises(WalFormatError, match="not a mytrack WAL"):
+        list(read_entries(str(path)))
+    with pytest.raises(WalFormatError):
+        valid_end(str(path))
+
+
+def test_writer_refuses_non_wal_file(tmp_path: Path) -> None:
+    """WalWriter on an existing non-WAL file raises WalFormatError and leaves it untouched."""
+    path = tmp_path / "not.wal"
+    content = b"PK\x03\x04 some zip, not a WAL" * 3
+    path.write_bytes(content)
+    with pytest.raises(WalFormatError):
+        WalWriter(str(path))
+    assert path.read_bytes() == content
+
+
+def test_short_magic_is_not_a_wal(tmp_path: Path) -> None:
+    """A file holding only part of MAGIC is not a WAL."""
+    path = tmp_path / "short.wal"
+    path.write_bytes(MAGIC[:4])
+    with pytest.raises(WalFormatError):
+        list(read_entries(str(path)))
+
+
+def _short_header(good: bytes, bad_payload: bytes) -> bytes:
+    return good + encode_entry(bad_payload)[:5]
+
+
+def _short_payload(good: bytes, bad_payload: bytes) -> bytes:
+    return good + encode_entry(bad_payload)[:-3]
+
+
+def _crc_mismatch(good: bytes, bad_payload: bytes) -> bytes:
+    entry = bytearray(encode_entry(bad_payload))
+    entry[-1] ^= 0xFF
+    return good + bytes(entry)
+
+
+def _bad_crc_field(good: bytes, bad_payload: bytes) -> bytes:
+    return good + struct.pack("<II", len(bad_payload), zlib.crc32(bad_payload) ^ 1) + bad_payload
+
+
+def _huge_length(good: bytes, bad_payload: bytes) -> bytes:
+    return good + struct.pack("<II", 0xFFFF_FFF0, 0) + bad_payload
+
+
+def _over_cap_length(good: bytes, bad_payload: bytes) -> bytes:
+    return good + struct.pack("<II", MAX_ENTRY_BYTES + 1, 0) + bad_payload
+
+
+def _length_past_eof(good: bytes, bad_payload: bytes) -> bytes:
+    # A plausible length whose payload the crash cut short (zeros, as a
+    # filesystem may leave after a crash).
+    return good + struct.pack("<II", 16, 0) + b"\0" * 7
+
+
+TORN_TAILS: dict[str, Callable[[bytes, bytes], bytes]] = {
+    "short_header": _short_header,
+    "short_payload": _short_payload,
+    "crc_mismatch_payload": _crc_mismatch,
+    "crc_mismatch_field": _bad_crc_field,
+    "huge_bogus_length": _huge_length,
+    "length_over_cap": _over_cap_length,
+    "length_past_eof": _length_past_eof,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TORN_TAILS))
+def test_torn_tail_detected_cut_and_appended_after(tmp_path: Path, kind: str) -> None:
+    """A torn tail is never read; WalWriter truncates it and appends right after the last valid entry."""
+    path = tmp_path / "a.wal"
+    good_payloads = [b"first", b"second" * 10, b"third"]
+    _write(path, good_payloads)
+    good = path.read_bytes()
+    path.write_bytes(TORN_TAILS[kind](good, b"torn-record-payload"))
+    assert path.stat().st_size > len(good)
+
+    assert _payloads(path) == good_payloads
+    assert valid_end(str(path)) == (len(good), b"third")
+
+    writer = WalWriter(str(path))
+    assert path.stat().st_size == len(good)
+    assert writer.size == len(good)
+    assert writer.last_payload == b"third"
+    size = writer.append([b"fourth", b"fifth"])
+    writer.close()
+    assert size == len(good) + 2 * HEADER + len(b"fourth") + len(b"fifth")
+    assert path.read_bytes() == good + encode_entry(b"fourth") + encode_entry(b"fifth")
+    assert _payloads(path) == [*good_payloads, b"fourth", b"fifth"]
+
+
+def test_torn_first_entry_cut_to_magic(tmp_path: Path) -> None:
+    """A WAL whose only entry is torn is cut back to MAGIC and accepts new entries."""
+    path = tmp_path / "a.wal"
+    path.write_bytes(MAGIC + encode_entry(b"only")[:-1])
+    assert _payloads(path) == []
+    writer = WalWriter(str(path))
+    assert writer.last_payload is None
+    assert path.read_bytes() == MAGIC
+    writer.append([b"new"])
+    writer.close()
+    assert _payloads(path) == [b"new"]
+
+
+def test_corrupt_middle_entry_stops_reading(tmp_path: Path) -> None:
+    """A CRC mismatch in the middle stops the reader there: later entries are not trusted."""
+    path = tmp_path / "a.wal"
+    _write(path, [b"aaaa", b"bbbb", b"cccc"])
+    entries = list(read_entries(str(path)))
+    data = bytearray(path.read_bytes())
+    data[entries[1].offset + HEADER] ^= 0x01  # flip a bit of b"bbbb"
+    path.write_bytes(bytes(data))
+    assert _payloads(path) == [b"aaaa"]
+    writer = WalWriter(str(path))
+    writer.close()
+    assert path.stat().st_size == entries[0].end
+
+
+def test_empty_existing_file_gets_magic(tmp_path: Path) -> None:
+    """An existing empty file (created but never written) becomes a fresh WAL."""
+    path = tmp_path / "a.wal"
+    path.touch()
+    writer = WalWriter(str(path))
+    writer.append([b"x"])
+    writer.close()
+    assert path.read_bytes() == MAGIC + encode_entry(b"x")
+
+
+def test_many_appends_then_reopen(tmp_path: Path) -> None:
+    """Thousands of appended entries survive close and reopen, and appends continue after them."""
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    expected: list[bytes] = []
+    for batch in range(50):
+        payloads = [f"rec-{batch}-{i}".encode() * (1 + i % 5) for i in range(40)]
+        writer.append(payloads, sync=(batch % 10 == 0))
+        expected.extend(payloads)
+    writer.sync()
+    size = writer.size
+    writer.close()
+    assert size == path.stat().st_size
+    assert _payloads(path) == expected
+
+    reopened = WalWriter(str(path))
+    assert reopened.size == size
+    assert reopened.last_payload == expected[-1]
+    reopened.append([b"after-reopen"])
+    reopened.close()
+    assert _payloads(path) == [*expected, b"after-reopen"]
+    assert path.stat().st_size == size + HEADER + len(b"after-reopen")
+
+
+def test_new_file_is_private(tmp_path: Path) -> None:
+    """A new WAL file is created with mode 0600."""
+    path = tmp_path / "a.wal"
+    WalWriter(str(path)).close()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_close_twice_is_harmless(tmp_path: Path) -> None:
+    """close() twice does not raise and the file keeps its content."""
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    writer.append([b"a"])
+    writer.close()
+    writer.close()
+    assert _payloads(path) == [b"a"]
