@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mytrack_proto.names import new_run_name
 from mytrack_proto.wal import WalWriter, valid_end
 from mytrack_service.decode import record_seq
 from mytrack_service.runstate import RunAssembly
@@ -171,7 +172,7 @@ class Hub:
     def _create(self, req: OpenRequest) -> RunRow:
         now = self.clock()
         run = RunRow(
-            key=req.key, name=req.name, state="running", group=req.group,
+            key=req.key, name=req.name or new_run_name(), state="running", group=req.group,
             job_type=req.job_type, tags=list(req.tags), notes=req.notes, config=req.config,
             created_at=req.start_time or now, updated_at=now, heartbeat_at=now,
             run_dir=req.run_dir, host=req.host, pid=req.pid, sweep_id=req.sweep_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import json
 import os
 import socket
@@ -14,7 +13,7 @@ from typing import Any
 from mytrack._config import config_from_source, sanitize
 from mytrack._internal import autoresume, exithooks, launcher, signals
 from mytrack._internal.encode import dumps
-from mytrack._internal.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
+from mytrack_proto.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 from mytrack._internal.sender import Sender
 from mytrack._run import Run
 from mytrack.errors import InvalidTypeError, InvalidValueError, PreInitError
@@ -90,17 +89,19 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     writer_id = new_writer_id()
     key = pb.RunKey(entity=entity, project=project, run_id=run_id)
     request = pb.OpenRunRequest(
-        run=key, writer_id=writer_id, name=settings.run_name or new_run_name(),
+        run=key, writer_id=writer_id, name=settings.run_name or "",
         group=settings.run_group or "", job_type=settings.run_job_type or "",
         tags=list(settings.run_tags or ()), notes=settings.run_notes or "",
         config_json=dumps(config), resume=settings.resume or "", run_dir=run_dir,
         start_time=start_time, pid=os.getpid(), host=socket.gethostname(),
         sweep_id=settings.sweep_id or "", mode=settings.mode or "online",
     )
+    offline = settings.mode == "offline"
+    if offline and not request.name:
+        request.name = new_run_name()  # no service to name it
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
         f.write(request.SerializeToString())
-    offline = settings.mode == "offline"
     client = None
     info, resumed, starting_step = _offline_info(request), False, 0
     if not offline:
@@ -115,7 +116,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         connect_timeout=settings.init_timeout or 30.0,
         client=client,
         offline_wal=os.path.join(run_dir, f"run-{run_id}-{writer_id}.wal") if offline else "",
-        on_stop=_stop_requested,
+        on_stop=signals.request_stop,
     )
     run = Run(
         settings=settings, entity=entity, project=project, run_id=run_id,
@@ -145,12 +146,6 @@ def _offline_info(request: pb.OpenRunRequest) -> pb.RunInfo:
         job_type=request.job_type, tags=request.tags, notes=request.notes,
         config_json=request.config_json,
     )
-
-
-def _stop_requested() -> None:
-    """The service relays a stop (CLI/UI): end like Ctrl-C, the run as killed."""
-    exithooks.note_exit(255, "killed")
-    _thread.interrupt_main()
 
 
 def _disabled_run(settings: Settings, config_source: Any) -> Run:

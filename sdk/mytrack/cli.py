@@ -75,7 +75,8 @@ def _runs_ls(api: Api, project: str | None, filters: dict[str, Any] | None) -> i
             run.path, run.name, run.state, _time(run.created_at), f"{run.runtime:.1f}s",
             str(run.last_step + 1), run.group, ",".join(run.tags),
         )
-    Console(soft_wrap=True).print(table)
+    # Piped output has no terminal width: do not squeeze the table into 80 columns.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
     print(f"{len(runs)} run(s)")
     return 0
 

@@ -15,6 +15,7 @@ chains to what was installed before it:
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import threading
@@ -25,6 +26,7 @@ from mytrack._internal import exithooks
 
 _installed = False
 _previous: dict[int, Any] = {}
+_stop_pending = False
 
 
 def install() -> None:
@@ -40,7 +42,28 @@ def install() -> None:
     _installed = True
 
 
+def request_stop() -> None:
+    """Interrupts the main thread with KeyboardInterrupt, as Ctrl-C would.
+
+    Used when the run is stopped from the CLI or UI. A real SIGINT (handled
+    by `_handle`, whatever SIGINT's previous disposition) also wakes a main
+    thread blocked in a C call such as sleep(); without our handler installed
+    (init() ran outside the main thread) the interrupt waits for bytecode.
+    """
+    global _stop_pending
+    exithooks.note_exit(255, "killed")
+    if _installed and signal.getsignal(signal.SIGINT) is _handle:
+        _stop_pending = True
+        os.kill(os.getpid(), signal.SIGINT)
+    else:
+        _thread.interrupt_main()
+
+
 def _handle(signum: int, frame: FrameType | None) -> None:
+    global _stop_pending
+    if signum == signal.SIGINT and _stop_pending:
+        _stop_pending = False
+        raise KeyboardInterrupt
     previous = _previous.get(signum, signal.SIG_DFL)
     if previous is signal.SIG_IGN:
         return

@@ -1,4 +1,4 @@
-"""Run ids and readable default names."""
+"""Run ids and readable default names (the SDK names offline runs, the service the others)."""
 
 from __future__ import annotations
 
