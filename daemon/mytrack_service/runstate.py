@@ -31,6 +31,7 @@ from mytrack_service.decode import (
     RunFieldsChange,
     SummaryChange,
 )
+from mytrack_service.metrics import MetricRegistry
 from mytrack_service.store.base import RunRow
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
@@ -55,7 +56,7 @@ class RunAssembly:
         self.pending_ts: float = float(state.get("pending_ts", 0.0))
         self.start_time: float = float(state.get("start_time", run.created_at))
         self.runtime_offset: float = float(state.get("runtime_offset", 0.0))
-        self.metrics: list[dict[str, Any]] = list(state.get("metrics", []))
+        self.registry = MetricRegistry(state.get("metrics", []), state.get("metric_state", {}))
         self.preempting: bool = bool(state.get("preempting", False))
         self.last_step = run.last_step
         self.runtime = run.runtime
@@ -76,7 +77,8 @@ class RunAssembly:
             "pending_ts": self.pending_ts,
             "start_time": self.start_time,
             "runtime_offset": self.runtime_offset,
-            "metrics": self.metrics,
+            "metrics": list(self.registry.definitions.values()),
+            "metric_state": self.registry.state(),
             "preempting": self.preempting,
         }
 
@@ -110,7 +112,7 @@ class RunAssembly:
         elif isinstance(event, RunFieldsChange):
             self.out.fields.update(event.fields)
         elif isinstance(event, MetricDefinition):
-            self.metrics.append(event.options)
+            self.registry.define(event.options)
         elif isinstance(event, PreemptingEvent):
             self.preempting = True
             self.out.fields["state"] = "preempting"
@@ -146,8 +148,8 @@ class RunAssembly:
         row["_step"] = self.step
         row["_runtime"] = runtime
         row["_timestamp"] = ts
+        self.registry.apply(row, self.summary)
         self.out.rows.append((self.step, row))
-        self.summary.update(row)
         self.last_step = self.step
         self.runtime = max(self.runtime, runtime)
         self.step += 1

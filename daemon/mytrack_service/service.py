@@ -52,7 +52,7 @@ def run_info(run: RunRow) -> pb.RunInfo:
         updated_at=run.updated_at, runtime=run.runtime, last_step=run.last_step,
         exit_code=run.exit_code or 0, run_dir=run.run_dir, host=run.host,
         sweep_id=run.sweep_id, metadata_json=_dumps(run.metadata),
-        heartbeat_at=run.heartbeat_at,
+        heartbeat_at=run.heartbeat_at, metrics_json=_dumps(run.service_state.get("metrics", [])),
     )
 
 

@@ -287,7 +287,7 @@ class ShutdownResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("key", "name", "state", "group", "job_type", "tags", "notes", "config_json", "summary_json", "created_at", "updated_at", "runtime", "last_step", "exit_code", "run_dir", "host", "sweep_id", "metadata_json", "heartbeat_at")
+    __slots__ = ("key", "name", "state", "group", "job_type", "tags", "notes", "config_json", "summary_json", "created_at", "updated_at", "runtime", "last_step", "exit_code", "run_dir", "host", "sweep_id", "metadata_json", "heartbeat_at", "metrics_json")
     KEY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +307,7 @@ class RunInfo(_message.Message):
     SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_JSON_FIELD_NUMBER: _ClassVar[int]
     key: RunKey
     name: str
     state: str
@@ -326,7 +327,8 @@ class RunInfo(_message.Message):
     sweep_id: str
     metadata_json: bytes
     heartbeat_at: float
-    def __init__(self, key: _Optional[_Union[RunKey, _Mapping]] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., summary_json: _Optional[bytes] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., runtime: _Optional[float] = ..., last_step: _Optional[int] = ..., exit_code: _Optional[int] = ..., run_dir: _Optional[str] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., metadata_json: _Optional[bytes] = ..., heartbeat_at: _Optional[float] = ...) -> None: ...
+    metrics_json: bytes
+    def __init__(self, key: _Optional[_Union[RunKey, _Mapping]] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., summary_json: _Optional[bytes] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., runtime: _Optional[float] = ..., last_step: _Optional[int] = ..., exit_code: _Optional[int] = ..., run_dir: _Optional[str] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., metadata_json: _Optional[bytes] = ..., heartbeat_at: _Optional[float] = ..., metrics_json: _Optional[bytes] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
     __slots__ = ("entity", "project", "filters_json")

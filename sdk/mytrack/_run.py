@@ -29,6 +29,7 @@ from mytrack.errors import (
     CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning, UsageError,
 )
 from mytrack.settings import Settings
+from mytrack._metric import Metric, make_metric
 from mytrack._status import RunStatus
 from mytrack._summary import Summary
 from mytrack_proto import mytrack_pb2 as pb
@@ -142,6 +143,29 @@ class Run:
     @property
     def sweep_id(self) -> str | None:
         return self._settings.sweep_id
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the local web UI; None offline or disabled."""
+        base = self._web_base()
+        return None if base is None else f"{base}/{self._entity}/{self._project}/runs/{self._id}"
+
+    @property
+    def project_url(self) -> str | None:
+        base = self._web_base()
+        return None if base is None else f"{base}/{self._entity}/{self._project}"
+
+    @property
+    def sweep_url(self) -> str | None:
+        base = self._web_base()
+        if base is None or not self.sweep_id:
+            return None
+        return f"{base}/{self._entity}/{self._project}/sweeps/{self.sweep_id}"
+
+    def _web_base(self) -> str | None:
+        if self._settings.mode != "online":
+            return None
+        return f"http://127.0.0.1:{self._settings.ui_port}"
 
     @property
     def config(self) -> Config:
@@ -338,6 +362,25 @@ class Run:
         )
         response: pb.SyncResponse = self._client.call("Sync", request, timeout=timeout + 5)
         return response
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | Metric | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Metric:
+        """Customises a metric (or a glob of them); computed in the service.
+
+        Raises:
+            InvalidValueError / InvalidTypeError: a bad option or combination.
+        """
+        metric = make_metric(name, step_metric, step_sync, hidden, summary, goal, overwrite)
+        self._enqueue(encode.metric_record(metric.to_dict()))
+        return metric
 
     # -- lifecycle ------------------------------------------------------------------
 

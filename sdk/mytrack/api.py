@@ -118,6 +118,8 @@ class ApiRun:
         self.config: dict[str, Any] = json.loads(info.config_json or b"{}")
         self.summary: dict[str, Any] = json.loads(info.summary_json or b"{}")
         self.metadata: dict[str, Any] = json.loads(info.metadata_json or b"{}")
+        # define_metric() definitions: name, step_metric, step_sync, hidden, summary, goal.
+        self.metrics: list[dict[str, Any]] = json.loads(info.metrics_json or b"[]")
         self.created_at = info.created_at
         self.updated_at = info.updated_at
         self.heartbeat_at = info.heartbeat_at
@@ -135,6 +137,11 @@ class ApiRun:
     @property
     def display_name(self) -> str:
         return self.name
+
+    @property
+    def hidden_keys(self) -> list[str]:
+        """Metrics defined with hidden=True (left out of default listings)."""
+        return sorted(m["name"] for m in self.metrics if m.get("hidden"))
 
     def _key(self) -> pb.RunKey:
         return pb.RunKey(entity=self.entity, project=self.project, run_id=self.id)

@@ -95,7 +95,8 @@ def _runs_show(api: Api, path: str) -> int:
         if value not in ("", None):
             print(f"{name:10} {value}")
     _print_section("config", run.config)
-    _print_section("summary", run.summary)
+    hidden = set(run.hidden_keys)
+    _print_section("summary", {k: v for k, v in run.summary.items() if k not in hidden})
     return 0
 
 

@@ -117,6 +117,7 @@ _SPECS: dict[str, _Spec] = {
     "max_queue_entries": _Spec(
         "MYTRACK_QUEUE_ENTRIES", _parse_positive_int, lambda: 20_000
     ),
+    "ui_port": _Spec("MYTRACK_UI_PORT", _parse_positive_int, lambda: 6017),
 }
 
 
@@ -139,6 +140,7 @@ class Settings:
         heartbeat_interval: seconds between the sender's heartbeats.
         max_buffer_bytes: encoded records kept until acked; past it, log() waits.
         max_queue_entries: log() calls queued before encoding; past it, log() waits.
+        ui_port: the local web UI's port, used in ``run.url`` and friends.
     """
 
     mode: str | None = None
@@ -160,6 +162,7 @@ class Settings:
     heartbeat_interval: float | None = None
     max_buffer_bytes: int | None = None
     max_queue_entries: int | None = None
+    ui_port: int | None = None
 
     def resolve(
         self, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None

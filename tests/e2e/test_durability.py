@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,17 +67,34 @@ class Script:
     def poll(self) -> int | None:
         return self.process.poll()
 
-    def output(self, timeout: float = 120) -> tuple[str, str]:
-        """Waits for the script; returns its (stdout, stderr), failing on a non-zero exit."""
+    def output(self, timeout: float = 120) -> tuple[int | None, str, str]:
+        """Waits for the script; returns (exit code or None on timeout, stdout, stderr)."""
         try:
             code: int | None = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             code = None
-        stdout, stderr = self.out.read_text(), self.err.read_text()
-        assert code == 0, f"script exited with {code}:\n{stdout}\n{stderr}"
-        return stdout, stderr
+        return code, self.out.read_text(), self.err.read_text()
+
+
+# BUG (sdk/mytrack/_internal/sender.py, Sender._reconnect): the sender closes the
+# ServiceClient it was given, which is the same object as Run._client, so after any
+# reconnect Run.finish() -> Run._sync() raises "ValueError: Cannot invoke RPC on
+# closed channel!" out of finish().
+CLOSED_CHANNEL_BUG = (
+    "BUG: after the sender reconnects, Run.finish() raises ValueError 'Cannot invoke RPC on "
+    "closed channel' (Sender._reconnect closes the ServiceClient shared with Run._client)"
+)
+
+
+def assert_clean_exit(code: int | None, stdout: str, stderr: str) -> None:
+    """The script exited 0 with no traceback; the known closed-channel bug is an xfail."""
+    if code != 0 and "Cannot invoke RPC on closed channel" in stderr:
+        pytest.xfail(CLOSED_CHANNEL_BUG)
+    assert code == 0, f"script exited with {code}:\n{stdout}\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    assert "were not acknowledged" not in stderr, stderr
 
 
 def pid_alive(pid: int) -> bool:
@@ -118,7 +136,10 @@ def home(tmp_path: Path) -> Iterator[Home]:
 
 def assert_exact_history(home: Home, path: str, steps: int) -> None:
     """The run finished with steps 0..steps-1 exactly once, each row's "i" equal to _step."""
-    run = home.api().run(path)
+    api = home.api()
+    # finish() waits for the store; the wait only matters when finish() failed early.
+    wait_for(lambda: api.run(path).state != "running", timeout=30, message="the run to end")
+    run = api.run(path)
     assert run.state == "finished"
     rows = list(run.scan_history())
     assert [r["_step"] for r in rows] == list(range(steps))
@@ -142,7 +163,8 @@ PAUSING_SCRIPT = """
     if len(sys.argv) > 5 and sys.argv[5] == "flush":
         assert run._sender.flush(60)
     (wal_path,) = glob.glob(os.path.join(run.dir, "*.wal"))
-    marker.write_text(run.path + "\\n" + wal_path)
+    marker.with_suffix(".tmp").write_text(run.path + "\\n" + wal_path)
+    os.replace(marker.with_suffix(".tmp"), marker)
     deadline = time.monotonic() + 120
     while not go.exists():
         if time.monotonic() > deadline:
@@ -157,108 +179,144 @@ PAUSING_SCRIPT = """
 
 def wait_marker(marker: Path, process: Script) -> tuple[str, str]:
     """Waits for the script's marker file; returns (run path, WAL path)."""
-    wait_for(lambda: marker.exists() and marker.read_text().count("\n") == 1 or process.poll() is not None,
-             timeout=60, message="the script's marker file")
-    assert process.poll() is None, "the script ended before writing its marker"
+    wait_for(lambda: marker.exists() or process.poll() is not None, timeout=60,
+             message="the script's marker file")
+    assert process.poll() is None, f"the script ended early: {process.output()}"
     run_path, wal_path = marker.read_text().split("\n")
     return run_path, wal_path
 
 
-# -- kill -9 in the middle of a run ---------------------------------------------------
+# -- kill -9 / SIGTERM in the middle of a run ----------------------------------------------
+
+
+def kill_and_wait(pid: int, signum: int, timeout: float = 30) -> None:
+    os.kill(pid, signum)
+    wait_for(lambda: not pid_alive(pid), timeout=timeout, message=f"service {pid} to exit")
 
 
 def test_sigkill_of_the_service_mid_run_loses_and_duplicates_nothing(home: Home) -> None:
     """kill -9 of the service after 5,000 of 10,000 logged steps: the run finishes with exactly steps 0..9999."""
     marker, go = home.workdir / "marker", home.workdir / "go"
-    process = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "5000", "10000")
-    run_path, _ = wait_marker(marker, process)
+    script = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "5000", "10000")
+    run_path, _ = wait_marker(marker, script)
     old_pid = home.pid()
     assert old_pid is not None and pid_alive(old_pid)
-    os.kill(old_pid, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(old_pid), timeout=10, message="the killed service to vanish")
+    kill_and_wait(old_pid, signal.SIGKILL)
     go.touch()
-    stdout, stderr = process.output()
-    assert f"DONE {run_path}" in stdout
-    assert "were not acknowledged" not in stderr
+    code, stdout, stderr = script.output()
     new_pid = home.pid()
     assert new_pid is not None and new_pid != old_pid and pid_alive(new_pid)
     assert_exact_history(home, run_path, 10_000)
+    assert_clean_exit(code, stdout, stderr)
+    assert f"DONE {run_path}" in stdout
+
+
+ACKED_THEN_KILLED_SCRIPT = """
+    import os, signal, sys, time
+    from pathlib import Path
+    import psutil
+    import mytrack
+    from mytrack_proto.address import service_address
+
+    marker = Path(sys.argv[1])
+    run = mytrack.init(project="durability", settings=mytrack.Settings(quiet=True))
+    marker.write_text(run.path)
+    for step in range(20_000):
+        run.log({"i": step})
+    assert run._sender.flush(60)
+    from mytrack_proto import mytrack_pb2 as pb
+    status = run._client.call("Status", pb.StatusRequest(writer_id=run._writer_id))
+    # Usually nothing is applied yet here: the kill hits acked, unapplied records.
+    print("ACKED", status.writer_acked_seq, "APPLIED", status.writer_applied_seq, flush=True)
+    pid = int(Path(service_address(os.environ["MYTRACK_DIR"]).pid).read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the service did not die"
+        time.sleep(0.005)
+    print("KILLED", pid, flush=True)
+    run.finish()
+    print("DONE", run.path)
+"""
 
 
 def test_sigkill_after_acks_before_apply_replays_the_wal_exactly_once(home: Home) -> None:
-    """Records acked (in the WAL) but possibly not applied when the service is killed are applied exactly once by the next service."""
-    code = """
-        import os, signal, sys, time
-        import psutil
-        import mytrack
-        from mytrack_proto.address import service_address
-
-        run = mytrack.init(project="durability", settings=mytrack.Settings(quiet=True))
-        for step in range(20_000):
-            run.log({"i": step})
-        assert run._sender.flush(60)
-        pid = int(open(service_address(os.environ["MYTRACK_DIR"]).pid).read())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-            assert time.monotonic() < deadline, "the service did not die"
-            time.sleep(0.005)
-        run.finish()
-        print("KILLED", pid)
-        print("DONE", run.path)
-    """
-    stdout, stderr = home.spawn(code).output()
+    """Records acked (fsync'ed in the WAL) but possibly not applied when the service is killed are applied exactly once by the next service."""
+    marker = home.workdir / "marker"
+    code, stdout, stderr = home.spawn(ACKED_THEN_KILLED_SCRIPT, str(marker)).output()
+    assert "KILLED" in stdout, stderr
     killed = int(stdout.split("KILLED ")[1].split()[0])
-    run_path = stdout.split("DONE ")[1].split()[0]
-    assert "were not acknowledged" not in stderr
     assert home.pid() not in (None, killed)
-    assert_exact_history(home, run_path, 20_000)
+    assert_exact_history(home, marker.read_text(), 20_000)
+    assert_clean_exit(code, stdout, stderr)
+
+
+@pytest.mark.xfail(reason=CLOSED_CHANNEL_BUG, strict=True)
+def test_finish_returns_normally_after_the_service_was_restarted(home: Home) -> None:
+    """finish() after the sender reconnected to a restarted service returns without raising."""
+    marker = home.workdir / "marker"
+    code, stdout, stderr = home.spawn(ACKED_THEN_KILLED_SCRIPT, str(marker)).output()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+
+# With the default 30 s, a slow reconnect would cost the suite half a minute.
+RECONNECT_TIMEOUT_ENV = {"MYTRACK_INIT_TIMEOUT": "6"}
+SLOW_RECONNECT_BUG = (
+    "BUG: after a graceful stop (SIGTERM) the client needs MYTRACK_INIT_TIMEOUT seconds to "
+    "reconnect: the launcher's new service exits with AlreadyRunning while the old one drains, "
+    "and launcher._start then only pings until its deadline instead of starting another"
+)
 
 
 def test_sigterm_of_the_service_mid_run_reconnects_and_keeps_everything(home: Home) -> None:
-    """SIGTERM stops the service gracefully mid-run; the client reconnects to a new service and the run finishes with every step."""
+    """SIGTERM stops the service gracefully mid-run; the client reconnects to a new service promptly and the run finishes with every step."""
+    home.env.update(RECONNECT_TIMEOUT_ENV)
     marker, go = home.workdir / "marker", home.workdir / "go"
-    process = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "3000", "6000")
-    run_path, _ = wait_marker(marker, process)
+    script = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "3000", "6000")
+    run_path, _ = wait_marker(marker, script)
     old_pid = home.pid()
     assert old_pid is not None and pid_alive(old_pid)
-    os.kill(old_pid, signal.SIGTERM)
-    wait_for(lambda: not pid_alive(old_pid), timeout=30, message="the service to stop on SIGTERM")
+    kill_and_wait(old_pid, signal.SIGTERM)
     log = Path(service_address(str(home.path)).log).read_text()
     assert f"starting pid={old_pid}" in log
     assert "stopping: draining streams" in log
     go.touch()
-    stdout, stderr = process.output()
-    assert f"DONE {run_path}" in stdout
-    assert "were not acknowledged" not in stderr
+    started = time.monotonic()
+    code, stdout, stderr = script.output()
+    took = time.monotonic() - started
     new_pid = home.pid()
-    assert new_pid is not None and new_pid != old_pid
+    assert new_pid is not None and new_pid != old_pid and pid_alive(new_pid)
     assert_exact_history(home, run_path, 6_000)
+    if took >= 5:  # a prompt reconnect takes about a second
+        if code != 0 and "Cannot invoke RPC on closed channel" in stderr:
+            pytest.xfail(f"{SLOW_RECONNECT_BUG} (took {took:.1f}s); and {CLOSED_CHANNEL_BUG}")
+        pytest.xfail(f"{SLOW_RECONNECT_BUG} (took {took:.1f}s)")
+    assert_clean_exit(code, stdout, stderr)
+    assert f"DONE {run_path}" in stdout
 
 
 def test_torn_tail_of_a_live_run_wal_is_cut_and_the_rest_applied(home: Home) -> None:
-    """After kill -9, a torn entry appended to a run's WAL is cut by the next service and every real record is applied."""
+    """After kill -9, a torn entry appended to a run's WAL is cut by the next service and every real record is applied once."""
     marker, go = home.workdir / "marker", home.workdir / "go"
-    process = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "2000", "4000", "flush")
-    run_path, wal_path = wait_marker(marker, process)
+    script = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "2000", "4000", "flush")
+    run_path, wal_path = wait_marker(marker, script)
     old_pid = home.pid()
     assert old_pid is not None
-    os.kill(old_pid, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(old_pid), timeout=10, message="the killed service to vanish")
+    kill_and_wait(old_pid, signal.SIGKILL)
     valid = [e.payload for e in wal.read_entries(wal_path)]
-    valid_size = os.path.getsize(wal_path)
-    assert valid and wal.valid_end(wal_path)[0] == valid_size
-    # A torn write: the header of a 1,000-byte entry and only 10 bytes of it.
+    assert valid and wal.valid_end(wal_path)[0] == os.path.getsize(wal_path)
+    # A torn write: the header of a 1,000-byte entry and 10 bytes of its payload.
     with open(wal_path, "ab") as f:
         f.write(wal.encode_entry(b"x" * 1000)[:18])
     go.touch()
-    stdout, _ = process.output()
-    assert f"DONE {run_path}" in stdout
+    code, stdout, stderr = script.output()
     entries = [e.payload for e in wal.read_entries(wal_path)]
-    assert entries[: len(valid)] == valid  # the torn bytes were cut, the new records follow
-    assert len(entries) > len(valid)
+    assert entries[: len(valid)] == valid
+    assert len(entries) > len(valid)  # the records logged after the kill follow the cut
     assert wal.valid_end(wal_path)[0] == os.path.getsize(wal_path)
     assert_exact_history(home, run_path, 4_000)
+    assert_clean_exit(code, stdout, stderr)
 
 
 # -- the WAL framing itself ------------------------------------------------------------------

@@ -9,7 +9,11 @@ nothing of the bad call is recorded, and no step is skipped.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -310,3 +314,82 @@ def test_many_bad_calls_in_a_row_lose_nothing(run: mytrack.Run) -> None:
             step += 1
     finish_and_check(run, step)
     assert re.fullmatch(r"[a-z0-9]{8}", run.id)
+
+
+@pytest.mark.xfail(
+    reason="BUG: finish() checks only type(exit_code) is int; an exit code outside int32 makes "
+    "pb.Exit() raise in the sender thread (sdk/mytrack/_internal/encode.py exit_record), which "
+    "dies: finish() returns silently, the run stays running and its logged rows are lost",
+    strict=True,
+)
+def test_exit_code_out_of_range_is_refused_at_the_call_site(project: str) -> None:
+    """finish(exit_code=2**40) raises InvalidValueError naming exit_code and the run can still finish."""
+    run = mytrack.init(project=project, settings=QUIET)
+    run.log({"good": 0})
+    try:
+        expect(errors.InvalidValueError, "exit_code")(lambda: run.finish(exit_code=2**40))
+        expect(errors.InvalidTypeError, "exit_code")(lambda: run.finish(exit_code="3"))  # type: ignore[arg-type]
+        run.log({"good": 1})
+        run.finish(exit_code=3)
+        assert history(run) == [{"good": 0, "_step": 0}, {"good": 1, "_step": 1}]
+        stored = mytrack.Api().run(run.path)
+        assert (stored.state, stored.exit_code) == ("failed", 3)
+    finally:
+        run.finish()
+
+
+_BIG_STEP_SCRIPT = """
+import json, os, mytrack
+run = mytrack.init(project="big-step", settings=mytrack.Settings(quiet=True))
+run.log({"good": 0})
+out = {}
+try:
+    run.log({"good": 99}, step=2**63)
+except mytrack.errors.InvalidValueError as exc:
+    out["error"] = str(exc)
+print(json.dumps(out), flush=True)
+if "error" not in out:
+    os._exit(0)  # accepted: do not wait on a service that cannot store it
+run.log({"good": 1})
+run.finish()
+rows = mytrack.Api().run(run.path).scan_history()
+print(json.dumps([{k: v for k, v in r.items() if k in ("good", "_step")} for r in rows]))
+"""
+
+
+def _stop_private_service(home: str) -> None:
+    status = subprocess.run(
+        [sys.executable, "-m", "mytrack_service", "--home", home, "status", "--json"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    lines = status.stdout.strip().splitlines()
+    info = json.loads(lines[-1]) if lines else {}
+    if not info.get("running"):
+        return
+    stopped = subprocess.run(
+        [sys.executable, "-m", "mytrack_service", "--home", home, "stop", "--timeout", "10"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    if stopped.returncode != 0:  # a service this test started, stuck: end it by its pid
+        os.kill(int(info["pid"]), signal.SIGKILL)
+
+
+@pytest.mark.xfail(
+    reason="BUG: log() accepts a step >= 2**63 (sdk/mytrack/_run.py _check_step has no upper "
+    "bound); the service's applier thread then dies on SQLite's OverflowError "
+    "(daemon/mytrack_service/uploader.py), so no run of that service is stored any more",
+    strict=True,
+)
+def test_step_beyond_int64_is_refused_at_the_call_site(
+    run_script: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """log(step=2**63) raises InvalidValueError naming step, and the run goes on (private service)."""
+    home = str(tmp_path_factory.mktemp("big-step-home") / "home")
+    try:
+        result = run_script(_BIG_STEP_SCRIPT, env={"MYTRACK_DIR": home}, timeout=90)
+    finally:
+        _stop_private_service(home)
+    lines = result.stdout.strip().splitlines()
+    out = json.loads(lines[0])
+    assert "step" in out.get("error", ""), out
+    assert json.loads(lines[1]) == [{"good": 0, "_step": 0}, {"good": 1, "_step": 1}]

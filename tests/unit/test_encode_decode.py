@@ -133,21 +133,16 @@ def test_columnar_and_general_decode_identically() -> None:
         ({"a": 1.0}, 0, None, T),
         ({"a": 1.0}, None, False, T),
         ({"a": 1.0}, None, True, T),
+        ({}, None, None, T),
     ],
     ids=["int", "bool", "nested", "list", "str", "none", "step", "step0", "commit_false",
-         "commit_true"],
+         "commit_true", "empty"],
 )
 def test_columnar_keys_none_when_not_flat_floats(entry: Any) -> None:
-    """columnar_keys is None for ints, bools, nested values, other types, a step or a commit flag."""
+    """columnar_keys is None for ints, bools, nested values, other types, a step, a commit flag or no keys."""
     assert encode.columnar_keys(entry) is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: columnar_keys({}) returns () and log_batch() then writes a columnar batch with "
-    "no keys and no json, which decode() cannot read (DecodeError): run.log({}) is skipped by "
-    "the applier and the step it commits is lost",
-    strict=True,
-)
 def test_empty_log_call_round_trips() -> None:
     """log({}) (which commits a step) survives encode/decode as an empty LogCall."""
     entries = [({}, None, None, T), ({}, None, None, T + 1)]
@@ -178,12 +173,6 @@ def test_control_records_round_trip() -> None:
         assert decode(payload) == (seq, [expected])
 
 
-@pytest.mark.xfail(
-    reason="BUG: decode() catches (ValueError, TypeError, KeyError) but protobuf's "
-    "google.protobuf.message.DecodeError derives from Exception only, so a CRC-valid but "
-    "unparsable WAL payload escapes the applier's `except DecodeError` and kills its thread",
-    strict=True,
-)
 def test_garbage_payload_raises_decode_error() -> None:
     """Bytes that are not a Record raise mytrack_service.decode.DecodeError (which the applier skips)."""
     with pytest.raises(DecodeError):

@@ -516,18 +516,6 @@ def _replay_through_store(cut: int) -> tuple[list[Any], dict[str, Any]]:
     return _json(rows), _final(assembly)
 
 
-_PENDING_ONLY_BUG = (
-    "BUG: RunAssembly.take() omits service_state when a batch produced no rows and no "
-    "run fields (commit=False / same-step log calls only), although the applier advances "
-    "the WAL position in that batch: after a restart the pending data is lost"
-)
-# Cuts right after a record that only changed the pending row (or the step):
-# index 2, 3 (commit=False), 6, 7 (step=5 pending), 8 (dropped; pending still
-# unsaved), 11, 13 (commit=False).
-_BUG_CUTS = {3, 4, 7, 8, 9, 12, 14}
-
-
-@pytest.mark.xfail(reason=_PENDING_ONLY_BUG, strict=True)
 def test_pending_only_batch_saves_state() -> None:
     """A batch holding only a commit=False call still hands the store the snapshot with the pending row."""
     assembly = _assembly()
@@ -538,14 +526,7 @@ def test_pending_only_batch_saves_state() -> None:
     assert out.fields["service_state"]["step"] == 0
 
 
-@pytest.mark.parametrize(
-    "cut",
-    [
-        pytest.param(cut, marks=pytest.mark.xfail(reason=_PENDING_ONLY_BUG, strict=True))
-        if cut in _BUG_CUTS else cut
-        for cut in range(1, len(_script()))
-    ],
-)
+@pytest.mark.parametrize("cut", range(1, len(_script())))
 def test_restore_from_committed_batches_continues_identically(cut: int) -> None:
     """What take() hands to the store after any record is enough to resume exactly after it."""
     ref_rows, _, _, ref_final = _reference()

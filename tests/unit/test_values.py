@@ -203,11 +203,6 @@ def test_str_enum_and_float_subclass_convert_to_base_types() -> None:
     assert _types(out) == {"split": str, "d": float}
 
 
-@pytest.mark.xfail(
-    reason="BUG: convert_value() uses str(value) for str subclasses, which calls the "
-    "subclass's __str__: a (str, Enum) member logs as 'Mode.FAST' instead of 'fast'",
-    strict=True,
-)
 def test_str_mixin_enum_converts_to_its_value() -> None:
     """A `class Mode(str, Enum)` member (and any str subclass with its own __str__) logs its string value."""
 
