@@ -39,7 +39,7 @@ def _parse_positive_float(value: Any) -> float:
 
 
 def _parse_positive_int(value: Any) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"expected an integer > 0, got {value!r}")
     number = int(value)
     if number <= 0:
