@@ -94,7 +94,13 @@ class Applier:
             sessions = list(self.hub.sessions.values())
         more = False
         for session in sessions:
-            more |= self._apply(session)
+            try:
+                more |= self._apply(session)
+            except StoreError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad run must not stop the others
+                logger.exception("applying %s failed; will retry", session.key.path)
+                session.needs_reload = True
         self.hub.evict_idle()
         return more
 

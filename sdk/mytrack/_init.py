@@ -69,7 +69,10 @@ def init(
         if policy == "finish_previous":
             previous.finish()
     run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
-    _set_current(run)
+    # create_new, as in W&B, leaves the module-level run (mytrack.run, mytrack.log) alone
+    # while another run is current.
+    if policy != "create_new" or _current() is None:
+        _set_current(run)
     return run
 
 

@@ -281,6 +281,8 @@ class Run:
         """
         if exit_code is not None and (type(exit_code) is not int):
             raise InvalidTypeError(f"exit_code must be an int, got {exit_code!r}")
+        if exit_code is not None and not -(2**31) <= exit_code < 2**31:
+            raise InvalidValueError(f"exit_code must fit in 32 bits, got {exit_code}")
         code = exit_code or 0
         self._finish(code, "finished" if code == 0 else "failed", quiet)
 
@@ -349,7 +351,8 @@ class Run:
         shown = [f"{k}={_short(v)}" for k, v in summary.items() if not k.startswith("_")][:8]
         waited = self._sender.stats.backpressure_seconds if self._sender else 0.0
         parts = [
-            f"mytrack: run {self._name} ({self.path}) {state}: {response.history_rows} steps",
+            f"mytrack: run {self._name} ({self.path}) {state}: {response.history_rows} "
+            + ("step" if response.history_rows == 1 else "steps"),
             f"summary: {', '.join(shown)}" if shown else "",
             f"log() waited {waited:.2f}s for room" if waited >= 0.01 else "",
         ]
@@ -480,6 +483,10 @@ class Run:
         return f"<mytrack.Run {self.path} ({self._name})>"
 
 
+# Steps are stored as signed 64-bit integers, and the step after the last must fit.
+_MAX_STEP = 2**63 - 2
+
+
 def _check_step(step: Any) -> int:
     if type(step) is not int:
         numpy = sys.modules.get("numpy")
@@ -487,8 +494,8 @@ def _check_step(step: Any) -> int:
             step = int(step)
         else:
             raise InvalidValueError(f"step must be a non-negative int, got {step!r}")
-    if step < 0:
-        raise InvalidValueError(f"step must be a non-negative int, got {step}")
+    if step < 0 or step > _MAX_STEP:
+        raise InvalidValueError(f"step must be an int from 0 to {_MAX_STEP}, got {step}")
     return int(step)
 
 

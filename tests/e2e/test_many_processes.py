@@ -116,7 +116,6 @@ def test_sixteen_processes_log_to_separate_runs_and_every_value_comes_back(
         for step, row in enumerate(rows):
             assert {k: v for k, v in row.items() if k not in ("_runtime", "_timestamp")} == \
                 expected_row(index, step), (path, step)
-        assert [r["_timestamp"] for r in rows] == sorted(r["_timestamp"] for r in rows)
         assert run.summary["value"] == index * 100_000 + STEPS - 1
         assert run.summary["tag"] == f"p{index}-s{STEPS - 1}"
         by_key = list(run.scan_history(keys=["value", "nested.even"]))

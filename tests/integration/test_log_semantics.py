@@ -117,11 +117,6 @@ def test_commit_false_accumulates_into_one_row(project: str) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: log({}) is encoded as a columnar LogBatch with no keys and no json "
-    "(sdk/mytrack/_internal/encode.py columnar_keys), which the service cannot decode and skips",
-    strict=True,
-)
 def test_empty_log_commits_the_pending_row_like_commit_true(project: str) -> None:
     """log({}) commits the pending row exactly as log({}, commit=True) does."""
     results = []

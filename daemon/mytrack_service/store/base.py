@@ -95,6 +95,29 @@ class WriterPosition:
 
 
 @dataclass
+class FileRow:
+    """A file saved with a run (``run.save``), as indexed in the store."""
+
+    key: RunKey
+    name: str  # path inside the run's files/ folder, with "/" separators
+    path: str = ""  # where the service reads it from (the link in the run folder)
+    policy: str = "now"  # "live", "now" or "end"
+    digest: str = ""  # sha256 of the last uploaded content; "" before the first upload
+    size: int = 0
+    mime: str = ""
+    updated_at: float = 0.0  # when the last upload finished
+    pending: bool = True  # an upload is due (durable: resumed after a restart)
+    uploads: int = 0  # how many times the content was uploaded
+    error: str = ""  # the last upload failure, "" if none
+
+
+# Fields of FileRow that update_file() may set.
+FILE_FIELDS = frozenset(
+    {"path", "policy", "digest", "size", "mime", "updated_at", "pending", "uploads", "error"}
+)
+
+
+@dataclass
 class Batch:
     """What one apply cycle commits for one run, atomically."""
 
@@ -105,6 +128,8 @@ class Batch:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     run_fields: dict[str, Any] = field(default_factory=dict)
     positions: list[WriterPosition] = field(default_factory=list)
+    # Files to index (or re-index) with the run: an upload of each is due.
+    files: list[FileRow] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +193,17 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def count_history(self, key: RunKey) -> int: ...
+
+    @abc.abstractmethod
+    def list_files(self, key: RunKey | None = None, pending: bool | None = None) -> list[FileRow]:
+        """Files of a run (every run when None), by name; optionally only (not) pending."""
+
+    @abc.abstractmethod
+    def get_file(self, key: RunKey, name: str) -> FileRow | None: ...
+
+    @abc.abstractmethod
+    def update_file(self, key: RunKey, name: str, fields: Mapping[str, Any]) -> None:
+        """Sets FILE_FIELDS of an indexed file."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""

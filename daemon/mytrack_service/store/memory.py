@@ -22,8 +22,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mytrack_service.store.base import (
+    FILE_FIELDS,
     RUN_FIELDS,
     Batch,
+    FileRow,
     MetadataStore,
     ProjectRow,
     RunExistsError,
@@ -122,6 +124,7 @@ class MemoryStore(MetadataStore):
         self._counter = itertools.count()
         self._history: dict[RunKey, dict[int, str]] = {}
         self._writers: dict[str, WriterRow] = {}
+        self._files: dict[tuple[RunKey, str], FileRow] = {}
 
     def create_run(self, run: RunRow) -> None:
         stored = roundtrip_run(run)
@@ -195,6 +198,8 @@ class MemoryStore(MetadataStore):
                     raise StoreError(f"unknown writer {position.writer_id!r}")
             self._history[batch.key].update(texts)
             self._runs[batch.key] = updated
+            for file in batch.files:
+                self._files[(file.key, file.name)] = dataclasses.replace(file)
             for position in batch.positions:
                 writer = self._writers[position.writer_id]
                 writer.applied_offset = position.applied_offset
@@ -229,6 +234,29 @@ class MemoryStore(MetadataStore):
         if run is None:
             raise StoreError(f"no run {key.path}")
         return run
+
+    def list_files(self, key: RunKey | None = None, pending: bool | None = None) -> list[FileRow]:
+        with self._lock:
+            return [
+                dataclasses.replace(f)
+                for (k, name), f in sorted(self._files.items(), key=lambda i: (i[0][0], i[0][1]))
+                if (key is None or k == key) and (pending is None or f.pending == pending)
+            ]
+
+    def get_file(self, key: RunKey, name: str) -> FileRow | None:
+        with self._lock:
+            found = self._files.get((key, name))
+            return None if found is None else dataclasses.replace(found)
+
+    def update_file(self, key: RunKey, name: str, fields: Mapping[str, Any]) -> None:
+        unknown = sorted(set(fields) - FILE_FIELDS)
+        if unknown:
+            raise ValueError(f"not settable file fields: {', '.join(unknown)}")
+        with self._lock:
+            found = self._files.get((key, name))
+            if found is None:
+                raise StoreError(f"run {key.path} has no file {name!r}")
+            self._files[(key, name)] = dataclasses.replace(found, **fields)
 
 
 def _select(texts: list[tuple[int, str]], wanted: list[str] | None) -> Iterator[dict[str, Any]]:

@@ -15,10 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint,
-    Table, Text, UniqueConstraint, bindparam, create_engine, delete, event, func, select, update,
-)
+from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -27,6 +24,10 @@ from sqlalchemy.pool import StaticPool
 from mytrack_service.store.base import (
     Batch, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow, StoreError, WriterRow,
 )
+from mytrack_service.store.sql_schema import (
+    KEY_COLUMNS, history, history_chunks, metadata, runs, schema_version, writers,
+)
+from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.chunks import (
     CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
     split_by_chunk, without,
@@ -45,60 +46,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
             "foreign_keys=ON")
 
-_KEY_COLUMNS = ("entity", "project", "run_id")
-_TEXT_RUN_COLUMNS = (
-    *_KEY_COLUMNS, "name", "state", "group", "job_type", "notes", "run_dir", "host", "sweep_id",
-)
-_TIME_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at", "runtime")
-_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
-metadata = MetaData()
-schema_version = Table(
-    "schema_version", metadata,
-    Column("id", Integer, primary_key=True), Column("version", Integer, nullable=False),
-)
-runs = Table(
-    "runs", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
-    *(Column(name, Text, nullable=False) for name in _TEXT_RUN_COLUMNS),
-    *(Column(name, Text, nullable=False) for name in sorted(JSON_RUN_FIELDS)),
-    *(Column(name, Double, nullable=False) for name in _TIME_RUN_COLUMNS),
-    Column("last_step", BigInteger, nullable=False),
-    Column("exit_code", Integer, nullable=True),
-    Column("pid", BigInteger, nullable=False),
-    UniqueConstraint("entity", "project", "run_id", name="uq_runs_key"),
-    Index("ix_runs_project_created", "entity", "project", "created_at"),
-)
-writers = Table(
-    "writers", metadata,
-    Column("writer_id", Text, primary_key=True),
-    *(Column(name, Text, nullable=False) for name in ("entity", "project", "run_id", "wal_path")),
-    Column("applied_offset", BigInteger, nullable=False),
-    Column("applied_seq", BigInteger, nullable=False),
-    Column("closed", Boolean, nullable=False),
-    Column("adopted", Boolean, nullable=False, default=False),
-)
-history = Table(
-    "history", metadata,
-    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("data", Text, nullable=False),
-    PrimaryKeyConstraint("run_pk", "step"),
-)
-history_chunks = Table(
-    "history_chunks", metadata,
-    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("key", Text, nullable=False),
-    Column("chunk", BigInteger, nullable=False),
-    Column("steps", LargeBinary, nullable=False),
-    Column("vals", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("run_pk", "key", "chunk"),
-    # write_batch reads every key of the chunks it touches.
-    Index("ix_history_chunks_chunk", "run_pk", "chunk"),
-)
-
-
-
-class SqlStore(MetadataStore):
+class SqlStore(FilesMixin, MetadataStore):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its
@@ -225,6 +173,7 @@ class SqlStore(MetadataStore):
                 self._merge_chunks(conn, pk, flats)
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
+            write_files(conn, self._insert, pk, batch.files)
             for pos in batch.positions:
                 result = conn.execute(
                     update(writers).where(writers.c.writer_id == pos.writer_id).values(
@@ -451,14 +400,14 @@ def _field_values(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _run_values(run: RunRow) -> dict[str, Any]:
-    skip = ("id", *_KEY_COLUMNS)
+    skip = ("id", *KEY_COLUMNS)
     values = {name: getattr(run, name) for name in runs.c.keys() if name not in skip}
     values.update(entity=run.key.entity, project=run.key.project, run_id=run.key.run_id)
     return _field_values(values)
 
 
 def _run_from_row(row: RowMapping) -> RunRow:
-    skip = ("id", *_KEY_COLUMNS)
+    skip = ("id", *KEY_COLUMNS)
     values = {name: row[name] for name in row.keys() if name not in skip}
     for name in JSON_RUN_FIELDS:
         values[name] = load_json(values[name])

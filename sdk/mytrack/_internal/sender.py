@@ -227,6 +227,13 @@ class Sender:
     # -- the sender thread --------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # noqa: BLE001 - never die silently: log() would block forever
+            logger.exception("the mytrack sender thread failed")
+            self.stats.last_error = "the sender thread failed; see the log"
+
+    def _loop(self) -> None:
         backoff = 0.05
         while True:
             busy = bool(self.queue)
