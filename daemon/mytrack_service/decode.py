@@ -59,9 +59,21 @@ class PreemptingEvent:
     timestamp: float
 
 
+@dataclass
+class SavedFile:
+    name: str
+    path: str
+    policy: str
+
+
+@dataclass
+class FilesEvent:
+    files: list[SavedFile]
+
+
 Event = (
     LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
-    | ExitEvent | PreemptingEvent
+    | ExitEvent | PreemptingEvent | FilesEvent
 )
 
 
@@ -99,6 +111,8 @@ def _events(record: pb.Record) -> list[Event]:
         return [ExitEvent(e.exit_code, e.state, e.timestamp)]
     if kind == "preempting":
         return [PreemptingEvent(record.preempting.timestamp)]
+    if kind == "files":
+        return [FilesEvent([SavedFile(f.name, f.path, f.policy) for f in record.files.files])]
     raise DecodeError(f"unknown record kind {kind!r}")
 
 

@@ -25,6 +25,7 @@ from mytrack_service.decode import (
     ConfigChange,
     Event,
     ExitEvent,
+    FilesEvent,
     LogCall,
     MetricDefinition,
     PreemptingEvent,
@@ -32,7 +33,7 @@ from mytrack_service.decode import (
     SummaryChange,
 )
 from mytrack_service.metrics import MetricRegistry
-from mytrack_service.store.base import RunRow
+from mytrack_service.store.base import FileRow, RunRow
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
 
@@ -44,6 +45,7 @@ class Output:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    files: list[FileRow] = field(default_factory=list)
 
 
 class RunAssembly:
@@ -58,6 +60,9 @@ class RunAssembly:
         self.runtime_offset: float = float(state.get("runtime_offset", 0.0))
         self.registry = MetricRegistry(state.get("metrics", []), state.get("metric_state", {}))
         self.preempting: bool = bool(state.get("preempting", False))
+        # name -> {"path", "policy"} of every file saved, for the uploads at exit.
+        self.files: dict[str, dict[str, str]] = dict(state.get("files", {}))
+        self.key = run.key
         self.last_step = run.last_step
         self.runtime = run.runtime
         self.summary: dict[str, Any] = copy.deepcopy(run.summary)
@@ -80,6 +85,7 @@ class RunAssembly:
             "metrics": list(self.registry.definitions.values()),
             "metric_state": self.registry.state(),
             "preempting": self.preempting,
+            "files": self.files,
         }
 
     def take(self) -> Output:
@@ -116,6 +122,11 @@ class RunAssembly:
         elif isinstance(event, PreemptingEvent):
             self.preempting = True
             self.out.fields["state"] = "preempting"
+        elif isinstance(event, FilesEvent):
+            for saved in event.files:
+                self.files[saved.name] = {"path": saved.path, "policy": saved.policy}
+                # "end" files wait for the exit; the others are uploaded now.
+                self._file(saved.name, pending=saved.policy != "end")
         elif isinstance(event, ExitEvent):
             self._exit(event)
 
@@ -158,9 +169,18 @@ class RunAssembly:
             summary=self.summary, last_step=self.last_step, runtime=self.runtime, updated_at=ts
         )
 
+    def _file(self, name: str, pending: bool) -> None:
+        info = self.files[name]
+        self.out.files.append(
+            FileRow(self.key, name, path=info["path"], policy=info["policy"], pending=pending)
+        )
+
     def _exit(self, event: ExitEvent) -> None:
         if self.pending is not None:
             self._commit()
+        for name, info in self.files.items():
+            if info["policy"] in ("end", "live"):  # the final version, at the end
+                self._file(name, pending=True)
         state = event.state or ("finished" if not event.exit_code else "failed")
         if self.preempting and state != "finished":
             state = "preempted"

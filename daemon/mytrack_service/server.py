@@ -26,6 +26,7 @@ from mytrack_service.monitor import Monitor
 from mytrack_service.service import TrackerService
 from mytrack_service.sessions import Hub
 from mytrack_service.store.registry import open_store
+from mytrack_service.transfers import Transfers
 from mytrack_service.uploader import Applier
 
 logger = logging.getLogger("mytrack_service")
@@ -45,17 +46,23 @@ def serve(config: ServiceConfig) -> int:
     logger.info("starting pid=%d home=%s store=%s", os.getpid(), address.home,
                 redact(config.store_uri))
     store = open_store(config.store_uri)
-    open_blobs(config.blobs_uri)  # created now so that a bad URI fails at start
+    blobs = open_blobs(config.blobs_uri)
     hub = Hub(store, address.home)
     recovered = hub.recover()
+    transfers = Transfers(store, blobs, live_runs=hub.live_run_keys)
+    transfers.start()
     applier = Applier(hub)
+    applier.on_files = transfers.wake
     applier.start()
     monitor = Monitor(hub, config.heartbeat_timeout)
     monitor.start()
     stop = threading.Event()
     server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
     pb_grpc.add_TrackerServicer_to_server(
-        TrackerService(hub, applier, address.socket, redact(config.store_uri), stop.set), server
+        TrackerService(
+            hub, applier, transfers, blobs, address.socket, redact(config.store_uri), stop.set
+        ),
+        server,
     )
     if os.path.exists(address.socket):
         os.unlink(address.socket)  # a dead service's; we hold the pid lock
@@ -76,6 +83,9 @@ def serve(config: ServiceConfig) -> int:
     monitor.stop()
     server.stop(grace=2.0).wait()
     applier.stop()
+    # Uploads in flight finish; those not started stay due in the store and
+    # are resumed by the next service.
+    transfers.stop()
     hub.close()
     store.close()
     if os.path.exists(address.socket):

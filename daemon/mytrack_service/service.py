@@ -20,7 +20,9 @@ from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_service import __version__
 from mytrack_service.filters import FilterError, matches, validate_filter
 from mytrack_service.sessions import Hub, HubError, OpenRequest
-from mytrack_service.store.base import RunKey, RunRow, StoreError
+from mytrack_service.blobs.base import BlobError, BlobStore
+from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
+from mytrack_service.transfers import Transfers
 from mytrack_service.uploader import Applier
 
 logger = logging.getLogger("mytrack_service.service")
@@ -32,6 +34,7 @@ _CODES = {
     "precondition": grpc.StatusCode.FAILED_PRECONDITION,
 }
 _PAGE_ROWS = 2_000
+_CHUNK_BYTES = 1 << 20
 
 
 def _dumps(value: Any) -> bytes:
@@ -68,11 +71,13 @@ def run_document(run: RunRow) -> dict[str, Any]:
 
 class TrackerService(pb_grpc.TrackerServicer):
     def __init__(
-        self, hub: Hub, applier: Applier, socket_path: str, store_label: str,
-        request_stop: Callable[[], None],
+        self, hub: Hub, applier: Applier, transfers: Transfers, blobs: BlobStore,
+        socket_path: str, store_label: str, request_stop: Callable[[], None],
     ) -> None:
         self.hub = hub
         self.applier = applier
+        self.transfers = transfers
+        self.blobs = blobs
         self.socket_path = socket_path
         self.store_label = store_label
         self.request_stop = request_stop
@@ -149,6 +154,12 @@ class TrackerService(pb_grpc.TrackerServicer):
             store=self.store_label, last_applied_time=self.applier.last_applied_time,
             last_error=self.applier.last_error,
         )
+        key = _key(request.run) if request.run.run_id else None
+        files, size = self._call(context, lambda: self.transfers.pending(key))
+        response.files_pending, response.bytes_pending = files, size
+        response.upload_retries = self.transfers.retries
+        if not response.last_error:
+            response.last_error = self.transfers.last_error
         writer = self.hub.writers.get(request.writer_id) if request.writer_id else None
         if writer is not None:
             response.writer_acked_seq = writer.max_seq
@@ -222,6 +233,29 @@ class TrackerService(pb_grpc.TrackerServicer):
         if page:
             yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
 
+    def ListFiles(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.FileList:
+        key = _key(request)
+        if self._call(context, lambda: self.hub.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        rows = self._call(context, lambda: self.hub.store.list_files(key))
+        return pb.FileList(files=[_file_info(row) for row in rows])
+
+    def ReadFile(self, request: pb.FileRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
+        key = _key(request.run)
+        if self._call(context, lambda: self.hub.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        row = self._call(context, lambda: self.hub.store.get_file(key, request.name))
+        if row is None or not row.digest:
+            what = "has no file" if row is None else "has not uploaded yet the file"
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} {what} {request.name!r}")
+        try:
+            with self.blobs.open(row.digest) as stream:
+                yield pb.FileChunk(info=_file_info(row))
+                while chunk := stream.read(_CHUNK_BYTES):
+                    yield pb.FileChunk(data=chunk)
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+
     # -- helpers -----------------------------------------------------------------
 
     def _call(self, context: grpc.ServicerContext, fn: Callable[[], Any]) -> Any:
@@ -235,6 +269,13 @@ class TrackerService(pb_grpc.TrackerServicer):
         except OSError as exc:
             logger.warning("I/O error: %s", exc)
             _abort(context, grpc.StatusCode.INTERNAL, f"the service hit an I/O error: {exc}")
+
+
+def _file_info(row: FileRow) -> pb.FileInfo:
+    return pb.FileInfo(
+        name=row.name, size=row.size, digest=row.digest, updated_at=row.updated_at,
+        policy=row.policy, mime=row.mime, pending=row.pending, uploads=row.uploads,
+    )
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:

@@ -344,8 +344,12 @@ class Hub:
                 self.changed.wait(min(remaining, 0.5))
 
     def active_runs(self) -> int:
+        return len(self.live_run_keys())
+
+    def live_run_keys(self) -> list[RunKey]:
+        """Runs with a writer still open."""
         with self.lock:
-            return sum(1 for s in self.sessions.values() if s.active)
+            return [key for key, s in self.sessions.items() if s.active]
 
     def evict_idle(self) -> None:
         """Forgets runs whose writers are all closed, releasing their WAL files."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mytrack_proto.wal import read_entries
@@ -48,6 +49,7 @@ class Applier:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
         hub.on_append = self._wake.set
+        self.on_files: Callable[[], None] = lambda: None  # uploads became due
 
     def start(self) -> None:
         self._thread.start()
@@ -125,13 +127,15 @@ class Applier:
         if not positions:
             return more
         out = session.assembly.take()
-        batch = Batch(session.key, out.rows, out.fields, [p for _, p in positions])
+        batch = Batch(session.key, out.rows, out.fields, [p for _, p in positions], out.files)
         try:
             self.hub.store.write_batch(batch)
         except StoreError:
             session.needs_reload = True
             raise
         self._committed(positions, budget.records, out.warnings)
+        if out.files:
+            self.on_files()
         return more
 
     def _read_writer(

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Record(_message.Message):
-    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting")
+    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,7 @@ class Record(_message.Message):
     RUN_UPDATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_FIELD_NUMBER: _ClassVar[int]
     PREEMPTING_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log: LogBatch
     config: ConfigUpdate
@@ -24,7 +25,24 @@ class Record(_message.Message):
     run_update: RunUpdate
     exit: Exit
     preempting: Preempting
-    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ...) -> None: ...
+    files: Files
+    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ...) -> None: ...
+
+class Files(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[FileEntry]
+    def __init__(self, files: _Optional[_Iterable[_Union[FileEntry, _Mapping]]] = ...) -> None: ...
+
+class FileEntry(_message.Message):
+    __slots__ = ("name", "path", "policy")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    path: str
+    policy: str
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., policy: _Optional[str] = ...) -> None: ...
 
 class LogBatch(_message.Message):
     __slots__ = ("json", "count", "keys", "values", "timestamps")
@@ -241,7 +259,7 @@ class StatusRequest(_message.Message):
     def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending")
+    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending", "files_pending", "bytes_pending", "upload_retries")
     PID_FIELD_NUMBER: _ClassVar[int]
     SOCKET_FIELD_NUMBER: _ClassVar[int]
     UPTIME_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +273,9 @@ class StatusResponse(_message.Message):
     LAST_APPLIED_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     WRITER_PENDING_FIELD_NUMBER: _ClassVar[int]
+    FILES_PENDING_FIELD_NUMBER: _ClassVar[int]
+    BYTES_PENDING_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_RETRIES_FIELD_NUMBER: _ClassVar[int]
     pid: int
     socket: str
     uptime: float
@@ -268,7 +289,10 @@ class StatusResponse(_message.Message):
     last_applied_time: float
     last_error: str
     writer_pending: int
-    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ..., writer_pending: _Optional[int] = ...) -> None: ...
+    files_pending: int
+    bytes_pending: int
+    upload_retries: int
+    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ..., writer_pending: _Optional[int] = ..., files_pending: _Optional[int] = ..., bytes_pending: _Optional[int] = ..., upload_retries: _Optional[int] = ...) -> None: ...
 
 class StopRunResponse(_message.Message):
     __slots__ = ("delivered", "state")
@@ -381,6 +405,48 @@ class HistoryRequest(_message.Message):
     max_step: int
     page_size: int
     def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ..., min_step: _Optional[int] = ..., max_step: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class FileInfo(_message.Message):
+    __slots__ = ("name", "size", "digest", "updated_at", "policy", "mime", "pending", "uploads")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    MIME_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    digest: str
+    updated_at: float
+    policy: str
+    mime: str
+    pending: bool
+    uploads: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., digest: _Optional[str] = ..., updated_at: _Optional[float] = ..., policy: _Optional[str] = ..., mime: _Optional[str] = ..., pending: _Optional[bool] = ..., uploads: _Optional[int] = ...) -> None: ...
+
+class FileList(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[FileInfo]
+    def __init__(self, files: _Optional[_Iterable[_Union[FileInfo, _Mapping]]] = ...) -> None: ...
+
+class FileRequest(_message.Message):
+    __slots__ = ("run", "name")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    run: RunKey
+    name: str
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class FileChunk(_message.Message):
+    __slots__ = ("info", "data")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    info: FileInfo
+    data: bytes
+    def __init__(self, info: _Optional[_Union[FileInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class HistoryPage(_message.Message):
     __slots__ = ("rows_json", "count")

@@ -79,6 +79,16 @@ class TrackerStub:
                 request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
                 response_deserializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
                 _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/mytrack.v1.Tracker/ListFiles',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.FileList.FromString,
+                _registered_method=True)
+        self.ReadFile = channel.unary_stream(
+                '/mytrack.v1.Tracker/ReadFile',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.FileRequest.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
+                _registered_method=True)
         self.Shutdown = channel.unary_unary(
                 '/mytrack.v1.Tracker/Shutdown',
                 request_serializer=mytrack__proto_dot_mytrack__pb2.ShutdownRequest.SerializeToString,
@@ -143,6 +153,18 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFiles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Shutdown(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -196,6 +218,16 @@ def add_TrackerServicer_to_server(servicer, server):
                     servicer.StopRun,
                     request_deserializer=mytrack__proto_dot_mytrack__pb2.RunKey.FromString,
                     response_serializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.RunKey.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.FileList.SerializeToString,
+            ),
+            'ReadFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadFile,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.FileRequest.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.FileChunk.SerializeToString,
             ),
             'Shutdown': grpc.unary_unary_rpc_method_handler(
                     servicer.Shutdown,
@@ -446,6 +478,60 @@ class Tracker:
             '/mytrack.v1.Tracker/StopRun',
             mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
             mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mytrack.v1.Tracker/ListFiles',
+            mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.FileList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mytrack.v1.Tracker/ReadFile',
+            mytrack__proto_dot_mytrack__pb2.FileRequest.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mytrack import errors
 from mytrack._config import Config
-from mytrack._init import finish, init, log
+from mytrack._init import finish, init, log, restore, save
 from mytrack._run import Run
 from mytrack._summary import Summary
 from mytrack.api import Api
@@ -37,7 +37,9 @@ __all__ = sorted(
         "finish",
         "init",
         "log",
+        "restore",
         "run",
+        "save",
         "summary",
     ]
 )

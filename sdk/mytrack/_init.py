@@ -8,11 +8,12 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from mytrack._config import config_from_source, sanitize
 from mytrack._internal import autoresume, exithooks, launcher, signals
 from mytrack._internal.encode import dumps
+from mytrack._internal.files import restore_file
 from mytrack_proto.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 from mytrack._internal.sender import Sender
 from mytrack._run import Run
@@ -212,3 +213,21 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _current()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def save(glob_str: Any, base_path: Any = None, policy: str = "live") -> list[str]:
+    """Saves files with the current run; see `Run.save`."""
+    return _require_run("save").save(glob_str, base_path=base_path, policy=policy)
+
+
+def restore(
+    name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+) -> TextIO | None:
+    """Downloads a saved file; ``run_path`` is required before ``init()``."""
+    run = _current()
+    if run is not None:
+        return run.restore(name, run_path=run_path, replace=replace, root=root)
+    if run_path is None:
+        raise PreInitError("restore() before mytrack.init() needs run_path='entity/project/run_id'")
+    settings = Settings().resolve()
+    return restore_file(name, run_path, replace, root or os.getcwd(), settings)

@@ -18,9 +18,10 @@ import time
 import warnings
 import weakref
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
-from mytrack._internal import autoresume, encode, exithooks
+from mytrack._internal import autoresume, encode, exithooks, saving
+from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
 from mytrack._internal.values import check_log_data
@@ -118,7 +119,8 @@ class Run:
 
     @property
     def dir(self) -> str:
-        return self._dir
+        """The folder where the run's files are kept (``<run folder>/files``)."""
+        return os.path.join(self._dir, "files") if self._dir else ""
 
     @property
     def disabled(self) -> bool:
@@ -305,11 +307,19 @@ class Run:
         self._sender.enqueue(encode.exit_record(exit_code, state, time.time()))
         delivered = self._flush_with_progress(timeout, quiet)
         response = None
+        uploads_left = (0, 0)
         if delivered and not self.offline:
             try:
                 response = self._sync(max(0.1, deadline - time.monotonic()))
+                if self._client is not None:
+                    uploads_left = wait_for_uploads(
+                        self._client, self._key, max(0.0, deadline - time.monotonic()), quiet
+                    )
             except CommError as exc:
                 _report(f"mytrack: could not confirm the end of run {self.path}: {exc}")
+        if uploads_left[0] > 0 and not quiet:
+            _report(f"mytrack: {uploads_left[0]} file(s) ({uploads_left[1] / 2**20:.1f} MiB) "
+                    "still uploading; the service finishes them after this process exits")
         self._sender.close(timeout=max(0.1, deadline - time.monotonic()))
         if self._client is not None:
             self._client.close()
@@ -385,6 +395,54 @@ class Run:
         self._enqueue(encode.metric_record(metric.to_dict()))
         return metric
 
+    # -- files ----------------------------------------------------------------------
+
+    def save(
+        self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str]:
+        """Links the files the glob matches now into the run and uploads them.
+
+        policy: "live" (now and on every change), "now", or "end" (at finish).
+        Returns the paths of the links in the run folder.
+
+        Raises:
+            InvalidValueError: unknown policy, base_path not a prefix of the
+                paths, a path outside the run, an unreadable file.
+        """
+        if policy not in saving.POLICIES:
+            raise InvalidValueError(f"policy must be one of {', '.join(saving.POLICIES)}, got {policy!r}")
+        if self._sender is None:
+            return []
+        if self._state is not RunState.RUNNING:
+            self._refuse("save()")
+        planned = saving.plan(glob_str, base_path, self.dir)
+        if not planned:
+            warnings.warn(f"save({os.fspath(glob_str)!r}) matched no file", UserWarning, stacklevel=2)
+            return []
+        links, entries = [], []
+        for source, name in planned:
+            path, used = saving.link(source, name, self.dir, policy)
+            links.append(path)
+            entries.append((name, path, used))
+        self._enqueue(encode.files_record(entries))
+        return links
+
+    def restore(
+        self, name: str, run_path: str | None = None, replace: bool = False,
+        root: str | None = None,
+    ) -> TextIO | None:
+        """Downloads a saved file of this run (or of ``run_path``) and opens it.
+
+        Into ``root`` (default: the run's files folder); an existing file is
+        kept unless ``replace``.
+
+        Raises:
+            RunNotFoundError (a ValueError): unknown run, or the run has no such file.
+            CommError: the service or its store cannot be reached.
+        """
+        return restore_file(name, run_path or self.path, replace, root or self.dir, self._settings)
+
     # -- lifecycle ------------------------------------------------------------------
 
     def mark_preempting(self) -> None:
@@ -404,12 +462,15 @@ class Run:
             return RunStatus(0, 0, None, 0, 0, 0)
         applied = sender.acked_seq if self.offline else 0
         error = sender.stats.last_error
+        files = size = 0
         if not self.offline and self._client is not None and self._state is RunState.RUNNING:
             try:
                 request = pb.StatusRequest(run=self._key, writer_id=self._writer_id)
+                # The count of pending records and files is this run's own.
                 reply: pb.StatusResponse = self._client.call("Status", request, timeout=10)
                 applied = reply.writer_applied_seq
                 error = error or reply.last_error
+                files, size = reply.files_pending, reply.bytes_pending
             except CommError as exc:
                 error = str(exc)
         elif self._state is RunState.FINISHED:
@@ -422,6 +483,8 @@ class Run:
             records_acked=sender.acked_seq,
             records_applied=applied,
             queued_calls=len(sender.queue),
+            files_pending=files,
+            bytes_pending=size,
             last_error=error,
         )
 

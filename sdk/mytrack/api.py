@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from mytrack._internal import launcher
+from mytrack._internal.download import download
 from mytrack._internal.encode import dumps
 from mytrack._internal.transport import ServiceClient
-from mytrack.errors import InvalidValueError
+from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
@@ -192,8 +193,42 @@ class ApiRun:
             return rows
         return pd.DataFrame.from_records([_flatten(r) for r in rows])
 
+    def files(self) -> list[ApiFile]:
+        """The run's saved files (name, size, digest, updated time...), by name."""
+        reply: pb.FileList = self._api._rpc().call("ListFiles", self._key())
+        return [ApiFile(self, info) for info in reply.files]
+
+    def file(self, name: str) -> ApiFile:
+        """One saved file; RunNotFoundError (a ValueError) if the run has none by that name."""
+        for found in self.files():
+            if found.name == name:
+                return found
+        raise RunNotFoundError(f"run {self.path} has no file {name!r}")
+
     def __repr__(self) -> str:
         return f"<ApiRun {self.path} ({self.state})>"
+
+
+class ApiFile:
+    """A file saved by a run."""
+
+    def __init__(self, run: ApiRun, info: pb.FileInfo) -> None:
+        self._run = run
+        self.name = info.name
+        self.size = info.size
+        self.digest = info.digest
+        self.updated_at = info.updated_at
+        self.mimetype = info.mime
+        self.policy = info.policy
+        self.uploads = info.uploads
+
+    def download(self, root: str = ".", replace: bool = False) -> TextIO:
+        """Writes the file under ``root`` (kept if present unless ``replace``) and opens it."""
+        path = download(self._run._api._rpc(), self._run._key(), self.name, root, replace)
+        return open(path, encoding="utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return f"<ApiFile {self.name} ({self.size} bytes)>"
 
 
 def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -38,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--include-offline", action="store_true",
                       help="with --dir: include offline runs")
     sync.add_argument("--timeout", type=float, default=600.0)
+    files = commands.add_parser("files", help="list and fetch a run's saved files")
+    files_commands = files.add_subparsers(dest="files_command", required=True)
+    files_ls = files_commands.add_parser("ls", help="the run's files")
+    files_ls.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    files_get = files_commands.add_parser("get", help="download one file")
+    files_get.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
+    files_get.add_argument("name", help="the file's name in the run")
+    files_get.add_argument("--root", default=".", help="folder to write into (default: .)")
+    files_get.add_argument("--replace", action="store_true", help="overwrite an existing file")
     history = commands.add_parser("history", help="export every step of a run")
     history.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
     history.add_argument("--keys", help="comma-separated keys (default: all)")
@@ -47,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         api = Api()
         if args.command == "history":
             return _history(api, args.path, args.keys, args.format)
+        if args.command == "files":
+            return _files(api, args)
         if args.command == "sync":
             return _sync(api, args.paths, args.dir, args.include_offline, args.timeout)
         if args.runs_command == "stop":
@@ -97,6 +108,18 @@ def _runs_show(api: Api, path: str) -> int:
     _print_section("config", run.config)
     hidden = set(run.hidden_keys)
     _print_section("summary", {k: v for k, v in run.summary.items() if k not in hidden})
+    return 0
+
+
+def _files(api: Api, args: argparse.Namespace) -> int:
+    run = api.run(args.path)
+    if args.files_command == "get":
+        handle = run.file(args.name).download(root=args.root, replace=args.replace)
+        handle.close()
+        print(handle.name)
+        return 0
+    for item in run.files():
+        print(f"{item.size:>12}  {_time(item.updated_at):19}  {item.digest[:12]:12}  {item.name}")
     return 0
 
 

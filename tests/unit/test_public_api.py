@@ -26,7 +26,9 @@ PUBLIC_NAMES = [
     "finish",
     "init",
     "log",
+    "restore",
     "run",
+    "save",
     "summary",
 ]
 

@@ -199,7 +199,13 @@ class MemoryStore(MetadataStore):
             self._history[batch.key].update(texts)
             self._runs[batch.key] = updated
             for file in batch.files:
-                self._files[(file.key, file.name)] = dataclasses.replace(file)
+                old = self._files.get((file.key, file.name))
+                if old is None:
+                    self._files[(file.key, file.name)] = dataclasses.replace(file)
+                else:  # keep what the uploads recorded
+                    self._files[(file.key, file.name)] = dataclasses.replace(
+                        old, path=file.path, policy=file.policy, pending=file.pending
+                    )
             for position in batch.positions:
                 writer = self._writers[position.writer_id]
                 writer.applied_offset = position.applied_offset

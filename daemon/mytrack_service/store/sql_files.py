@@ -24,7 +24,8 @@ def write_files(conn: Connection, insert: Callable[..., Any], pk: int, rows: lis
     # A file saved again keeps what its uploads recorded, with its new policy and path.
     stmt = stmt.on_conflict_do_update(
         index_elements=[files.c.run_pk, files.c.name],
-        set_={"path": stmt.excluded.path, "policy": stmt.excluded.policy, "pending": True},
+        set_={"path": stmt.excluded.path, "policy": stmt.excluded.policy,
+              "pending": stmt.excluded.pending},
     )
     conn.execute(stmt, values)
 

@@ -114,3 +114,13 @@ def metric_record(definition: dict[str, Any]) -> Control:
         return pb.Record(seq=seq, metric=pb.MetricDefinition(json=payload)).SerializeToString()
 
     return Control(build)
+
+
+def files_record(entries: Sequence[tuple[str, str, str]]) -> Control:
+    """Files saved with the run: (name in the run, path to read, policy)."""
+    message = pb.Files(files=[pb.FileEntry(name=n, path=p, policy=c) for n, p, c in entries])
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, files=message).SerializeToString()
+
+    return Control(build)

@@ -1,0 +1,68 @@
+"""Watches the files saved with policy "live" (watchdog), while their run is live.
+
+`LiveWatcher.refresh` is given the full set of files to watch; it schedules
+one watchdog watch per folder and drops the ones no longer needed. A change
+to a watched file (written, created, moved into place) is passed on with its
+size, for the debounce and throttle of `Transfers.changed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
+
+from mytrack_service.store.base import RunKey
+
+logger = logging.getLogger("mytrack_service.watcher")
+
+# (run, file name in the run, size in bytes)
+OnChange = Callable[[RunKey, str, int], None]
+
+
+class LiveWatcher(FileSystemEventHandler):
+    def __init__(self, on_change: OnChange) -> None:
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._targets: dict[str, tuple[RunKey, str]] = {}  # real path -> (run, name)
+        self._watches: dict[str, ObservedWatch] = {}  # folder -> watch
+        self._observer = Observer()
+        self._observer.daemon = True
+
+    def start(self) -> None:
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=5)
+
+    def refresh(self, wanted: dict[str, tuple[RunKey, str]]) -> None:
+        """Watches exactly ``wanted`` (link path in the run folder -> (run, name))."""
+        targets = {os.path.realpath(path): owner for path, owner in wanted.items()}
+        folders = {os.path.dirname(target) for target in targets}
+        with self._lock:
+            self._targets = targets
+            for folder in set(self._watches) - folders:
+                self._observer.unschedule(self._watches.pop(folder))
+            for folder in folders - set(self._watches):
+                if os.path.isdir(folder):
+                    try:
+                        self._watches[folder] = self._observer.schedule(self, folder)
+                    except OSError as exc:  # inotify limits, permissions
+                        logger.warning("cannot watch %s: %s", folder, exc)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            if not path:
+                continue
+            with self._lock:
+                owner = self._targets.get(os.fsdecode(path))
+            if owner is not None and os.path.exists(path):
+                self._on_change(owner[0], owner[1], os.path.getsize(path))
