@@ -71,9 +71,19 @@ class FilesEvent:
     files: list[SavedFile]
 
 
+@dataclass
+class OutputEvent:
+    lines: list[tuple[float, str, str]]  # (timestamp, stream, text)
+
+
+@dataclass
+class EnvironmentEvent:
+    metadata: dict[str, Any]
+
+
 Event = (
     LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
-    | ExitEvent | PreemptingEvent | FilesEvent
+    | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent
 )
 
 
@@ -111,6 +121,10 @@ def _events(record: pb.Record) -> list[Event]:
         return [ExitEvent(e.exit_code, e.state, e.timestamp)]
     if kind == "preempting":
         return [PreemptingEvent(record.preempting.timestamp)]
+    if kind == "output":
+        return [OutputEvent([(x.timestamp, x.stream, x.text) for x in record.output.lines])]
+    if kind == "environment":
+        return [EnvironmentEvent(_obj(record.environment.json))]
     if kind == "files":
         return [FilesEvent([SavedFile(f.name, f.path, f.policy) for f in record.files.files])]
     raise DecodeError(f"unknown record kind {kind!r}")

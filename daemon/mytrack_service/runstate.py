@@ -24,8 +24,10 @@ from typing import Any
 from mytrack_service.decode import (
     ConfigChange,
     Event,
+    EnvironmentEvent,
     ExitEvent,
     FilesEvent,
+    OutputEvent,
     LogCall,
     MetricDefinition,
     PreemptingEvent,
@@ -33,7 +35,7 @@ from mytrack_service.decode import (
     SummaryChange,
 )
 from mytrack_service.metrics import MetricRegistry
-from mytrack_service.store.base import FileRow, RunRow
+from mytrack_service.store.base import ConsoleLine, FileRow, RunRow
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
 
@@ -46,6 +48,7 @@ class Output:
     fields: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: list[FileRow] = field(default_factory=list)
+    console: list[ConsoleLine] = field(default_factory=list)
 
 
 class RunAssembly:
@@ -67,6 +70,8 @@ class RunAssembly:
         self.runtime = run.runtime
         self.summary: dict[str, Any] = copy.deepcopy(run.summary)
         self.config: dict[str, Any] = copy.deepcopy(run.config)
+        self.metadata: dict[str, Any] = copy.deepcopy(run.metadata)
+        self.label = ""  # the label of the writer whose events are being applied
         self.out = Output()
         self._touched = False  # an event was applied since the last take()
 
@@ -127,6 +132,13 @@ class RunAssembly:
                 self.files[saved.name] = {"path": saved.path, "policy": saved.policy}
                 # "end" files wait for the exit; the others are uploaded now.
                 self._file(saved.name, pending=saved.policy != "end")
+        elif isinstance(event, OutputEvent):
+            self.out.console.extend(
+                ConsoleLine(ts, stream, text, self.label) for ts, stream, text in event.lines
+            )
+        elif isinstance(event, EnvironmentEvent):
+            self.metadata.update(event.metadata)
+            self.out.fields["metadata"] = self.metadata
         elif isinstance(event, ExitEvent):
             self._exit(event)
 

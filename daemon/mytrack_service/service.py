@@ -216,11 +216,7 @@ class TrackerService(pb_grpc.TrackerServicer):
         if self._call(context, lambda: self.hub.store.get_run(key)) is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
         size = request.page_size or _PAGE_ROWS
-        rows = self.hub.store.read_history(
-            key, list(request.keys) or None,
-            request.min_step if request.HasField("min_step") else None,
-            request.max_step if request.HasField("max_step") else None,
-        )
+        rows = self._stream_rows(key, request, context)
         page: list[dict[str, Any]] = []
         try:
             for row in rows:
@@ -255,6 +251,25 @@ class TrackerService(pb_grpc.TrackerServicer):
                     yield pb.FileChunk(data=chunk)
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+
+    def _stream_rows(
+        self, key: RunKey, request: pb.HistoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[dict[str, Any]]:
+        low = request.min_step if request.HasField("min_step") else None
+        high = request.max_step if request.HasField("max_step") else None
+        label = request.label or None
+        store = self.hub.store
+        if request.stream in ("", "history"):
+            return store.read_history(key, list(request.keys) or None, low, high)
+        if request.stream == "system":
+            return store.read_system(
+                key, list(request.keys) or None, None if low is None else float(low),
+                None if high is None else float(high), label,
+            )
+        if request.stream == "console":
+            return store.read_console(key, label, low, high)
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+               f"unknown stream {request.stream!r}: use history, system or console")
 
     # -- helpers -----------------------------------------------------------------
 

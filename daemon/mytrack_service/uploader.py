@@ -127,7 +127,9 @@ class Applier:
         if not positions:
             return more
         out = session.assembly.take()
-        batch = Batch(session.key, out.rows, out.fields, [p for _, p in positions], out.files)
+        batch = Batch(
+            session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console
+        )
         try:
             self.hub.store.write_batch(batch)
         except StoreError:

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Record(_message.Message):
-    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files")
+    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,8 @@ class Record(_message.Message):
     EXIT_FIELD_NUMBER: _ClassVar[int]
     PREEMPTING_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log: LogBatch
     config: ConfigUpdate
@@ -26,7 +28,31 @@ class Record(_message.Message):
     exit: Exit
     preempting: Preempting
     files: Files
-    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ...) -> None: ...
+    output: Output
+    environment: Environment
+    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ...) -> None: ...
+
+class Output(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[OutputLine]
+    def __init__(self, lines: _Optional[_Iterable[_Union[OutputLine, _Mapping]]] = ...) -> None: ...
+
+class OutputLine(_message.Message):
+    __slots__ = ("timestamp", "stream", "text")
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    timestamp: float
+    stream: str
+    text: str
+    def __init__(self, timestamp: _Optional[float] = ..., stream: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Environment(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: bytes
+    def __init__(self, json: _Optional[bytes] = ...) -> None: ...
 
 class Files(_message.Message):
     __slots__ = ("files",)
@@ -181,7 +207,7 @@ class RunKey(_message.Message):
     def __init__(self, entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class OpenRunRequest(_message.Message):
-    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode", "adopt_wal")
+    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode", "adopt_wal", "shared", "primary", "label")
     RUN_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +224,9 @@ class OpenRunRequest(_message.Message):
     SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     ADOPT_WAL_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     run: RunKey
     writer_id: str
     name: str
@@ -214,7 +243,10 @@ class OpenRunRequest(_message.Message):
     sweep_id: str
     mode: str
     adopt_wal: str
-    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ...) -> None: ...
+    shared: bool
+    primary: bool
+    label: str
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ..., shared: _Optional[bool] = ..., primary: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
 
 class OpenRunResponse(_message.Message):
     __slots__ = ("run", "resumed", "starting_step", "wal_path")
@@ -393,18 +425,22 @@ class ListProjectsResponse(_message.Message):
     def __init__(self, projects: _Optional[_Iterable[_Union[ProjectInfo, _Mapping]]] = ...) -> None: ...
 
 class HistoryRequest(_message.Message):
-    __slots__ = ("run", "keys", "min_step", "max_step", "page_size")
+    __slots__ = ("run", "keys", "min_step", "max_step", "page_size", "stream", "label")
     RUN_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     MIN_STEP_FIELD_NUMBER: _ClassVar[int]
     MAX_STEP_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     run: RunKey
     keys: _containers.RepeatedScalarFieldContainer[str]
     min_step: int
     max_step: int
     page_size: int
-    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ..., min_step: _Optional[int] = ..., max_step: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+    stream: str
+    label: str
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ..., min_step: _Optional[int] = ..., max_step: _Optional[int] = ..., page_size: _Optional[int] = ..., stream: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
 
 class FileInfo(_message.Message):
     __slots__ = ("name", "size", "digest", "updated_at", "policy", "mime", "pending", "uploads")

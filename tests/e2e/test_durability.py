@@ -162,7 +162,12 @@ PAUSING_SCRIPT = """
         run.log({"i": step})
     if len(sys.argv) > 5 and sys.argv[5] == "flush":
         assert run._sender.flush(60)
-    (wal_path,) = glob.glob(os.path.join(run.dir, "*.wal"))
+    # The service keeps the writer's WAL in the run folder (or in MYTRACK_DIR/wal).
+    pattern = f"*{run._writer_id}.wal"
+    (wal_path,) = [
+        *glob.glob(os.path.join(os.getcwd(), "**", pattern), recursive=True),
+        *glob.glob(os.path.join(os.environ["MYTRACK_DIR"], "**", pattern), recursive=True),
+    ]
     marker.with_suffix(".tmp").write_text(run.path + "\\n" + wal_path)
     os.replace(marker.with_suffix(".tmp"), marker)
     deadline = time.monotonic() + 120

@@ -116,17 +116,17 @@ def spawn(workdir: Path) -> Iterator[Any]:
             script.process.wait()
 
 
-def api_run(path: str, api: mytrack.Api | None = None) -> Any:
-    return (api or mytrack.Api()).run(path)
+def api_run(path: str) -> Any:
+    return mytrack.Api().run(path)
 
 
-def state_of(path: str, api: mytrack.Api | None = None) -> str:
-    state: str = api_run(path, api).state
+def state_of(path: str) -> str:
+    state: str = api_run(path).state
     return state
 
 
-def rows(path: str, api: mytrack.Api | None = None) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k not in META} for r in api_run(path, api).scan_history()]
+def rows(path: str) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in META} for r in api_run(path).scan_history()]
 
 
 def assert_steps(path: str, count: int) -> None:

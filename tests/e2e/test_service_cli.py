@@ -259,7 +259,6 @@ def test_status_counts_open_runs_and_received_records(home: Home) -> None:
     assert "DONE" in home.finished(script)
     after = home.status()
     assert after["active_runs"] == 0
-    assert after["records_received"] == int(acked) + after["records_received"] - int(acked)
     assert after["records_received"] > int(acked)  # the exit record arrived too
     assert after["records_applied"] == after["records_received"]
 

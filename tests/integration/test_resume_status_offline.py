@@ -284,7 +284,16 @@ def run_same(project: str, mode: str, home: Path | None = None,
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return json_lines(result)[0]
+    out = json_lines(result)[0]
+    out["folder"] = str(run_folder(cwd or Path.cwd(), out["path"]))
+    return out
+
+
+def run_folder(cwd: Path, path: str) -> Path:
+    """The run folder DESIGN.md fixes: ``<cwd>/mytrack/run-<YYYYmmdd_HHMMSS>-<id>/``."""
+    run_id = path.rsplit("/", 1)[1]
+    (folder,) = (cwd / "mytrack").glob(f"run-*-{run_id}")
+    return folder
 
 
 def assert_no_service_trace(home: Path) -> None:
@@ -299,8 +308,8 @@ def test_offline_run_writes_only_its_run_folder(project: str, tmp_path: Path) ->
     out = run_same(project, "offline", home=home)
     assert (out["offline"], out["url"]) == (True, None)
     assert_no_service_trace(home)
-    folder = Path(out["dir"])
-    assert folder.is_dir() and folder.parent.name == "mytrack"
+    folder = Path(out["folder"])
+    assert Path(out["dir"]).is_relative_to(folder)  # run.dir: the run's files, inside it
     run_id = out["path"].rsplit("/", 1)[1]
     assert len(list(folder.glob(f"run-{run_id}-*.wal"))) == 1
     assert len(list(folder.glob(f"run-{run_id}-*.open"))) == 1
@@ -316,24 +325,24 @@ def test_synced_offline_run_equals_the_online_run_and_syncing_twice_changes_noth
     assert (online["offline"], online["url"] is not None) == (False, True)
     offline = run_same(project, "offline", home=tmp_path / "offline-home")
     assert_no_service_trace(tmp_path / "offline-home")
-    first = cli("sync", offline["dir"])
-    assert f"{offline['path']}: " in first.stdout and "1 writer(s) synced" in first.stdout
+    first = cli("sync", offline["folder"])
+    assert "record(s) synced" in first.stdout and "1 writer(s) synced" in first.stdout
     wait_for(lambda: api_run(offline["path"]).state == "finished", timeout=5, message="finished")
     synced, live = api_run(offline["path"]), api_run(online["path"])
     synced_rows = full_rows(offline["path"])
     assert rows(offline["path"]) == rows(online["path"])
-    assert len(synced_rows) == 30
+    assert len(synced_rows) == 31  # the last commit=False row is committed at finish
     assert without_meta(synced.summary) == without_meta(live.summary)
     assert without_meta(synced.summary)["best"] == 7
     assert synced.config == live.config == {"lr": 0.01, "layers": [64, 32]}
     assert (synced.state, synced.exit_code) == (live.state, live.exit_code) == ("finished", 0)
     assert (synced.name, synced.tags, synced.notes) == ("same-offline", ["x"], "n")
     assert (live.name, live.tags, live.notes) == ("same-online", ["x"], "n")
-    cli("sync", offline["dir"])
+    cli("sync", offline["folder"])
     again = api_run(offline["path"])
     assert full_rows(offline["path"]) == synced_rows
     assert again.summary == synced.summary
-    assert (again.state, again.config, again.last_step) == ("finished", synced.config, 29)
+    assert (again.state, again.config, again.last_step) == ("finished", synced.config, 30)
 
 
 def test_sync_dir_finds_offline_runs_only_with_include_offline(
@@ -350,7 +359,7 @@ def test_sync_dir_finds_offline_runs_only_with_include_offline(
     found = cli("sync", "--dir", str(root), "--include-offline")
     assert "1 writer(s) synced" in found.stdout
     wait_for(lambda: api_run(out["path"]).state == "finished", timeout=5, message="finished")
-    assert len(rows(out["path"])) == 30
+    assert len(rows(out["path"])) == 31
 
 
 CRASHING_OFFLINE = """
@@ -382,13 +391,14 @@ def test_crashed_offline_run_syncs_everything_it_wrote(project: str, tmp_path: P
     finally:
         process.kill()
         process.communicate()
+    out["folder"] = str(run_folder(Path.cwd(), out["path"]))
     assert_no_service_trace(tmp_path / "offline-home")
-    cli("sync", out["dir"])
+    cli("sync", out["folder"])
     wait_for(lambda: api_run(out["path"]).state == "crashed", timeout=5, message="crashed")
     stored = rows(out["path"])
     assert len(stored) >= 1000
     assert stored == [{"i": s, "_step": s} for s in range(len(stored))]
-    cli("sync", out["dir"])
+    cli("sync", out["folder"])
     assert rows(out["path"]) == stored
 
 

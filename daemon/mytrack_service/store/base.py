@@ -118,6 +118,16 @@ FILE_FIELDS = frozenset(
 
 
 @dataclass
+class ConsoleLine:
+    """One line the training process printed."""
+
+    timestamp: float
+    stream: str  # "stdout" or "stderr"
+    text: str
+    label: str = ""  # the writer's label (shared runs)
+
+
+@dataclass
 class Batch:
     """What one apply cycle commits for one run, atomically."""
 
@@ -130,6 +140,8 @@ class Batch:
     positions: list[WriterPosition] = field(default_factory=list)
     # Files to index (or re-index) with the run: an upload of each is due.
     files: list[FileRow] = field(default_factory=list)
+    # Console lines, appended in order; the store numbers them per run from 0.
+    console: list[ConsoleLine] = field(default_factory=list)
 
 
 @dataclass
@@ -193,6 +205,26 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def count_history(self, key: RunKey) -> int: ...
+
+    @abc.abstractmethod
+    def read_console(
+        self, key: RunKey, label: str | None = None, min_line: int | None = None,
+        max_line: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Console lines in order: {"_line", "_timestamp", "stream", "label", "text"}."""
+
+    @abc.abstractmethod
+    def append_system(self, key: RunKey, samples: list[dict[str, Any]]) -> None:
+        """Stores system-metrics samples: each has ``_timestamp``, ``_runtime``,
+        ``_label`` and ``system/...`` keys (their own stream, not the history)."""
+
+    @abc.abstractmethod
+    def read_system(
+        self, key: RunKey, keys: list[str] | None = None, min_time: float | None = None,
+        max_time: float | None = None, label: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Samples by time; with ``keys``, those holding them all, reduced to
+        ``_timestamp``, ``_runtime``, ``_label`` and the keys."""
 
     @abc.abstractmethod
     def list_files(self, key: RunKey | None = None, pending: bool | None = None) -> list[FileRow]:

@@ -25,6 +25,7 @@ from mytrack_service.store.base import (
     FILE_FIELDS,
     RUN_FIELDS,
     Batch,
+    ConsoleLine,
     FileRow,
     MetadataStore,
     ProjectRow,
@@ -125,6 +126,8 @@ class MemoryStore(MetadataStore):
         self._history: dict[RunKey, dict[int, str]] = {}
         self._writers: dict[str, WriterRow] = {}
         self._files: dict[tuple[RunKey, str], FileRow] = {}
+        self._console: dict[RunKey, list[ConsoleLine]] = {}
+        self._system: dict[RunKey, list[str]] = {}
 
     def create_run(self, run: RunRow) -> None:
         stored = roundtrip_run(run)
@@ -198,6 +201,9 @@ class MemoryStore(MetadataStore):
                     raise StoreError(f"unknown writer {position.writer_id!r}")
             self._history[batch.key].update(texts)
             self._runs[batch.key] = updated
+            self._console.setdefault(batch.key, []).extend(
+                dataclasses.replace(line) for line in batch.console
+            )
             for file in batch.files:
                 old = self._files.get((file.key, file.name))
                 if old is None:
@@ -240,6 +246,47 @@ class MemoryStore(MetadataStore):
         if run is None:
             raise StoreError(f"no run {key.path}")
         return run
+
+    def read_console(
+        self, key: RunKey, label: str | None = None, min_line: int | None = None,
+        max_line: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            lines = list(self._console.get(key, []))
+        for number, line in enumerate(lines):
+            if label is not None and line.label != label:
+                continue
+            if (min_line is not None and number < min_line) or (
+                max_line is not None and number > max_line
+            ):
+                continue
+            yield {"_line": number, "_timestamp": line.timestamp, "stream": line.stream,
+                   "label": line.label, "text": line.text}
+
+    def append_system(self, key: RunKey, samples: list[dict[str, Any]]) -> None:
+        texts = [dump_json(sample, "system sample") for sample in samples]
+        with self._lock:
+            self._require_run(key)
+            self._system.setdefault(key, []).extend(texts)
+
+    def read_system(
+        self, key: RunKey, keys: list[str] | None = None, min_time: float | None = None,
+        max_time: float | None = None, label: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            samples = [load_json(text) for text in self._system.get(key, [])]
+        samples.sort(key=lambda sample: sample["_timestamp"])
+        for sample in samples:
+            ts = sample["_timestamp"]
+            if (min_time is not None and ts < min_time) or (max_time is not None and ts > max_time):
+                continue
+            if label is not None and sample.get("_label", "") != label:
+                continue
+            if keys is None:
+                yield sample
+            elif all(k in sample for k in keys):
+                head = {k: sample[k] for k in ("_timestamp", "_runtime", "_label") if k in sample}
+                yield {**head, **{k: sample[k] for k in keys}}
 
     def list_files(self, key: RunKey | None = None, pending: bool | None = None) -> list[FileRow]:
         with self._lock:

@@ -28,6 +28,7 @@ from mytrack_service.store.sql_schema import (
     KEY_COLUMNS, history, history_chunks, metadata, runs, schema_version, writers,
 )
 from mytrack_service.store.sql_files import FilesMixin, write_files
+from mytrack_service.store.sql_streams import StreamsMixin, write_console
 from mytrack_service.store.chunks import (
     CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
     split_by_chunk, without,
@@ -46,7 +47,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
             "foreign_keys=ON")
 
-class SqlStore(FilesMixin, MetadataStore):
+class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its
@@ -174,6 +175,7 @@ class SqlStore(FilesMixin, MetadataStore):
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
             write_files(conn, self._insert, pk, batch.files)
+            write_console(conn, pk, batch.console)
             for pos in batch.positions:
                 result = conn.execute(
                     update(writers).where(writers.c.writer_id == pos.writer_id).values(

@@ -75,3 +75,21 @@ files = Table(
     PrimaryKeyConstraint("run_pk", "name"),
     Index("ix_files_pending", "pending"),
 )
+console = Table(
+    "console", metadata,
+    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("stream", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    PrimaryKeyConstraint("run_pk", "line"),
+)
+system = Table(
+    "system", metadata,
+    Column("run_pk", _ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_system_run_ts", "run_pk", "ts"),
+)
