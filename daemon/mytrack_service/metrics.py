@@ -94,7 +94,7 @@ class MetricRegistry:
     ) -> None:
         definition = self.resolve(key)
         kinds = _kinds(definition)
-        if not kinds:
+        if not kinds or kinds == ["copy"]:  # copy (deprecated): the plain last value
             _set_path(summary, path, value)
             return
         if "none" in kinds:
@@ -115,8 +115,6 @@ class MetricRegistry:
                 out["mean"] = aggregate["sum"] / aggregate["count"]
             elif kind == "best" and "min" in aggregate:
                 out["best"] = aggregate["max"] if goal == "maximize" else aggregate["min"]
-            elif kind == "copy":
-                out["copy"] = aggregate["last"]
             elif kind in aggregate:
                 out[kind] = aggregate[kind]
         _set_path(summary, path, out)

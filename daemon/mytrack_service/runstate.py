@@ -49,16 +49,50 @@ class Output:
     warnings: list[str] = field(default_factory=list)
     files: list[FileRow] = field(default_factory=list)
     console: list[ConsoleLine] = field(default_factory=list)
+    # Shared runs: rows merge with the stored rows of the same steps.
+    merge_rows: bool = False
+    conflicts: int = 0  # same key, same step, two writers, within this output
+
+
+@dataclass
+class Cursor:
+    """Where one stream of log() calls stands: its step and its pending row."""
+
+    step: int = 0
+    pending: dict[str, Any] | None = None
+    pending_ts: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "pending": self.pending, "pending_ts": self.pending_ts}
+
+
+@dataclass
+class WriterInfo:
+    """A writer of a shared run: its label, and whether its end ends the run."""
+
+    label: str = ""
+    primary: bool = True
 
 
 class RunAssembly:
-    """Turns a run's events into rows and run fields."""
+    """Turns a run's events into rows and run fields.
+
+    A run has one step cursor; a shared run (several writers, mode="shared")
+    has one per writer, and rows of different writers at the same step merge
+    into one row (in the store, across services too).
+    """
 
     def __init__(self, run: RunRow) -> None:
         state = run.service_state
-        self.step: int = int(state.get("step", run.last_step + 1))
-        self.pending: dict[str, Any] | None = state.get("pending")
-        self.pending_ts: float = float(state.get("pending_ts", 0.0))
+        self.main = Cursor(
+            int(state.get("step", run.last_step + 1)), state.get("pending"),
+            float(state.get("pending_ts", 0.0)),
+        )
+        self.shared: bool = bool(state.get("shared", False))
+        self.cursors = {w: Cursor(**c) for w, c in state.get("cursors", {}).items()}
+        self.writers = {w: WriterInfo(**i) for w, i in state.get("writers", {}).items()}
+        self.conflicts: int = int(state.get("conflicts", 0))
+        self.cursor = self.main  # the cursor of the writer being applied
         self.start_time: float = float(state.get("start_time", run.created_at))
         self.runtime_offset: float = float(state.get("runtime_offset", 0.0))
         self.registry = MetricRegistry(state.get("metrics", []), state.get("metric_state", {}))
@@ -71,9 +105,53 @@ class RunAssembly:
         self.summary: dict[str, Any] = copy.deepcopy(run.summary)
         self.config: dict[str, Any] = copy.deepcopy(run.config)
         self.metadata: dict[str, Any] = copy.deepcopy(run.metadata)
-        self.label = ""  # the label of the writer whose events are being applied
+        self.writer_id = ""  # the writer whose events are being applied
         self.out = Output()
         self._touched = False  # an event was applied since the last take()
+
+    # The main cursor, under the names the single-writer code has always used.
+    @property
+    def step(self) -> int:
+        return self.cursor.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.cursor.step = value
+
+    @property
+    def pending(self) -> dict[str, Any] | None:
+        return self.cursor.pending
+
+    @pending.setter
+    def pending(self, value: dict[str, Any] | None) -> None:
+        self.cursor.pending = value
+
+    @property
+    def pending_ts(self) -> float:
+        return self.cursor.pending_ts
+
+    @pending_ts.setter
+    def pending_ts(self, value: float) -> None:
+        self.cursor.pending_ts = value
+
+    @property
+    def label(self) -> str:
+        info = self.writers.get(self.writer_id)
+        return info.label if info else ""
+
+    def add_writer(self, writer_id: str, shared: bool, primary: bool, label: str) -> int:
+        """Registers a writer; returns the step its automatic counter starts at."""
+        if not shared:
+            return self.main.step
+        self.shared = True
+        self.writers[writer_id] = WriterInfo(label=label, primary=primary)
+        cursor = self.cursors.setdefault(writer_id, Cursor())
+        return cursor.step
+
+    def select(self, writer_id: str) -> None:
+        """The events that follow come from ``writer_id``."""
+        self.writer_id = writer_id
+        self.cursor = self.cursors.get(writer_id, self.main) if self.shared else self.main
 
     def restart(self, start_time: float) -> None:
         """A new session (resume): runtime continues from the previous total."""
@@ -82,9 +160,13 @@ class RunAssembly:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "step": self.step,
-            "pending": self.pending,
-            "pending_ts": self.pending_ts,
+            "step": self.main.step,
+            "pending": self.main.pending,
+            "pending_ts": self.main.pending_ts,
+            "shared": self.shared,
+            "cursors": {w: c.to_dict() for w, c in self.cursors.items()},
+            "writers": {w: {"label": i.label, "primary": i.primary} for w, i in self.writers.items()},
+            "conflicts": self.conflicts,
             "start_time": self.start_time,
             "runtime_offset": self.runtime_offset,
             "metrics": list(self.registry.definitions.values()),
@@ -172,14 +254,28 @@ class RunAssembly:
         row["_runtime"] = runtime
         row["_timestamp"] = ts
         self.registry.apply(row, self.summary)
-        self.out.rows.append((self.step, row))
-        self.last_step = self.step
+        if self.shared:
+            self._merge_row(self.step, row)
+        else:
+            self.out.rows.append((self.step, row))
+        self.last_step = max(self.last_step, self.step) if self.shared else self.step
         self.runtime = max(self.runtime, runtime)
         self.step += 1
         self.pending = None
         self.out.fields.update(
             summary=self.summary, last_step=self.last_step, runtime=self.runtime, updated_at=ts
         )
+
+    def _merge_row(self, step: int, row: dict[str, Any]) -> None:
+        """Shared runs: rows of one step merge; the store merges with what it has."""
+        self.out.merge_rows = True
+        for index in range(len(self.out.rows) - 1, -1, -1):
+            if self.out.rows[index][0] == step:
+                old = self.out.rows[index][1]
+                self.out.conflicts += count_conflicts(old, row)
+                old.update(row)
+                return
+        self.out.rows.append((step, row))
 
     def _file(self, name: str, pending: bool) -> None:
         info = self.files[name]
@@ -194,6 +290,10 @@ class RunAssembly:
             if info["policy"] in ("end", "live"):  # the final version, at the end
                 self._file(name, pending=True)
         state = event.state or ("finished" if not event.exit_code else "failed")
+        info = self.writers.get(self.writer_id)
+        if self.shared and info is not None and not info.primary:
+            self._writer_event(info.label or self.writer_id, state, event)
+            return
         if self.preempting and state != "finished":
             state = "preempted"
         if event.timestamp:
@@ -203,6 +303,21 @@ class RunAssembly:
             state=state, exit_code=event.exit_code, runtime=self.runtime,
             updated_at=event.timestamp or self.start_time + self.runtime,
         )
+
+    def _writer_event(self, label: str, state: str, event: ExitEvent) -> None:
+        """A non-primary writer of a shared run ended: recorded, the run goes on."""
+        writers = self.metadata.setdefault("writers", {})
+        writers[label] = {"state": state, "exit_code": event.exit_code, "time": event.timestamp}
+        self.out.fields["metadata"] = self.metadata
+
+
+def count_conflicts(old: dict[str, Any], new: dict[str, Any]) -> int:
+    """Keys two rows of one step both hold, with different values."""
+    return sum(
+        1 for key, value in new.items()
+        if not key.startswith("_") and key in old and old[key] != value
+        and not (value != value and old[key] != old[key])  # NaN and NaN agree
+    )
 
 
 def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:

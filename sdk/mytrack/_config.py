@@ -53,6 +53,7 @@ def _load_file(path: str) -> dict[str, Any]:
             raise InvalidValueError(f"config file {path!r} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidValueError(f"config file {path!r} must hold a mapping at the top level")
+    data.pop("wandb_version", None)  # the header of W&B's config.yaml
     # W&B's config-defaults.yaml form: {key: {"value": v, "desc": ...}}.
     return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in data.items()}
 
@@ -106,9 +107,9 @@ class Config:
         changed = {k: v for k, v in items.items() if k not in self._items or not _same(self._items[k], v)}
         if not changed:
             return
-        self._items.update(changed)
         if self._publish is not None:
-            self._publish(changed)
+            self._publish(changed)  # first: it raises on a finished run, changing nothing
+        self._items.update(changed)
 
     # -- reads -----------------------------------------------------------------
 

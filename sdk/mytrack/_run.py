@@ -94,7 +94,9 @@ class Run:
         self._state = RunState.RUNNING
         self._log_lock = threading.Lock()
         self._config = Config(config, publish=self._publish_config)
-        self._summary = Summary(self._fetch_summary, self._publish_summary)
+        self._summary = Summary(
+            self._fetch_summary, self._publish_summary, recording=sender is not None
+        )
         self._key = pb.RunKey(entity=entity, project=project, run_id=run_id)
         if sender is not None:
             _live_runs.add(self)
@@ -490,11 +492,11 @@ class Run:
 
     # -- internals ------------------------------------------------------------------
 
-    def _enqueue(self, item: encode.Control) -> None:
+    def _enqueue(self, item: encode.Control, what: str = "that call") -> None:
         if self._sender is None:
             return
         if self._state is not RunState.RUNNING:
-            self._refuse("that call")
+            self._refuse(what)
         with self._log_lock:
             self._sender.queue.append(item)
 
@@ -512,10 +514,10 @@ class Run:
         raise RunFinishedError(f"{what} was called on run {self.path}, which is finished")
 
     def _publish_config(self, changed: dict[str, Any]) -> None:
-        self._enqueue(encode.config_record(changed))
+        self._enqueue(encode.config_record(changed), "config.update()")
 
     def _publish_summary(self, update: dict[str, Any], remove: list[str]) -> None:
-        self._enqueue(encode.summary_record(update, remove))
+        self._enqueue(encode.summary_record(update, remove), "summary changes")
 
     def _fetch_summary(self) -> dict[str, Any]:
         if self._sender is None or self._state is RunState.FINISHED:

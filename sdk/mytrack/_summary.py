@@ -18,9 +18,10 @@ Publish = Callable[[dict[str, Any], list[str]], None]
 class Summary:
     """Dict-like: ``summary["best_acc"] = 0.9``, ``update()``, ``del``, ``keys()``."""
 
-    def __init__(self, fetch: Fetch, publish: Publish) -> None:
+    def __init__(self, fetch: Fetch, publish: Publish, recording: bool = True) -> None:
         self._fetch = fetch
         self._publish = publish
+        self._recording = recording  # False for a disabled run: accept, check nothing
 
     def __getitem__(self, key: str) -> Any:
         return self._fetch()[key]
@@ -38,7 +39,7 @@ class Summary:
             self._publish(checked, [])
 
     def __delitem__(self, key: str) -> None:
-        if key not in self._fetch():
+        if self._recording and key not in self._fetch():
             raise KeyError(key)
         self._publish({}, [key])
 

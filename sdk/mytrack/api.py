@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
@@ -141,8 +142,20 @@ class ApiRun:
 
     @property
     def hidden_keys(self) -> list[str]:
-        """Metrics defined with hidden=True (left out of default listings)."""
+        """Metrics (names or globs) defined with hidden=True (left out of default listings)."""
         return sorted(m["name"] for m in self.metrics if m.get("hidden"))
+
+    def is_hidden(self, key: str) -> bool:
+        """Whether the definition that applies to ``key`` hides it (exact name first,
+        then the most specific glob, as the service resolves them)."""
+        by_name = {m["name"]: m for m in self.metrics}
+        found = by_name.get(key)
+        if found is None and not key.startswith("_"):
+            globs = [m for n, m in by_name.items() if any(c in n for c in "*?[")]
+            matching = [m for m in globs if fnmatch.fnmatchcase(key, m["name"])]
+            if matching:
+                found = max(matching, key=lambda m: len(m["name"].replace("*", "")))
+        return bool(found and found.get("hidden"))
 
     def _key(self) -> pb.RunKey:
         return pb.RunKey(entity=self.entity, project=self.project, run_id=self.id)

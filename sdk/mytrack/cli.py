@@ -106,8 +106,7 @@ def _runs_show(api: Api, path: str) -> int:
         if value not in ("", None):
             print(f"{name:10} {value}")
     _print_section("config", run.config)
-    hidden = set(run.hidden_keys)
-    _print_section("summary", {k: v for k, v in run.summary.items() if k not in hidden})
+    _print_section("summary", {k: v for k, v in run.summary.items() if not run.is_hidden(k)})
     return 0
 
 

@@ -30,7 +30,9 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def spawn(code: str, args: list[str], cwd: Path, env: dict[str, str], name: str) -> subprocess.Popen[str]:
+def spawn(
+    code: str, args: list[str], cwd: Path, env: dict[str, str], name: str
+) -> subprocess.Popen[str]:
     """Starts a Python snippet; its stdout/stderr go to files ``name``.out/.err in cwd."""
     with open(cwd / f"{name}.out", "w") as out, open(cwd / f"{name}.err", "w") as err:
         return subprocess.Popen(

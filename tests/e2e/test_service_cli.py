@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +91,8 @@ class Home:
 
     def spawn(self, code: str, *args: str) -> subprocess.Popen[str]:
         """A Python snippet in the background, with this home; output to files in workdir."""
-        with open(self.workdir / "script.out", "w") as out, open(self.workdir / "script.err", "w") as err:
+        out_path, err_path = self.workdir / "script.out", self.workdir / "script.err"
+        with open(out_path, "w") as out, open(err_path, "w") as err:
             return subprocess.Popen(
                 [sys.executable, "-c", textwrap.dedent(code), *args], cwd=self.workdir,
                 env=self.env, stdout=out, stderr=err, text=True,
@@ -394,7 +395,8 @@ def test_history_jsonl_prints_one_json_object_per_step(small_run: str) -> None:
         {"_step": 0, "a": 1, "b": 0.5}, {"_step": 1, "a": 2, "b": 0.25},
         {"_step": 3, "a": 4, "b": 0.125},
     ]
-    rows = [json.loads(line) for line in _ok(mytrack_cli("history", small_run, "--format", "jsonl")).splitlines()]
+    everything = _ok(mytrack_cli("history", small_run, "--format", "jsonl"))
+    rows = [json.loads(line) for line in everything.splitlines()]
     assert [{k: v for k, v in r.items() if k not in ("_runtime", "_timestamp")} for r in rows] == [
         {"_step": 0, "a": 1, "b": 0.5, "c": "x"},
         {"_step": 1, "a": 2, "b": 0.25},
@@ -423,7 +425,9 @@ def test_runs_ls_lists_the_run_of_a_project(small_run: str) -> None:
     entity, project, _ = small_run.split("/")
     for target in (project, f"{entity}/{project}"):
         lines = _ok(mytrack_cli("runs", "ls", target)).splitlines()
-        assert lines[0].split() == ["path", "name", "state", "created", "runtime", "steps", "group", "tags"]
+        assert lines[0].split() == [
+            "path", "name", "state", "created", "runtime", "steps", "group", "tags",
+        ]
         (row,) = [line for line in lines[1:-1] if line.strip()]
         cells = row.split()
         assert cells[:3] == [small_run, "tiny-run", "finished"]

@@ -142,6 +142,9 @@ class Batch:
     files: list[FileRow] = field(default_factory=list)
     # Console lines, appended in order; the store numbers them per run from 0.
     console: list[ConsoleLine] = field(default_factory=list)
+    # Shared runs: each row merges into the stored row of its step (new keys
+    # win), and run_fields["summary"] merges key by key into the stored one.
+    merge_rows: bool = False
 
 
 @dataclass
@@ -184,8 +187,12 @@ class MetadataStore(abc.ABC):
     def list_writers(self, include_closed: bool = False) -> list[WriterRow]: ...
 
     @abc.abstractmethod
-    def write_batch(self, batch: Batch) -> None:
-        """Applies rows, run fields and writer positions in one transaction."""
+    def write_batch(self, batch: Batch) -> int:
+        """Applies rows, run fields and writer positions in one transaction.
+
+        Returns how many keys a merged row overwrote with a different value
+        (conflicts between writers of a shared run); 0 without merge_rows.
+        """
 
     @abc.abstractmethod
     def read_history(

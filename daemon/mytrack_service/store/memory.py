@@ -96,6 +96,27 @@ def unique_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, d
     return sorted(by_step.items(), key=lambda item: item[0])
 
 
+def merge_rows(
+    stored: Mapping[int, dict[str, Any]], rows: list[tuple[int, dict[str, Any]]]
+) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    """Each row merged into the stored row of its step (new keys win), and how
+    many user keys got a different value (conflicts between writers)."""
+    merged: list[tuple[int, dict[str, Any]]] = []
+    conflicts = 0
+    for step, row in rows:
+        old = stored.get(step)
+        if old is None:
+            merged.append((step, row))
+            continue
+        conflicts += sum(
+            1 for key, value in row.items()
+            if not key.startswith("_") and key in old and old[key] != value
+            and not (value != value and old[key] != old[key])
+        )
+        merged.append((step, {**old, **row}))
+    return merged, conflicts
+
+
 def unique_keys(keys: Iterable[str]) -> list[str]:
     """The keys in their first order, without repeats."""
     return list(dict.fromkeys(keys))
@@ -187,15 +208,23 @@ class MemoryStore(MetadataStore):
                 if include_closed or not self._writers[writer_id].closed
             ]
 
-    def write_batch(self, batch: Batch) -> None:
+    def write_batch(self, batch: Batch) -> int:
         # Validate everything first, then apply: nothing below can fail, which
         # is what makes the batch atomic here.
         check_run_fields(batch.run_fields)
         rows = unique_rows(batch.rows)
-        texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
+        fields = dict(batch.run_fields)
+        conflicts = 0
         with self._lock:
             run = self._require_run(batch.key)
-            updated = roundtrip_run(dataclasses.replace(run, **batch.run_fields))
+            if batch.merge_rows:
+                history = self._history[batch.key]
+                stored = {s: load_json(history[s]) for s, _ in rows if s in history}
+                rows, conflicts = merge_rows(stored, rows)
+                if "summary" in fields:
+                    fields["summary"] = {**run.summary, **fields["summary"]}
+            texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
+            updated = roundtrip_run(dataclasses.replace(run, **fields))
             for position in batch.positions:
                 if position.writer_id not in self._writers:
                     raise StoreError(f"unknown writer {position.writer_id!r}")
@@ -217,6 +246,7 @@ class MemoryStore(MetadataStore):
                 writer.applied_offset = position.applied_offset
                 writer.applied_seq = position.applied_seq
                 writer.closed = position.closed
+        return conflicts
 
     def read_history(
         self,

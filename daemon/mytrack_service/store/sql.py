@@ -34,7 +34,8 @@ from mytrack_service.store.chunks import (
     split_by_chunk, without,
 )
 from mytrack_service.store.memory import (
-    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, unique_keys, unique_rows,
+    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, merge_rows, unique_keys,
+    unique_rows,
 )
 
 SCHEMA_VERSION = 1
@@ -160,18 +161,22 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
 
     # -- history ----------------------------------------------------------
 
-    def write_batch(self, batch: Batch) -> None:
+    def write_batch(self, batch: Batch) -> int:
         check_run_fields(batch.run_fields)
-        values = _field_values(batch.run_fields)
         rows = unique_rows(batch.rows)
-        # Encode before the transaction begins, to keep it short.
-        texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
-        flats = [(step, flatten_row(row)) for step, row in rows]
+        conflicts = 0
         with self._errors("write_batch"), self._write() as conn:
             pk = self._run_pk(conn, batch.key, lock=True)
-            if texts:
+            fields = dict(batch.run_fields)
+            if batch.merge_rows:
+                rows, conflicts = self._merged(conn, pk, rows)
+                if "summary" in fields:
+                    fields["summary"] = self._merged_summary(conn, pk, fields["summary"])
+            if rows:
+                texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
                 conn.exec_driver_sql(self._history_upsert_sql, [(pk, s, t) for s, t in texts])
-                self._merge_chunks(conn, pk, flats)
+                self._merge_chunks(conn, pk, [(step, flatten_row(row)) for step, row in rows])
+            values = _field_values(fields)
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
             write_files(conn, self._insert, pk, batch.files)
@@ -185,6 +190,26 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
                 )
                 if result.rowcount != 1:
                     raise StoreError(f"unknown writer {pos.writer_id!r}")
+        return conflicts
+
+    def _merged(
+        self, conn: Connection, pk: int, rows: list[tuple[int, dict[str, Any]]]
+    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """The rows merged into the stored rows of their steps; and the conflicts."""
+        steps = [step for step, _ in rows]
+        stored: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(steps), _IN_LIST):
+            query = select(history.c.step, history.c.data).where(
+                history.c.run_pk == pk, history.c.step.in_(steps[start:start + _IN_LIST])
+            )
+            stored.update((step, load_json(data)) for step, data in conn.execute(query))
+        return merge_rows(stored, rows)
+
+    def _merged_summary(self, conn: Connection, pk: int, summary: dict[str, Any]) -> dict[str, Any]:
+        current = conn.execute(select(runs.c.summary).where(runs.c.id == pk)).scalar()
+        merged: dict[str, Any] = load_json(current) if current else {}
+        merged.update(summary)
+        return merged
 
     def read_history(
         self,
