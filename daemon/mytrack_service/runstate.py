@@ -151,7 +151,7 @@ class RunAssembly:
     def select(self, writer_id: str) -> None:
         """The events that follow come from ``writer_id``."""
         self.writer_id = writer_id
-        self.cursor = self.cursors.get(writer_id, self.main) if self.shared else self.main
+        self.cursor = self.cursors.setdefault(writer_id, Cursor()) if self.shared else self.main
 
     def restart(self, start_time: float) -> None:
         """A new session (resume): runtime continues from the previous total."""

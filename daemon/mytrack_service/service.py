@@ -128,7 +128,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             group=request.group, job_type=request.job_type, tags=list(request.tags),
             notes=request.notes, config=config, resume=request.resume, run_dir=request.run_dir,
             start_time=request.start_time, pid=request.pid, host=request.host,
-            sweep_id=request.sweep_id, adopt_wal=request.adopt_wal,
+            sweep_id=request.sweep_id, adopt_wal=request.adopt_wal, shared=request.shared,
+            primary=request.primary or not request.shared, label=request.label,
         )
         run, resumed, step, wal_path = self._call(context, lambda: self.hub.open_run(open_request))
         return pb.OpenRunResponse(
@@ -160,6 +161,9 @@ class TrackerService(pb_grpc.TrackerServicer):
         response.upload_retries = self.transfers.retries
         if not response.last_error:
             response.last_error = self.transfers.last_error
+        session = self.hub.sessions.get(key) if key is not None else None
+        if session is not None:
+            response.conflicts = session.assembly.conflicts
         writer = self.hub.writers.get(request.writer_id) if request.writer_id else None
         if writer is not None:
             response.writer_acked_seq = writer.max_seq

@@ -99,6 +99,9 @@ class OpenRequest:
     host: str
     sweep_id: str
     adopt_wal: str = ""
+    shared: bool = False
+    primary: bool = True
+    label: str = ""
 
 
 class Hub:
@@ -126,24 +129,30 @@ class Hub:
             if req.adopt_wal:
                 return self._adopt(req)
             existing = self.store.get_run(req.key)
-            if existing is not None and req.resume == "never":
+            # A writer joining a shared run is neither a resume nor refused by one.
+            joining = req.shared and existing is not None
+            if existing is not None and req.resume == "never" and not joining:
                 raise HubError("exists", f"run {req.key.path} already exists and resume='never'")
             if existing is None and req.resume == "must":
                 raise HubError("precondition", f"run {req.key.path} does not exist and resume='must'")
             if existing is None:
                 run = self._create(req)
+            elif joining and not (req.primary and existing.state != "running"):
+                run = existing
             else:
                 run = self._resume(existing, req)
             session = self._session(run)
-            if existing is not None:
+            if existing is not None and not joining:
                 session.assembly.restart(req.start_time)
+            step = session.assembly.add_writer(req.writer_id, req.shared, req.primary, req.label)
+            if existing is not None or req.shared:
                 self.store.update_run(req.key, {"service_state": session.assembly.snapshot()})
             wal_path = self._wal_path(req)
             writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
             writer.pid, writer.host = req.pid, req.host
             session.writers[writer.writer_id] = writer
             self.store.register_writer(WriterRow(req.writer_id, req.key, wal_path))
-            return run, existing is not None, session.assembly.step, wal_path
+            return run, existing is not None and not joining, step, wal_path
 
     def _adopt(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
         """`mytrack sync`: apply an existing WAL; a second sync finds it applied."""

@@ -118,6 +118,7 @@ class Applier:
             if writer.wal is None:
                 writer.refresh_adopted()
             position = WriterPosition(writer.writer_id, writer.applied_offset, writer.applied_seq)
+            session.assembly.select(writer.writer_id)
             more |= self._read_writer(session, writer, position, budget)
             if self._ends_crashed(writer, position):
                 session.assembly.apply(ExitEvent(None, "crashed", writer.last_heartbeat))
@@ -128,13 +129,16 @@ class Applier:
             return more
         out = session.assembly.take()
         batch = Batch(
-            session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console
+            session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
+            merge_rows=out.merge_rows,
         )
         try:
-            self.hub.store.write_batch(batch)
+            conflicts = out.conflicts + self.hub.store.write_batch(batch)
         except StoreError:
             session.needs_reload = True
             raise
+        if conflicts:
+            self._conflicted(session, conflicts, out.warnings)
         self._committed(positions, budget.records, out.warnings)
         if out.files:
             self.on_files()
@@ -169,6 +173,16 @@ class Applier:
                 if isinstance(event, ExitEvent):
                     position.closed = True
         return False
+
+    @staticmethod
+    def _conflicted(session: RunSession, conflicts: int, warnings: list[str]) -> None:
+        """Counts key conflicts between writers; warns the writers the first time."""
+        if session.assembly.conflicts == 0:
+            warnings.append(
+                f"two writers of shared run {session.key.path} logged the same key at the same "
+                "step; the later value was kept (run.status().conflicts counts them)"
+            )
+        session.assembly.conflicts += conflicts
 
     @staticmethod
     def _ends_crashed(writer: WriterSession, position: WriterPosition) -> bool:

@@ -99,6 +99,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         config_json=dumps(config), resume=settings.resume or "", run_dir=run_dir,
         start_time=start_time, pid=os.getpid(), host=socket.gethostname(),
         sweep_id=settings.sweep_id or "", mode=settings.mode or "online",
+        shared=settings.mode == "shared", primary=bool(settings.x_primary),
+        label=settings.x_label or "",
     )
     offline = settings.mode == "offline"
     if offline and not request.name:

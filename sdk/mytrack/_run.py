@@ -167,7 +167,7 @@ class Run:
         return f"{base}/{self._entity}/{self._project}/sweeps/{self.sweep_id}"
 
     def _web_base(self) -> str | None:
-        if self._settings.mode != "online":
+        if self._settings.mode not in ("online", "shared"):
             return None
         return f"http://127.0.0.1:{self._settings.ui_port}"
 
@@ -464,7 +464,7 @@ class Run:
             return RunStatus(0, 0, None, 0, 0, 0)
         applied = sender.acked_seq if self.offline else 0
         error = sender.stats.last_error
-        files = size = 0
+        files = size = conflicts = 0
         if not self.offline and self._client is not None and self._state is RunState.RUNNING:
             try:
                 request = pb.StatusRequest(run=self._key, writer_id=self._writer_id)
@@ -473,6 +473,7 @@ class Run:
                 applied = reply.writer_applied_seq
                 error = error or reply.last_error
                 files, size = reply.files_pending, reply.bytes_pending
+                conflicts = reply.conflicts
             except CommError as exc:
                 error = str(exc)
         elif self._state is RunState.FINISHED:
@@ -487,6 +488,7 @@ class Run:
             queued_calls=len(sender.queue),
             files_pending=files,
             bytes_pending=size,
+            conflicts=conflicts,
             last_error=error,
         )
 

@@ -20,6 +20,7 @@ class RunStatus:
         queued_calls: log() calls (and other changes) not yet encoded.
         files_pending: files waiting to be uploaded.
         bytes_pending: their size.
+        conflicts: shared runs: keys two writers logged at the same step.
         last_error: the last delivery problem, "" if none.
     """
 
@@ -31,4 +32,5 @@ class RunStatus:
     queued_calls: int
     files_pending: int = 0
     bytes_pending: int = 0
+    conflicts: int = 0
     last_error: str = ""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mytrack.errors import InvalidValueError
 
-MODES = ("online", "offline", "disabled")
+MODES = ("online", "offline", "disabled", "shared")
 RESUME_MODES = ("allow", "must", "never", "auto")
 
 
@@ -77,6 +78,15 @@ def _default_service_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".mytrack")
 
 
+def _default_label() -> str:
+    """host-rank from the launcher's variables (torchrun, SLURM), else host-pid."""
+    host = socket.gethostname()
+    for variable in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"):
+        if os.environ.get(variable, "").isdigit():
+            return f"{host}-rank{os.environ[variable]}"
+    return f"{host}-{os.getpid()}"
+
+
 def _default_entity() -> str:
     try:
         return getpass.getuser()
@@ -118,6 +128,8 @@ _SPECS: dict[str, _Spec] = {
         "MYTRACK_QUEUE_ENTRIES", _parse_positive_int, lambda: 20_000
     ),
     "ui_port": _Spec("MYTRACK_UI_PORT", _parse_positive_int, lambda: 6017),
+    "x_primary": _Spec(None, _parse_bool, lambda: True),
+    "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label),
 }
 
 
@@ -126,7 +138,8 @@ class Settings:
     """Every option of a run. Unset fields (None) are filled by `resolve`.
 
     Attributes:
-        mode: "online" (default), "offline" or "disabled".
+        mode: "online" (default), "offline", "disabled", or "shared" (one run,
+            several writers: pass the run's id to every writer).
         service_dir: the service's home: socket, logs, embedded store (MYTRACK_DIR).
         dir: where run folders are created (a ``mytrack/`` folder inside it).
         entity: defaults to the OS user.
@@ -141,6 +154,9 @@ class Settings:
         max_buffer_bytes: encoded records kept until acked; past it, log() waits.
         max_queue_entries: log() calls queued before encoding; past it, log() waits.
         ui_port: the local web UI's port, used in ``run.url`` and friends.
+        x_primary: mode="shared": this writer's end sets the run's final state.
+        x_label: mode="shared": this writer's label (default host-rank, from
+            RANK/SLURM_PROCID/LOCAL_RANK, else host-pid).
     """
 
     mode: str | None = None
@@ -163,6 +179,8 @@ class Settings:
     max_buffer_bytes: int | None = None
     max_queue_entries: int | None = None
     ui_port: int | None = None
+    x_primary: bool | None = None
+    x_label: str | None = None
 
     def resolve(
         self, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None

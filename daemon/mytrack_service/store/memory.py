@@ -117,6 +117,15 @@ def merge_rows(
     return merged, conflicts
 
 
+def merge_fields(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A run's JSON field (summary, metadata) merged key by key; the per-writer
+    records under "writers" merge one level deeper."""
+    merged = {**stored, **new}
+    if isinstance(stored.get("writers"), dict) and isinstance(new.get("writers"), dict):
+        merged["writers"] = {**stored["writers"], **new["writers"]}
+    return merged
+
+
 def unique_keys(keys: Iterable[str]) -> list[str]:
     """The keys in their first order, without repeats."""
     return list(dict.fromkeys(keys))
@@ -221,8 +230,9 @@ class MemoryStore(MetadataStore):
                 history = self._history[batch.key]
                 stored = {s: load_json(history[s]) for s, _ in rows if s in history}
                 rows, conflicts = merge_rows(stored, rows)
-                if "summary" in fields:
-                    fields["summary"] = {**run.summary, **fields["summary"]}
+                for name in ("summary", "metadata"):
+                    if name in fields:
+                        fields[name] = merge_fields(getattr(run, name), fields[name])
             texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
             updated = roundtrip_run(dataclasses.replace(run, **fields))
             for position in batch.positions:

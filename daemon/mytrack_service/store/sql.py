@@ -24,8 +24,9 @@ from sqlalchemy.pool import StaticPool
 from mytrack_service.store.base import (
     Batch, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow, StoreError, WriterRow,
 )
+from mytrack_service.store.migrations import migrate
 from mytrack_service.store.sql_schema import (
-    KEY_COLUMNS, history, history_chunks, metadata, runs, schema_version, writers,
+    KEY_COLUMNS, history, history_chunks, runs, writers,
 )
 from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
@@ -34,11 +35,10 @@ from mytrack_service.store.chunks import (
     split_by_chunk, without,
 )
 from mytrack_service.store.memory import (
-    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, merge_rows, unique_keys,
+    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, merge_fields, merge_rows, unique_keys,
     unique_rows,
 )
 
-SCHEMA_VERSION = 1
 _PAGE_ROWS = 5000  # full rows fetched per query
 _PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
 _IN_LIST = 500  # values per IN (...) list
@@ -76,8 +76,11 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
         )
         with self._errors("opening the store"):
             self._engine = _make_engine(url)
-            metadata.create_all(self._engine)
-            self._check_version()
+            try:
+                migrate(self._engine)
+            except BaseException:
+                self._engine.dispose()
+                raise
 
     def __repr__(self) -> str:
         return f"SqlStore({self._safe_url!r})"
@@ -170,8 +173,9 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
             fields = dict(batch.run_fields)
             if batch.merge_rows:
                 rows, conflicts = self._merged(conn, pk, rows)
-                if "summary" in fields:
-                    fields["summary"] = self._merged_summary(conn, pk, fields["summary"])
+                for name in ("summary", "metadata"):
+                    if name in fields:
+                        fields[name] = self._merged_field(conn, pk, name, fields[name])
             if rows:
                 texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
                 conn.exec_driver_sql(self._history_upsert_sql, [(pk, s, t) for s, t in texts])
@@ -205,11 +209,13 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
             stored.update((step, load_json(data)) for step, data in conn.execute(query))
         return merge_rows(stored, rows)
 
-    def _merged_summary(self, conn: Connection, pk: int, summary: dict[str, Any]) -> dict[str, Any]:
-        current = conn.execute(select(runs.c.summary).where(runs.c.id == pk)).scalar()
-        merged: dict[str, Any] = load_json(current) if current else {}
-        merged.update(summary)
-        return merged
+    def _merged_field(
+        self, conn: Connection, pk: int, name: str, value: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A JSON run field merged key by key into the stored one (shared runs,
+        whose writers may live in several services)."""
+        current = conn.execute(select(runs.c[name]).where(runs.c.id == pk)).scalar()
+        return merge_fields(load_json(current) if current else {}, value)
 
     def read_history(
         self,
@@ -365,17 +371,6 @@ class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
                 # Not chained either: a traceback would print the driver's text.
                 raise StoreError(message.replace(secret, "***")) from None
             raise StoreError(message) from exc
-
-    def _check_version(self) -> None:
-        with self._write() as conn:
-            stmt = self._insert(schema_version).values(id=1, version=SCHEMA_VERSION)
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=[schema_version.c.id]))
-            found = conn.execute(select(schema_version.c.version)).scalar_one()
-        if found != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self._safe_url} has schema version {found}; "
-                f"this mytrack supports version {SCHEMA_VERSION}"
-            )
 
 
 def _make_engine(url: str) -> Engine:

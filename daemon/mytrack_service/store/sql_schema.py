@@ -1,4 +1,7 @@
-"""The SQL schema of `SqlStore` (SQLAlchemy Core tables), version `SCHEMA_VERSION`."""
+"""The SQL schema of `SqlStore` (SQLAlchemy Core tables), at version `migrations.LATEST`.
+
+A change here needs a migration step in migrations.py for existing databases.
+"""
 
 from __future__ import annotations
 
