@@ -1,7 +1,7 @@
 """An in-memory `MetadataStore` for unit tests, and the row semantics it shares.
 
 `MemoryStore` is the reference for what every store must do; the contract
-suite in ``tests/unit/test_store_contract.py`` runs against it and the SQL
+suite in ``tests/integration/test_store_contract.py`` runs against it and the SQL
 store alike. The helpers at the top (JSON encoding, flattening of rows into
 dotted keys, validation of run fields) are shared with `SqlStore`, so that
 both stores agree by construction rather than by care.
