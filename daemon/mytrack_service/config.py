@@ -23,6 +23,8 @@ class ServiceConfig:
     # Seconds without records or heartbeats (and no open stream) after which a
     # writer on another host counts as crashed; local ones are checked by pid.
     heartbeat_timeout: float
+    # Seconds between system-metrics samples of each live run; 0 turns them off.
+    stats_interval: float = 10.0
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceConfig:
@@ -39,7 +41,18 @@ class ServiceConfig:
             idle_timeout=idle_timeout,
             max_workers=int(env.get("MYTRACK_SERVICE_THREADS") or 512),
             heartbeat_timeout=float(env.get("MYTRACK_HEARTBEAT_TIMEOUT") or 30),
+            stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
         )
+
+
+def _stats_interval(text: str | None) -> float:
+    """MYTRACK_STATS_INTERVAL: seconds (default 10); 0 (or less) turns sampling off."""
+    if text is None or not text.strip():
+        return 10.0
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        raise ValueError(f"MYTRACK_STATS_INTERVAL must be a number of seconds, got {text!r}") from None
 
 
 def redact(uri: str) -> str:

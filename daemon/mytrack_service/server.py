@@ -23,6 +23,7 @@ from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_d
 from mytrack_service.blobs.registry import open_blobs
 from mytrack_service.config import ServiceConfig, redact
 from mytrack_service.monitor import Monitor
+from mytrack_service.sysmetrics import SystemMonitor
 from mytrack_service.service import TrackerService
 from mytrack_service.sessions import Hub
 from mytrack_service.store.registry import open_store
@@ -56,6 +57,8 @@ def serve(config: ServiceConfig) -> int:
     applier.start()
     monitor = Monitor(hub, config.heartbeat_timeout)
     monitor.start()
+    sysmetrics = SystemMonitor(hub, config.stats_interval)
+    sysmetrics.start()
     stop = threading.Event()
     server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
     pb_grpc.add_TrackerServicer_to_server(
@@ -81,6 +84,7 @@ def serve(config: ServiceConfig) -> int:
     # The monitor goes first: clients losing their stream to our shutdown
     # are not crashed, they will reconnect to the next service.
     monitor.stop()
+    sysmetrics.stop()
     server.stop(grace=2.0).wait()
     applier.stop()
     # Uploads in flight finish; those not started stay due in the store and
@@ -96,16 +100,43 @@ def serve(config: ServiceConfig) -> int:
     return 0
 
 
-def _lock_pid_file(address: ServiceAddress) -> int:
+def _lock_pid_file(address: ServiceAddress, wait: float = 10.0) -> int:
+    """Takes the home's pid lock. A service that is still stopping (draining,
+    applying) holds it for a few seconds: wait for it rather than give up, so a
+    client reconnecting after a graceful restart gets a new service at once."""
     fd = os.open(address.pid, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AlreadyRunning(f"a mytrack service is already running for {address.home}") from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline or _answers(address):
+                os.close(fd)
+                raise AlreadyRunning(
+                    f"a mytrack service is already running for {address.home}"
+                ) from None
+            time.sleep(0.05)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def _answers(address: ServiceAddress) -> bool:
+    """Whether a live service listens on the home's socket (not one stopping)."""
+    import socket as socketlib
+
+    if not os.path.exists(address.socket):
+        return False
+    probe = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    try:
+        probe.settimeout(0.2)
+        probe.connect(address.socket)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def _setup_logging(address: ServiceAddress) -> None:

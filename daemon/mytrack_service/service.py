@@ -18,6 +18,7 @@ import grpc
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_service import __version__
+from mytrack_service import console_file
 from mytrack_service.filters import FilterError, matches, validate_filter
 from mytrack_service.sessions import Hub, HubError, OpenRequest
 from mytrack_service.blobs.base import BlobError, BlobStore
@@ -156,7 +157,11 @@ class TrackerService(pb_grpc.TrackerServicer):
             last_error=self.applier.last_error,
         )
         key = _key(request.run) if request.run.run_id else None
-        files, size = self._call(context, lambda: self.transfers.pending(key))
+        try:
+            files, size = self.transfers.pending(key)
+        except StoreError as exc:  # Status must answer while the store is down
+            files = size = 0
+            response.last_error = response.last_error or f"the store failed: {exc}"
         response.files_pending, response.bytes_pending = files, size
         response.upload_retries = self.transfers.retries
         if not response.last_error:
@@ -238,6 +243,10 @@ class TrackerService(pb_grpc.TrackerServicer):
         if self._call(context, lambda: self.hub.store.get_run(key)) is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
         rows = self._call(context, lambda: self.hub.store.list_files(key))
+        if not any(row.name == console_file.NAME for row in rows):
+            log = self._call(context, lambda: console_file.describe(self.hub.store, key))
+            if log is not None:
+                rows = sorted([*rows, log[0]], key=lambda row: row.name)
         return pb.FileList(files=[_file_info(row) for row in rows])
 
     def ReadFile(self, request: pb.FileRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
@@ -245,6 +254,9 @@ class TrackerService(pb_grpc.TrackerServicer):
         if self._call(context, lambda: self.hub.store.get_run(key)) is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
         row = self._call(context, lambda: self.hub.store.get_file(key, request.name))
+        if row is None and request.name == console_file.NAME:
+            yield from self._read_console_file(key, context)
+            return
         if row is None or not row.digest:
             what = "has no file" if row is None else "has not uploaded yet the file"
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} {what} {request.name!r}")
@@ -255,6 +267,22 @@ class TrackerService(pb_grpc.TrackerServicer):
                     yield pb.FileChunk(data=chunk)
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+
+    def _read_console_file(
+        self, key: RunKey, context: grpc.ServicerContext
+    ) -> Iterator[pb.FileChunk]:
+        """The virtual ``output.log`` (see console_file.py)."""
+        log = self._call(context, lambda: console_file.describe(self.hub.store, key))
+        if log is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND,
+                   f"run {key.path} has no file {console_file.NAME!r} (it printed nothing)")
+        row, last_line = log
+        yield pb.FileChunk(info=_file_info(row))
+        try:
+            for data in console_file.chunks(self.hub.store, key, last_line):
+                yield pb.FileChunk(data=data)
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
 
     def _stream_rows(
         self, key: RunKey, request: pb.HistoryRequest, context: grpc.ServicerContext

@@ -25,7 +25,7 @@ from mytrack_service.store.base import Batch, StoreError, WriterPosition
 logger = logging.getLogger("mytrack_service.uploader")
 
 # Most log() calls applied in one transaction: bounds memory and latency.
-_MAX_CALLS_PER_BATCH = 10_000
+_MAX_CALLS_PER_BATCH = 5_000
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05

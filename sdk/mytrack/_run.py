@@ -313,18 +313,18 @@ class Run:
         if delivered and not self.offline:
             try:
                 response = self._sync(max(0.1, deadline - time.monotonic()))
-                if self._client is not None:
-                    uploads_left = wait_for_uploads(
-                        self._client, self._key, max(0.0, deadline - time.monotonic()), quiet
-                    )
+                uploads_left = wait_for_uploads(
+                    self._rpc(), self._key, max(0.0, deadline - time.monotonic()), quiet
+                )
             except CommError as exc:
                 _report(f"mytrack: could not confirm the end of run {self.path}: {exc}")
         if uploads_left[0] > 0 and not quiet:
             _report(f"mytrack: {uploads_left[0]} file(s) ({uploads_left[1] / 2**20:.1f} MiB) "
                     "still uploading; the service finishes them after this process exits")
+        client = self._sender.client() or self._client
         self._sender.close(timeout=max(0.1, deadline - time.monotonic()))
-        if self._client is not None:
-            self._client.close()
+        if client is not None:
+            client.close()
         self._state = RunState.FINISHED
         if delivered and exit_code == 0:
             autoresume.forget(self._settings, self._id)
@@ -370,12 +370,27 @@ class Run:
         ]
         return "; ".join(p for p in parts if p)
 
+    def _rpc(self) -> ServiceClient:
+        """The sender's current connection (it replaces it after a reconnect)."""
+        client = self._sender.client() if self._sender is not None else None
+        client = client or self._client
+        if client is None:
+            raise CommError(f"run {self.path} has no connection to the service")
+        return client
+
     def _sync(self, timeout: float) -> pb.SyncResponse:
-        assert self._client is not None and self._sender is not None
+        assert self._sender is not None
         request = pb.SyncRequest(
             run=self._key, writer_id=self._writer_id, last_seq=self._sender.last_seq, timeout=timeout
         )
-        response: pb.SyncResponse = self._client.call("Sync", request, timeout=timeout + 5)
+        try:
+            response: pb.SyncResponse = self._rpc().call("Sync", request, timeout=timeout + 5)
+        except CommError:
+            # The service may have gone between the flush and now (a graceful
+            # restart): once the sender is through again, ask the new one.
+            if not self._sender.flush(timeout):
+                raise
+            response = self._rpc().call("Sync", request, timeout=timeout + 5)
         return response
 
     def define_metric(
@@ -465,11 +480,11 @@ class Run:
         applied = sender.acked_seq if self.offline else 0
         error = sender.stats.last_error
         files = size = conflicts = 0
-        if not self.offline and self._client is not None and self._state is RunState.RUNNING:
+        if not self.offline and self._state is RunState.RUNNING:
             try:
                 request = pb.StatusRequest(run=self._key, writer_id=self._writer_id)
                 # The count of pending records and files is this run's own.
-                reply: pb.StatusResponse = self._client.call("Status", request, timeout=10)
+                reply: pb.StatusResponse = self._rpc().call("Status", request, timeout=10)
                 applied = reply.writer_applied_seq
                 error = error or reply.last_error
                 files, size = reply.files_pending, reply.bytes_pending

@@ -19,6 +19,7 @@ from mytrack.errors import InvalidValueError
 
 MODES = ("online", "offline", "disabled", "shared")
 RESUME_MODES = ("allow", "must", "never", "auto")
+CONSOLE_MODES = ("auto", "wrap", "off")
 
 
 def _parse_bool(value: Any) -> bool:
@@ -128,6 +129,7 @@ _SPECS: dict[str, _Spec] = {
         "MYTRACK_QUEUE_ENTRIES", _parse_positive_int, lambda: 20_000
     ),
     "ui_port": _Spec("MYTRACK_UI_PORT", _parse_positive_int, lambda: 6017),
+    "console": _Spec("MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES), lambda: "auto"),
     "x_primary": _Spec(None, _parse_bool, lambda: True),
     "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label),
 }
@@ -154,6 +156,10 @@ class Settings:
         max_buffer_bytes: encoded records kept until acked; past it, log() waits.
         max_queue_entries: log() calls queued before encoding; past it, log() waits.
         ui_port: the local web UI's port, used in ``run.url`` and friends.
+        console: capture of stdout/stderr into the run's ``output.log``: "auto"
+            (default: at the file-descriptor level, so child processes are
+            captured too; "wrap" where that is impossible), "wrap" (Python's
+            sys.stdout/sys.stderr only) or "off" (MYTRACK_CONSOLE).
         x_primary: mode="shared": this writer's end sets the run's final state.
         x_label: mode="shared": this writer's label (default host-rank, from
             RANK/SLURM_PROCID/LOCAL_RANK, else host-pid).
@@ -179,6 +185,7 @@ class Settings:
     max_buffer_bytes: int | None = None
     max_queue_entries: int | None = None
     ui_port: int | None = None
+    console: str | None = None
     x_primary: bool | None = None
     x_label: str | None = None
 

@@ -78,20 +78,8 @@ class Script:
         return code, self.out.read_text(), self.err.read_text()
 
 
-# BUG (sdk/mytrack/_internal/sender.py, Sender._reconnect): the sender closes the
-# ServiceClient it was given, which is the same object as Run._client, so after any
-# reconnect Run.finish() -> Run._sync() raises "ValueError: Cannot invoke RPC on
-# closed channel!" out of finish().
-CLOSED_CHANNEL_BUG = (
-    "BUG: after the sender reconnects, Run.finish() raises ValueError 'Cannot invoke RPC on "
-    "closed channel' (Sender._reconnect closes the ServiceClient shared with Run._client)"
-)
-
-
 def assert_clean_exit(code: int | None, stdout: str, stderr: str) -> None:
-    """The script exited 0 with no traceback; the known closed-channel bug is an xfail."""
-    if code != 0 and "Cannot invoke RPC on closed channel" in stderr:
-        pytest.xfail(CLOSED_CHANNEL_BUG)
+    """The script exited 0 with no traceback and every record acknowledged."""
     assert code == 0, f"script exited with {code}:\n{stdout}\n{stderr}"
     assert "Traceback" not in stderr, stderr
     assert "were not acknowledged" not in stderr, stderr
@@ -256,7 +244,6 @@ def test_sigkill_after_acks_before_apply_replays_the_wal_exactly_once(home: Home
     assert_clean_exit(code, stdout, stderr)
 
 
-@pytest.mark.xfail(reason=CLOSED_CHANNEL_BUG, strict=True)
 def test_finish_returns_normally_after_the_service_was_restarted(home: Home) -> None:
     """finish() after the sender reconnected to a restarted service returns without raising."""
     marker = home.workdir / "marker"
@@ -267,11 +254,6 @@ def test_finish_returns_normally_after_the_service_was_restarted(home: Home) -> 
 
 # With the default 30 s, a slow reconnect would cost the suite half a minute.
 RECONNECT_TIMEOUT_ENV = {"MYTRACK_INIT_TIMEOUT": "6"}
-SLOW_RECONNECT_BUG = (
-    "BUG: after a graceful stop (SIGTERM) the client needs MYTRACK_INIT_TIMEOUT seconds to "
-    "reconnect: the launcher's new service exits with AlreadyRunning while the old one drains, "
-    "and launcher._start then only pings until its deadline instead of starting another"
-)
 
 
 def test_sigterm_of_the_service_mid_run_reconnects_and_keeps_everything(home: Home) -> None:
@@ -293,10 +275,7 @@ def test_sigterm_of_the_service_mid_run_reconnects_and_keeps_everything(home: Ho
     new_pid = home.pid()
     assert new_pid is not None and new_pid != old_pid and pid_alive(new_pid)
     assert_exact_history(home, run_path, 6_000)
-    if took >= 5:  # a prompt reconnect takes about a second
-        if code != 0 and "Cannot invoke RPC on closed channel" in stderr:
-            pytest.xfail(f"{SLOW_RECONNECT_BUG} (took {took:.1f}s); and {CLOSED_CHANNEL_BUG}")
-        pytest.xfail(f"{SLOW_RECONNECT_BUG} (took {took:.1f}s)")
+    assert took < 5, f"reconnecting after a graceful stop took {took:.1f}s"
     assert_clean_exit(code, stdout, stderr)
     assert f"DONE {run_path}" in stdout
 

@@ -141,8 +141,11 @@ def test_open_blobs_by_uri(tmp_path: Path) -> None:
     assert spaced.root == str(tmp_path / "my home" / "blobs")  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/prefix", "gs://b/p", "file://otherhost/x"])
+@pytest.mark.parametrize("uri", ["gs://b/p", "file://otherhost/x"])
 def test_open_blobs_unsupported_uri(uri: str) -> None:
-    """Unsupported schemes (s3 included, for now) and remote file hosts are ValueErrors."""
+    """Unsupported schemes and remote file hosts are ValueErrors naming file://.
+
+    (s3:// is covered by tests/integration/test_blob_contract.py.)
+    """
     with pytest.raises(ValueError, match="file://"):
         open_blobs(uri)

@@ -124,3 +124,23 @@ def files_record(entries: Sequence[tuple[str, str, str]]) -> Control:
         return pb.Record(seq=seq, files=message).SerializeToString()
 
     return Control(build)
+
+
+def output_record(lines: Sequence[tuple[float, str, str]]) -> Control:
+    """Console lines: (timestamp, "stdout" or "stderr", text without its newline)."""
+    message = pb.Output(lines=[pb.OutputLine(timestamp=t, stream=s, text=x) for t, s, x in lines])
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, output=message).SerializeToString()
+
+    return Control(build)
+
+
+def environment_record(metadata: dict[str, Any]) -> Control:
+    """What the SDK learned of the process's environment (a JSON object)."""
+    payload = dumps(metadata)
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, environment=pb.Environment(json=payload)).SerializeToString()
+
+    return Control(build)

@@ -27,6 +27,8 @@ class ServiceClient:
             return getattr(self.stub, method)(request, timeout=timeout)
         except grpc.RpcError as exc:
             raise translate(exc, self.address) from None
+        except ValueError as exc:  # "Cannot invoke RPC on closed channel!"
+            raise CommError(f"the connection to the mytrack service is closed: {exc}") from None
 
     def stream(self, method: str, request: Any, timeout: float | None = None) -> Any:
         """Iterates a server-streaming RPC, translating errors."""

@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Benchmark of distributed patterns, against the targets of the distributed issue.
+
+Prints, for the embedded store (and for PostgreSQL + S3 when MYTRACK_BENCH_STORE
+and MYTRACK_BENCH_BLOBS name them):
+  * 64 processes x 2,000 steps of 10 scalars, one run each (grouped): init()
+    p50/p99, aggregate steps/s until durable, time until every step is readable,
+    peak RSS of the service;
+  * 8 writers x 10,000 steps into one shared run: the same figures.
+
+Usage: python scripts/bench/distributed.py [--ranks 64] [--steps 2000]
+       [--writers 8] [--shared-steps 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import psutil
+
+_WORKER = r"""
+import json, os, sys, time
+start_file, mode, steps, rank = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+import mytrack
+while not os.path.exists(start_file):
+    time.sleep(0.001)
+t0 = time.perf_counter()
+if mode == "shared":
+    run = mytrack.init(project="bench-dist", id="shared-bench", settings=mytrack.Settings(
+        mode="shared", x_primary=rank == 0, x_label=f"rank-{rank}", quiet=True))
+else:
+    run = mytrack.init(project="bench-dist", group="grouped", job_type="worker",
+                       settings=mytrack.Settings(quiet=True))
+init_s = time.perf_counter() - t0
+t1 = time.perf_counter()
+for i in range(steps):
+    run.log({f"m{k}_{rank % 4}": i * 0.5 + k for k in range(10)})
+run._sender.flush()
+durable_s = time.perf_counter() - t1
+done = time.time()
+run.finish()
+print(json.dumps({"init_s": init_s, "durable_s": durable_s, "done": done, "path": run.path}))
+"""
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _service_pid(home: str) -> int | None:
+    from mytrack_proto.address import service_address
+
+    try:
+        return int(open(service_address(home).pid).read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: str) -> dict[str, Any]:
+    start_file = os.path.join(workdir, f"start-{mode}")
+    children = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, start_file, mode, str(steps), str(rank)],
+                         cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
+        for rank in range(procs)
+    ]
+    time.sleep(1.0)  # let the interpreters start: init() is what is timed
+    peak = 0.0
+    began = time.perf_counter()
+    open(start_file, "w").close()
+    results = []
+    for child in children:
+        while child.poll() is None:
+            pid = _service_pid(env["MYTRACK_DIR"])
+            if pid:
+                try:
+                    peak = max(peak, psutil.Process(pid).memory_info().rss / 2**20)
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.05)
+        results.append(json.loads(child.stdout.read().strip().splitlines()[-1]))
+    wall = time.perf_counter() - began
+    inits = [r["init_s"] * 1000 for r in results]
+    durable = max(r["init_s"] + r["durable_s"] for r in results)
+    return {
+        "mode": mode, "procs": procs, "steps_each": steps,
+        "init_p50_ms": _pct(inits, 0.5), "init_p99_ms": _pct(inits, 0.99),
+        "durable_steps_per_s": procs * steps / durable, "wall_s": wall,
+        "service_peak_rss_mb": peak,
+    }
+
+
+def run_all(args: argparse.Namespace, extra_env: dict[str, str], label: str) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="mytrack-dist-") as tmp:
+        home = os.path.join(tmp, "home")
+        env = dict(os.environ, MYTRACK_DIR=home, **extra_env)
+        out = [
+            scenario("grouped", args.ranks, args.steps, env, tmp),
+            scenario("shared", args.writers, args.shared_steps, env, tmp),
+        ]
+        subprocess.run([sys.executable, "-m", "mytrack_service", "--home", home, "stop"],
+                       env=env, capture_output=True, check=False)
+    for result in out:
+        result["backend"] = label
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--ranks", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--shared-steps", type=int, default=10000)
+    args = parser.parse_args()
+    results = run_all(args, {}, "embedded")
+    store, blobs = os.environ.get("MYTRACK_BENCH_STORE"), os.environ.get("MYTRACK_BENCH_BLOBS")
+    if store:
+        extra = {"MYTRACK_STORE": store, **({"MYTRACK_BLOBS": blobs} if blobs else {})}
+        results += run_all(args, extra, "postgres+s3" if blobs else "postgres")
+    for r in results:
+        print(f"{r['backend']:12} {r['mode']:8} {r['procs']:3} x {r['steps_each']:>6,} steps: "
+              f"{r['durable_steps_per_s']:>9,.0f} steps/s durable; init p50 {r['init_p50_ms']:.0f} ms, "
+              f"p99 {r['init_p99_ms']:.0f} ms; wall {r['wall_s']:.1f} s; "
+              f"service peak RSS {r['service_peak_rss_mb']:.0f} MB")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
