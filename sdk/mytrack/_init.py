@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mytrack._config import config_from_source, sanitize
-from mytrack._internal import autoresume, exithooks, launcher, signals
+from mytrack._internal import autoresume, console, environment, exithooks, launcher, signals
 from mytrack._internal.encode import dumps
 from mytrack._internal.files import restore_file
 from mytrack_proto.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
@@ -143,6 +143,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
             if offline else f"see it with: mytrack runs show {run.path}"
         )
         print(f"mytrack: run {run.name} ({run.path}) {verb}; {where}", file=sys.stderr, flush=True)
+    environment.collect_in_background(run)
+    console.attach(run)  # after our own line: the run's log holds the program's output
     return run
 
 

@@ -20,7 +20,7 @@ import weakref
 from types import TracebackType
 from typing import Any, TextIO
 
-from mytrack._internal import autoresume, encode, exithooks, saving
+from mytrack._internal import autoresume, console, encode, environment, exithooks, saving
 from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
@@ -306,6 +306,8 @@ class Run:
         quiet = self._settings.quiet if quiet is None else quiet
         timeout = self._settings.finish_timeout or 60.0
         deadline = time.monotonic() + timeout
+        environment.settle(self, min(5.0, timeout / 2))
+        console.detach(self, min(5.0, timeout / 2))  # its last lines go before the exit record
         self._sender.enqueue(encode.exit_record(exit_code, state, time.time()))
         delivered = self._flush_with_progress(timeout, quiet)
         response = None

@@ -21,6 +21,8 @@ from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
+HISTORY_STREAMS = ("history", "system")
+
 
 class Api:
     """Reads runs from the store of the local service (started if needed)."""
@@ -171,13 +173,23 @@ class ApiRun:
         min_step: int | None = None,
         max_step: int | None = None,
         page_size: int = 2_000,
+        stream: str = "history",
     ) -> Iterator[dict[str, Any]]:
         """Every logged row in step order, ``min_step <= _step <= max_step``.
 
         With ``keys``, only the rows holding all of them, reduced to ``_step``
         and those keys (dotted keys reach into nested dicts).
+
+        ``stream="system"`` reads the system-metrics samples instead (keys
+        ``system/...``, see docs/system-metrics.md), in time order, each with
+        ``_timestamp``, ``_runtime`` and ``_label``; ``min_step``/``max_step``
+        then bound ``_timestamp`` (seconds since the epoch).
         """
-        request = pb.HistoryRequest(run=self._key(), keys=list(keys or []), page_size=page_size)
+        if stream not in HISTORY_STREAMS:
+            raise InvalidValueError(f"stream must be one of {', '.join(HISTORY_STREAMS)}, got {stream!r}")
+        request = pb.HistoryRequest(
+            run=self._key(), keys=list(keys or []), page_size=page_size, stream=stream
+        )
         if min_step is not None:
             request.min_step = int(min_step)
         if max_step is not None:
@@ -187,14 +199,16 @@ class ApiRun:
 
     def history(
         self, keys: list[str] | None = None, pandas: bool = True, samples: int | None = None,
-        min_step: int | None = None, max_step: int | None = None,
+        min_step: int | None = None, max_step: int | None = None, stream: str = "history",
     ) -> Any:
         """All rows (every step; ``samples`` picks that many evenly, on request).
 
         A pandas DataFrame with nested keys flattened to dotted columns when
         pandas is installed and ``pandas=True``, else a list of dicts.
+        ``stream="system"``: the system-metrics samples (see `scan_history`).
         """
-        rows = list(self.scan_history(keys=keys, min_step=min_step, max_step=max_step))
+        rows = list(self.scan_history(keys=keys, min_step=min_step, max_step=max_step,
+                                      stream=stream))
         if samples is not None and 0 < samples < len(rows):
             stride = len(rows) / samples
             rows = [rows[int(i * stride)] for i in range(samples)]
@@ -206,8 +220,23 @@ class ApiRun:
             return rows
         return pd.DataFrame.from_records([_flatten(r) for r in rows])
 
+    def console(self, label: str | None = None) -> Iterator[dict[str, Any]]:
+        """The lines the run printed, in order (read lazily, page by page).
+
+        Each is ``{"_line", "_timestamp", "stream", "label", "text"}``: its
+        number from 0, when it was printed, "stdout" or "stderr", the label
+        of the writer that printed it, and the text without its newline
+        (carriage-return updates collapsed). ``label`` keeps one writer's lines.
+        """
+        request = pb.HistoryRequest(run=self._key(), stream="console", label=label or "")
+        for page in self._api._rpc().stream("ScanHistory", request):
+            yield from json.loads(page.rows_json)
+
     def files(self) -> list[ApiFile]:
-        """The run's saved files (name, size, digest, updated time...), by name."""
+        """The run's saved files (name, size, digest, updated time...), by name.
+
+        ``output.log`` (what the run printed) is listed once it printed a line.
+        """
         reply: pb.FileList = self._api._rpc().call("ListFiles", self._key())
         return [ApiFile(self, info) for info in reply.files]
 

@@ -107,7 +107,37 @@ def _runs_show(api: Api, path: str) -> int:
             print(f"{name:10} {value}")
     _print_section("config", run.config)
     _print_section("summary", {k: v for k, v in run.summary.items() if not run.is_hidden(k)})
+    _print_metadata(run.metadata)
     return 0
+
+
+def _print_metadata(metadata: dict[str, Any]) -> None:
+    """The main environment fields (the full record: ``Api().run(path).metadata``)."""
+    if not metadata:
+        return
+    git = metadata.get("git") or {}
+    gpu = metadata.get("gpu") or {}
+    gpus = [d.get("name", "") for d in gpu.get("devices", [])]
+    python = metadata.get("python", "")
+    rows = [
+        ("python", f"{python} ({metadata.get('executable', '')})" if python else ""),
+        ("os", metadata.get("os")), ("host", metadata.get("hostname")),
+        ("user", metadata.get("user")), ("program", metadata.get("program")),
+        ("command", " ".join(metadata.get("argv") or [])), ("cwd", metadata.get("cwd")),
+        ("git", " ".join(p for p in (
+            git.get("branch", ""), git.get("commit", "")[:12],
+            "(dirty)" if git.get("dirty") else "", git.get("remote", "")) if p)),
+        ("cpus", metadata.get("cpu_count")),
+        ("memory", f"{metadata['memory_total_mb']} MB" if metadata.get("memory_total_mb") else ""),
+        ("gpus", ", ".join(f"{gpus.count(n)} x {n}" for n in dict.fromkeys(gpus))),
+        ("driver", " / CUDA ".join(str(v) for v in (gpu.get("driver"), gpu.get("cuda_version")) if v)),
+        ("scheduler", ", ".join(f"{k}={v}" for k, v in (metadata.get("scheduler") or {}).items())),
+        ("packages", metadata.get("packages")),
+    ]
+    print("\nmetadata:")
+    for name, value in rows:
+        if value not in ("", None):
+            print(f"  {name:10} {value}")
 
 
 def _files(api: Api, args: argparse.Namespace) -> int:

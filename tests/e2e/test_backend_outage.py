@@ -140,4 +140,4 @@ def test_postgres_outage_loses_and_blocks_nothing(tmp_path: Path, pg: PgServer, 
     assert run.state == "finished"
     steps = result["steps"]
     assert [(r["_step"], r["i"]) for r in run.scan_history()] == [(s, s) for s in range(steps)]
-    assert service_status(home)["records_applied"] >= steps
+    assert run.summary["i"] == steps - 1

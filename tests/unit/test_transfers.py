@@ -362,7 +362,7 @@ def test_change_right_after_the_first_upload_is_uploaded(harness: Harness,
     wait_for(lambda: harness.row("fresh.txt").digest == sha(b"version 1"), timeout=10,
              message="the first upload")
     harness.write("fresh.txt", b"version 2")  # the user's next write, as a watcher would see it
-    harness.wait_uploaded("fresh.txt", b"version 2", timeout=4)
+    harness.wait_uploaded("fresh.txt", b"version 2", timeout=3)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -371,7 +371,7 @@ def test_change_right_after_the_first_upload_is_uploaded(harness: Harness,
     "while it keeps changing"))
 def test_file_changing_continuously_is_still_uploaded_while_it_changes(
         harness: Harness, tmp_path: Path) -> None:
-    """A live file rewritten every 0.2 s gets a new upload within 4 s, while the writes go on."""
+    """A live file rewritten every 0.2 s gets a new upload within 3 s, while the writes go on."""
     harness.add("train.log", b"line 0\n")
     blobs = CountingBlobs(str(tmp_path / "blobs"))
     transfers = harness.start(blobs)
@@ -386,4 +386,4 @@ def test_file_changing_continuously_is_still_uploaded_while_it_changes(
             last_write[0] = time.monotonic()
         return len(blobs.puts) >= 2
 
-    wait_for(write_every_200ms_and_check, timeout=4, message="an upload during the writes")
+    wait_for(write_every_200ms_and_check, timeout=3, message="an upload during the writes")

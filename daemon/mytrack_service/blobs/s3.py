@@ -7,9 +7,8 @@ variables, ``~/.aws``, instance roles). boto3 is imported only when such a
 store is opened; it is the ``mytrack[s3]`` extra.
 
 Objects appear whole or not at all (a PUT or a completed multipart upload is
-atomic), so readers never see a partial blob. botocore's exceptions are
-translated into `BlobError`/`BlobNotFound` here, with messages that name the
-endpoint and bucket but never the credentials.
+atomic), so readers never see a partial blob. botocore's exceptions become
+`BlobError`/`BlobNotFound` (see `s3_errors`), never showing the credentials.
 """
 
 from __future__ import annotations
@@ -99,9 +98,15 @@ class S3BlobStore(BlobStore):
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             retries={"max_attempts": max_attempts, "mode": "standard"}, max_pool_connections=32,
         )
+        # Opening must not hold up the service's start while S3 is down: the first
+        # check of the bucket gets one quick try, later requests the full retries.
+        probe_config = config.merge(config_class(
+            connect_timeout=min(connect_timeout, 3.0), retries={"max_attempts": 1},
+        ))
         with self._translated("cannot configure the S3 client"):
             session = boto3.session.Session()
             self.client: Any = session.client("s3", endpoint_url=endpoint, config=config)
+            probe = session.client("s3", endpoint_url=endpoint, config=probe_config)
             # The session keeps what the client was given; None when none was found.
             self._credentials = session.get_credentials()
         self._where = safe_endpoint(self.client.meta.endpoint_url)
@@ -113,7 +118,7 @@ class S3BlobStore(BlobStore):
         self._bucket_ready = False
         self._lock = threading.Lock()
         try:
-            self._ensure_bucket()
+            self._ensure_bucket(probe)
         except BlobError as exc:
             if not is_unreachable(exc.__cause__):
                 raise
@@ -206,15 +211,15 @@ class S3BlobStore(BlobStore):
                     if match and match[2].startswith(match[1]):
                         yield match[2]
 
-    def _ensure_bucket(self) -> None:
-        """Checks once that the bucket exists, creating it if allowed."""
+    def _ensure_bucket(self, client: Any = None) -> None:
+        """Checks once that the bucket exists (asking ``client``), creating it if allowed."""
         if self._bucket_ready:
             return
         with self._lock, self._translated(f"cannot use bucket {self.bucket!r}"):
             if self._bucket_ready:
                 return
             try:
-                self.client.head_bucket(Bucket=self.bucket)
+                (client or self.client).head_bucket(Bucket=self.bucket)
             except Exception as exc:
                 status = http_status(exc)
                 if status == 404 and self._create:
@@ -301,25 +306,23 @@ def _import_boto3() -> tuple[Any, Any, Any]:
     return boto3, Config, TransferConfig
 
 
-def _hash_file(path: str) -> tuple[tuple[int, ...], str, int]:
+def _hash_file(path: str) -> tuple[tuple[int, ...] | None, str, int]:
     """(the file's signature before reading, its sha256 hex digest, its size), streamed."""
     hasher = hashlib.sha256()
     size = 0
     with open(path, "rb") as src:
-        before = _stat_signature(os.fstat(src.fileno()))
+        before = _signature(src.fileno())
         while chunk := src.read(_BUFSIZE):
             hasher.update(chunk)
             size += len(chunk)
     return before, hasher.hexdigest(), size
 
 
-def _signature(path: str) -> tuple[int, ...] | None:
+def _signature(file: str | int) -> tuple[int, ...] | None:
+    """What changes when a file's content does (for a path or a descriptor)."""
     try:
-        return _stat_signature(os.stat(path))
+        st = os.stat(file)
     except OSError:
         return None
-
-
-def _stat_signature(st: os.stat_result) -> tuple[int, ...]:
     # ctime too: tools can restore an mtime after a change, none can restore a ctime.
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

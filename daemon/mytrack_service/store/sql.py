@@ -11,6 +11,8 @@ and +-Infinity round-trip exactly on both databases.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -401,8 +403,30 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     for pragma in _PRAGMAS:
-        cursor.execute(f"PRAGMA {pragma}")
+        if pragma.startswith("journal_mode"):
+            _set_journal_mode(cursor, pragma)
+        else:
+            cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _set_journal_mode(cursor: Any, pragma: str) -> None:
+    """Runs ``pragma``, retrying while the database is locked.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers
+    SQLITE_BUSY at once, without the busy handler, while another connection
+    holds any lock: as when several services open one new file together.
+    Once the file is in WAL mode, the pragma needs no lock.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute(f"PRAGMA {pragma}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mytrack._internal.transport import ServiceClient, ping
+from mytrack._internal.transport import ServiceClient, probe
 from mytrack.errors import CommError
 from mytrack_proto.address import ServiceAddress, ensure_private_dir, service_address
 
@@ -32,19 +32,19 @@ def connect(home: str, timeout: float = 30.0) -> ServiceClient:
         CommError: no service answered within ``timeout`` seconds.
     """
     address = service_address(home)
-    if ping(address, timeout=2.0) is not None:
-        return ServiceClient(address)
+    client = probe(address, timeout=2.0)
+    if client is not None:
+        return client
     ensure_private_dir(address.home)
     deadline = time.monotonic() + timeout
     delay = 0.005
     while time.monotonic() < deadline:
         with _try_lock(address.lock) as locked:
             if locked:
-                if ping(address, timeout=2.0) is None:
-                    _start(address, deadline)
-                return ServiceClient(address)
-        if ping(address, timeout=1.0) is not None:
-            return ServiceClient(address)
+                return probe(address, timeout=2.0) or _start(address, deadline)
+        client = probe(address, timeout=1.0)
+        if client is not None:
+            return client
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     raise CommError(f"no mytrack service answered within {timeout:.0f}s; see {address.log}")
@@ -65,20 +65,29 @@ def _try_lock(path: str) -> Iterator[bool]:
         os.close(fd)  # closing releases the lock
 
 
-def _start(address: ServiceAddress, deadline: float) -> None:
-    # The intermediate `start --detach` process starts the service in a new
-    # session and exits at once, so the service is never our child (no zombie,
-    # no signal from the terminal's process group).
+# Started by a tiny intermediate interpreter that exits at once, so the
+# service is never our child (no zombie, no signal from the terminal's process
+# group); it imports nothing, to keep a cold init() short.
+_SPAWN = (
+    "import subprocess, sys\n"
+    "log = open(sys.argv[1], 'ab')\n"
+    "subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,"
+    " start_new_session=True, close_fds=True)\n"
+)
+
+
+def _start(address: ServiceAddress, deadline: float) -> ServiceClient:
     subprocess.run(
-        [sys.executable, "-m", "mytrack_service", "start", "--detach", "--no-wait",
-         "--home", address.home],
+        [sys.executable, "-S", "-c", _SPAWN, address.log,
+         sys.executable, "-m", "mytrack_service", "start", "--home", address.home],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         check=False, timeout=max(1.0, deadline - time.monotonic()),
     )
     delay = 0.005
     while time.monotonic() < deadline:
-        if ping(address, timeout=1.0) is not None:
-            return
+        client = probe(address, timeout=1.0)
+        if client is not None:
+            return client
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     raise CommError(

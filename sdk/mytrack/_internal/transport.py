@@ -41,23 +41,22 @@ class ServiceClient:
         self._channel.close()
 
 
-def ping(address: ServiceAddress, timeout: float = 1.0) -> pb.StatusResponse | None:
-    """The service's status if one answers on ``address``, else None.
+def probe(address: ServiceAddress, timeout: float = 1.0) -> ServiceClient | None:
+    """A client of the service on ``address`` if one answers, else None.
 
-    Uses a fresh channel: a channel that once failed to connect backs off before
-    trying again, which would hide a service that has just started.
+    Each probe uses a fresh channel: a channel that once failed to connect
+    backs off before trying again, which would hide a service that has just
+    started. The channel that answered is the one handed back.
     """
     if not os.path.exists(address.socket):
         return None
-    channel = grpc.insecure_channel(address.target, options=GRPC_OPTIONS)
+    client = ServiceClient(address)
     try:
-        stub = pb_grpc.TrackerStub(channel)
-        response: pb.StatusResponse = stub.Status(pb.StatusRequest(), timeout=timeout)
-        return response
+        client.stub.Status(pb.StatusRequest(), timeout=timeout)
+        return client
     except grpc.RpcError:
+        client.close()
         return None
-    finally:
-        channel.close()
 
 
 def translate(exc: grpc.RpcError, address: ServiceAddress) -> Exception:

@@ -1,0 +1,300 @@
+"""Console capture: what the process prints goes to the run as timestamped lines.
+
+Two ways to listen, both passing every byte through unchanged:
+
+* "fd" (``console="auto"``): file descriptors 1 and 2 are pointed (``dup2``)
+  at a pipe, or at a pseudo-terminal where the original is a terminal, so
+  that ``isatty()``, colours and progress bars behave exactly as before. A
+  reader thread writes each chunk to the saved original descriptor and queues
+  a copy. Child processes inherit the descriptors: their output is captured
+  too. Used when ``sys.stdout``/``sys.stderr`` are the interpreter's own
+  streams on fds 1 and 2; otherwise (pytest capturing, Jupyter, an IDE)
+  "auto" falls back to:
+* "wrap" (``console="wrap"``): the ``write`` method of the ``sys.stdout`` and
+  ``sys.stderr`` objects is replaced, on the objects themselves, by one that
+  calls the original and queues a copy. Identity, ``isatty``, ``encoding``,
+  ``fileno`` and ``flush`` are the objects' own; writes through ``.buffer``
+  and by child processes are not seen.
+
+A flusher thread turns the queue into lines (`lines.LineAssembler`) and hands
+them to the run as Output records, every 0.5 s or per 1,000 lines. Memory is
+bounded: when the queue is full the writer waits (backpressure, never a
+drop), and at most a few records wait in the sender's queue at once, so
+100 MB of output streams through. mytrack's own threads never wait, so a
+warning the sender logs can never deadlock it.
+
+`stop` (called by ``Run._finish`` before the exit record) restores the
+streams, drains what is in flight and sends the last lines, partial line
+included. A forked child restores a "wrap" capture at once (its flusher does
+not exist there); in "fd" mode the child keeps the descriptors, so its output
+reaches the parent's reader, as a subprocess's does. One capture per process:
+a second live run in the same process captures nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mytrack._internal import encode
+from mytrack._internal.descriptors import Redirect, fd_capture_possible
+from mytrack._internal.lines import Line, LineAssembler
+
+if TYPE_CHECKING:
+    from mytrack._run import Run
+
+logger = logging.getLogger("mytrack")
+
+STREAMS = ("stdout", "stderr")
+_INTERVAL = 0.5  # seconds between Output records
+_BATCH_LINES = 1_000  # lines per Output record
+_BATCH_CHARS = 1 << 20  # characters per Output record
+_WAKE_CHUNKS = 2_000  # queued writes that wake the flusher early
+_MAX_CHUNKS = 50_000  # queued writes past which writers wait
+_MAX_FD_CHUNKS = 128  # queued reads (64 KiB each) past which the reader waits
+_MAX_OUTSTANDING = 4  # Output records queued in the sender, not yet encoded
+_MAX_WAIT = 5.0  # seconds a writer waits for room at most, per write
+
+
+class ConsoleCapture:
+    """Captures stdout and stderr for one run; see the module docstring."""
+
+    def __init__(self, emit: Callable[[encode.Control], None]) -> None:
+        self._emit = emit
+        self.mode = ""  # "fd" or "wrap" while capturing
+        # (stream index, time, text or bytes): appended without a lock by any
+        # thread (deque.append is atomic), popped by the flusher only.
+        self._chunks: deque[tuple[int, float, str | bytes]] = deque()
+        self._wake = threading.Event()
+        self._room = threading.Condition()
+        self._stopping = False
+        self._assemblers = tuple(LineAssembler(name) for name in STREAMS)
+        self._decoders = tuple(codecs.getincrementaldecoder("utf-8")("replace") for _ in STREAMS)
+        self._outstanding = threading.Semaphore(_MAX_OUTSTANDING)
+        self._lines: list[Line] = []
+        self._redirect: Redirect | None = None
+        self._patched: list[tuple[Any, Callable[[str], int]]] = []
+        self._flusher = threading.Thread(target=self._flush_loop, name="mytrack-console", daemon=True)
+        self.lines_sent = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self, mode: str) -> str:
+        """Starts capturing ("auto" or "wrap"); returns the way used ("" if none)."""
+        if mode == "auto" and fd_capture_possible():
+            try:
+                self._redirect = Redirect(self._put_bytes)
+                self.mode = "fd"
+            except OSError as exc:
+                logger.debug("console: descriptor capture failed (%s); wrapping streams", exc)
+        if not self.mode:
+            self._wrap()
+        if self.mode:
+            self._flusher.start()
+        return self.mode
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Restores the streams, sends every captured line (partial ones too)."""
+        if not self.mode:
+            return
+        self._unwrap()
+        if self._redirect is not None:
+            self._redirect.stop(timeout=min(timeout, 2.0))
+        self._stopping = True
+        self._wake.set()
+        with self._room:
+            self._room.notify_all()
+        self._flusher.join(timeout)
+        self.mode = ""
+
+    def abandon_in_child(self) -> None:
+        """After fork, in the child: stop feeding a flusher that does not exist here."""
+        self._unwrap()
+        self._stopping = True
+        if self._redirect is not None:
+            self._redirect.abandon_in_child()
+        self.mode = ""
+
+    # -- wrap mode -------------------------------------------------------------------
+
+    def _wrap(self) -> None:
+        for index, name in enumerate(STREAMS):
+            stream = getattr(sys, name, None)
+            if stream is None:
+                continue
+            original = stream.write
+            write = self._make_write(index, original)
+            try:
+                stream.write = write
+            except (AttributeError, TypeError):  # a stream object that takes no attributes
+                logger.debug("console: cannot wrap sys.%s (%s)", name, type(stream).__name__)
+                continue
+            self._patched.append((stream, write))
+            self.mode = "wrap"
+
+    def _make_write(self, index: int, original: Callable[[str], int]) -> Callable[[str], int]:
+        append, now, chunks, full = self._chunks.append, time.time, self._chunks, self._full
+
+        def write(text: str) -> int:
+            written = original(text)  # first: a bad argument raises as before
+            append((index, now(), text))
+            if len(chunks) > _WAKE_CHUNKS:
+                full(_MAX_CHUNKS)
+            return written
+
+        return write
+
+    def _unwrap(self) -> None:
+        for stream, write in self._patched:
+            # Only ours: someone may have replaced it since, and keeps theirs.
+            if getattr(stream, "__dict__", {}).get("write") is write:
+                try:
+                    del stream.write
+                except AttributeError:
+                    pass
+        self._patched = []
+
+    # -- the queue -------------------------------------------------------------------
+
+    def _put_bytes(self, index: int, data: bytes) -> None:
+        """From the descriptor reader: one chunk it read (and passed through)."""
+        self._chunks.append((index, time.time(), data))
+        if len(self._chunks) > _MAX_FD_CHUNKS // 4:
+            self._full(_MAX_FD_CHUNKS)
+
+    def _full(self, limit: int) -> None:
+        """Wakes the flusher; past ``limit`` queued writes, waits for it (backpressure)."""
+        self._wake.set()
+        if len(self._chunks) <= limit or self._stopping:
+            return
+        if threading.current_thread().name.startswith("mytrack-"):
+            return  # the sender's own warnings: waiting could deadlock
+        # Bounded: a writer holding a lock the sender needs (a logging handler's)
+        # must not wait forever; past the bound memory grows a little instead.
+        deadline = time.monotonic() + _MAX_WAIT
+        with self._room:
+            while len(self._chunks) > limit // 2 and not self._stopping:
+                self._wake.set()
+                if time.monotonic() > deadline:
+                    return
+                self._room.wait(0.1)
+
+    # -- the flusher ---------------------------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        try:
+            while True:
+                self._wake.wait(_INTERVAL)
+                self._wake.clear()
+                stopping = self._stopping
+                self._drain()
+                if stopping:
+                    now = time.time()
+                    for assembler in self._assemblers:
+                        assembler.finish(now, self._lines)
+                    self._send(final=True)
+                    return
+                self._send(final=False)
+        except Exception:  # noqa: BLE001 - capture must never take the program down
+            logger.exception("mytrack console capture failed")
+
+    def _drain(self) -> None:
+        popleft = self._chunks.popleft
+        lines = self._lines
+        assemblers, decoders = self._assemblers, self._decoders
+        for _ in range(len(self._chunks)):
+            index, timestamp, data = popleft()
+            text = data if isinstance(data, str) else decoders[index].decode(data)
+            assemblers[index].feed(text, timestamp, lines)
+            if len(lines) >= _BATCH_LINES:
+                self._send(final=False)
+                lines = self._lines
+        with self._room:
+            self._room.notify_all()
+
+    def _send(self, final: bool) -> None:
+        """Hands complete lines to the run, in records of at most 1,000 lines."""
+        lines, self._lines = self._lines, []
+        start = 0
+        while start < len(lines):
+            end, size = start, 0
+            while end < len(lines) and end - start < _BATCH_LINES and size < _BATCH_CHARS:
+                size += len(lines[end][2])
+                end += 1
+            self._emit_batch(lines[start:end], final)
+            start = end
+
+    def _emit_batch(self, batch: list[Line], final: bool) -> None:
+        # Bound what waits in the sender's queue: its bound counts entries, not bytes.
+        while not final and not self._outstanding.acquire(timeout=0.5):
+            if self._stopping:
+                final = True
+        try:
+            control = encode.output_record(batch)
+        except ValueError:  # text the protocol refuses (lone surrogates): replaced
+            control = encode.output_record([(t, s, _clean(x)) for t, s, x in batch])
+        if not final:
+            build = control.build
+
+            def built(seq: int) -> bytes:
+                self._outstanding.release()
+                return build(seq)
+
+            control.build = built
+        self._emit(control)
+        self.lines_sent += len(batch)
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+# -- one capture per process, owned by a run --------------------------------------------
+
+_lock = threading.Lock()
+_active: tuple[weakref.ref[Any], ConsoleCapture] | None = None
+
+
+def attach(run: Run) -> None:
+    """Starts capturing for ``run`` per its ``console`` setting (not when "off")."""
+    global _active
+    sender = run._sender
+    mode = run.settings.console or "auto"
+    if sender is None or mode == "off":
+        return
+    with _lock:
+        if _active is not None and _active[0]() is not None:
+            logger.debug("console: already captured for another run; %s captures nothing", run.path)
+            return
+        capture = ConsoleCapture(sender.enqueue)
+        if capture.start(mode):
+            _active = (weakref.ref(run), capture)
+
+
+def detach(run: Run, timeout: float = 5.0) -> None:
+    """Stops the capture of ``run``, if it has one, sending its last lines."""
+    global _active
+    with _lock:
+        if _active is None or _active[0]() is not run:
+            return
+        capture = _active[1]
+        _active = None
+    capture.stop(timeout)
+
+
+def _after_fork_in_child() -> None:
+    global _active
+    if _active is not None:
+        _active[1].abandon_in_child()
+        _active = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
