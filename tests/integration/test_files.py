@@ -272,7 +272,9 @@ def test_live_file_written_1000_times_is_uploaded_a_few_times(project: str,
     run = start(project)
     run.save("burst.txt", policy="live")
     path = run.path
-    write_until_uploaded(path, source, "burst.txt", b"burst-watch")  # the watch is in place
+    wait_digest(path, "burst.txt", b"burst-ready")
+    # A change seen by the watcher: from now on the file is watched.
+    write_until_uploaded(path, source, "burst.txt", b"burst-watch")
     before = files_of(path)["burst.txt"].uploads
     for i in range(1000):
         overwrite(source, f"burst-{i:05d}".encode())
@@ -311,6 +313,7 @@ def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None
     source = make(workdir, "idle.txt", b"idle-0")
     run = start(project)
     run.save("idle.txt")
+    wait_digest(run.path, "idle.txt", b"idle-0")
     write_until_uploaded(run.path, source, "idle.txt", b"idle-1")  # watched from now on
     wait_for(lambda: run.status().files_pending == 0, timeout=5, message="no pending file")
     deadline = time.monotonic() + 2.0

@@ -24,6 +24,7 @@ def test_defaults_with_empty_env() -> None:
         dir=os.getcwd(), entity=getpass.getuser(), project="uncategorized", quiet=False,
         finish_timeout=60.0, init_timeout=30.0, heartbeat_interval=2.0,
         max_buffer_bytes=64 * 1024 * 1024, max_queue_entries=20_000, ui_port=6017,
+        console="auto",
         x_primary=True, x_label=f"{socket.gethostname()}-{os.getpid()}",
     )
     assert resolved.run_id is None and resolved.run_tags is None and resolved.resume is None

@@ -9,6 +9,8 @@ detects it.
 from __future__ import annotations
 
 import atexit
+import os
+import signal
 import sys
 import threading
 from types import TracebackType
@@ -24,6 +26,7 @@ _runs: list[_Finishable] = []
 _installed = False
 _exit_code = 0
 _exit_state = ""
+_keyboard_interrupt = False  # the interpreter is ending on an unhandled Ctrl-C
 
 
 def register(run: _Finishable) -> None:
@@ -48,8 +51,9 @@ def _install() -> None:
     def excepthook(
         kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
-        global _exit_code, _exit_state
-        if _exit_state == "killed" or issubclass(kind, KeyboardInterrupt):
+        global _exit_code, _exit_state, _keyboard_interrupt
+        _keyboard_interrupt = issubclass(kind, KeyboardInterrupt)
+        if _exit_state == "killed" or _keyboard_interrupt:
             _exit_code, _exit_state = 255, "killed"
         else:
             _exit_code, _exit_state = 1, "failed"
@@ -68,6 +72,29 @@ def _install() -> None:
     sys.excepthook = excepthook
     sys.exit = exit
     atexit.register(_at_exit)
+
+
+def _die_of_sigint() -> None:
+    """Ends the process by SIGINT after an unhandled KeyboardInterrupt.
+
+    CPython does that itself (so that a shell sees the Ctrl-C), but forgets it
+    when any thread runs exec() on a string during shutdown (namedtuple and
+    dataclass creation do), which finishing runs at exit makes likely. This
+    hook is registered at import, so it runs after the exit hooks registered
+    later; it flushes the standard streams first.
+    """
+    if not _keyboard_interrupt:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+atexit.register(_die_of_sigint)
 
 
 def note_exit(exit_code: int, state: str) -> None:
