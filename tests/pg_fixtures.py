@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -58,10 +60,13 @@ class PgServer:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
-        self._as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            try:
+                shutil.chown(self.root, "postgres", "postgres")
+            except LookupError:
+                shutil.rmtree(self.root, ignore_errors=True)
+                raise
 
     @property
     def url(self) -> str:
@@ -73,8 +78,20 @@ class PgServer:
                   "-E", "UTF8", "--locale=C", "--no-sync")
 
     def start(self) -> None:
-        """Starts the server (on a new free port the first time) and waits until it is up."""
-        self.port = self.port or free_port()
+        """Starts the server and waits until it is up; a restart keeps the port."""
+        if self.port:
+            self._start()
+            return
+        for attempt in range(3):  # the free port may be taken before postgres binds it
+            self.port = free_port()
+            try:
+                self._start()
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+
+    def _start(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c full_page_writes=off")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
@@ -94,9 +111,12 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _run(self, *argv: str) -> None:
-        result = subprocess.run(
-            [*self._as_user, *argv], capture_output=True, text=True, timeout=_START_TIMEOUT_S + 30,
-        )
+        command = list(argv)
+        if self._as_postgres:
+            command = (["runuser", "-u", "postgres", "--", *argv] if shutil.which("runuser")
+                       else ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(argv)])
+        result = subprocess.run(command, capture_output=True, text=True,
+                                timeout=_START_TIMEOUT_S + 30)
         if result.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()}\n{log}")
@@ -111,19 +131,22 @@ def throwaway_server(why: str = "") -> Iterator[PgServer]:
     """
     if not (shutil.which("initdb") and shutil.which("pg_ctl")):
         unavailable(f"{why}initdb and pg_ctl are not on PATH")
-    server = PgServer()
+    try:
+        server = PgServer()
+    except LookupError as exc:  # root, but no postgres user to run the server as
+        unavailable(f"{why}cannot start a throwaway server: {exc}")
     try:
         try:
             server.init()
             server.start()
-        except (RuntimeError, OSError, KeyError, subprocess.TimeoutExpired) as exc:
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             unavailable(f"{why}cannot start a throwaway server: {exc}")
         yield server
     finally:
         server.destroy()
 
 
-def _admin(url: str, *statements: str) -> None:
+def admin(url: str, *statements: str) -> None:
     """Runs statements outside a transaction (CREATE/DROP DATABASE need that)."""
     import psycopg
 
@@ -132,9 +155,9 @@ def _admin(url: str, *statements: str) -> None:
             conn.execute(statement)
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 @contextmanager
@@ -142,12 +165,12 @@ def fresh_database(server_url: str) -> Iterator[str]:
     """A new empty database on the server of ``server_url``; dropped on exit."""
     name = f"mytrack_test_{secrets.token_hex(6)}"
     # template0: template1 may be in use by a concurrent CREATE DATABASE.
-    _admin(server_url, f"CREATE DATABASE {name} TEMPLATE template0")
+    admin(server_url, f"CREATE DATABASE {name} TEMPLATE template0")
     try:
-        yield _with_database(server_url, name)
+        yield with_database(server_url, name)
     finally:
         # FORCE: a store a test forgot to close must not keep the database alive.
-        _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +193,7 @@ def _shared_server() -> tuple[str | None, str]:
     if not url:
         return None, f"{_ENV} is not set"
     try:
-        _admin(url, "SELECT 1")
+        admin(url, "SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure: try a throwaway server
         detail = " ".join(str(exc).split())
         return None, f"{_ENV} does not answer ({type(exc).__name__}: {detail})"

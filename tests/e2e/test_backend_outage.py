@@ -21,7 +21,7 @@ import pytest
 
 import mytrack
 from tests.conftest import stop_service, wait_for
-from tests.pg_fixtures import PgServer, _admin, throwaway_server, unavailable
+from tests.pg_fixtures import PgServer, admin, throwaway_server, unavailable, with_database
 
 OUTAGE_SECONDS = 3.0  # at least this long down, while the script keeps logging
 SLOW_LOG_SECONDS = 1.0  # log() taking longer than this counts as blocking
@@ -63,7 +63,7 @@ def pg() -> Iterator[PgServer]:
     except ImportError:
         unavailable("psycopg is not installed: pip install 'mytrack[postgres]'")
     with throwaway_server() as server:
-        _admin(server.url, "CREATE DATABASE mytrack")
+        admin(server.url, "CREATE DATABASE mytrack")
         yield server
 
 
@@ -98,7 +98,7 @@ def test_postgres_outage_loses_and_blocks_nothing(tmp_path: Path, pg: PgServer, 
     """With PostgreSQL stopped mid-run, log() goes on, the service acks into its WAL and
     reports the error; once PostgreSQL is back the run ends finished with every step once."""
     progress, stop = tmp_path / "progress.json", tmp_path / "stop"
-    store = pg.url.rsplit("/", 1)[0] + "/mytrack"
+    store = with_database(pg.url, "mytrack")
     env = {**os.environ, "MYTRACK_DIR": str(home), "MYTRACK_STORE": store,
            "MYTRACK_SILENT": "true", "MYTRACK_SERVICE_IDLE_TIMEOUT": "120"}
     script = subprocess.Popen(

@@ -315,7 +315,7 @@ def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None
     run.save("idle.txt")
     wait_digest(run.path, "idle.txt", b"idle-0")
     write_until_uploaded(run.path, source, "idle.txt", b"idle-1")  # watched from now on
-    wait_for(lambda: run.status().files_pending == 0, timeout=5, message="no pending file")
+    wait_for(lambda: run.status().files_pending == 0, timeout=3, message="no pending file")
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         assert run.status().files_pending == 0
