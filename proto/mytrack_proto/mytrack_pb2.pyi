@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Record(_message.Message):
-    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment")
+    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment", "alert")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class Record(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log: LogBatch
     config: ConfigUpdate
@@ -30,7 +31,22 @@ class Record(_message.Message):
     files: Files
     output: Output
     environment: Environment
-    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ...) -> None: ...
+    alert: Alert
+    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ...) -> None: ...
+
+class Alert(_message.Message):
+    __slots__ = ("title", "text", "level", "wait_duration", "timestamp")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    WAIT_DURATION_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    text: str
+    level: str
+    wait_duration: float
+    timestamp: float
+    def __init__(self, title: _Optional[str] = ..., text: _Optional[str] = ..., level: _Optional[str] = ..., wait_duration: _Optional[float] = ..., timestamp: _Optional[float] = ...) -> None: ...
 
 class Output(_message.Message):
     __slots__ = ("lines",)

@@ -1,0 +1,224 @@
+"""System metrics: sampled by the real service with real psutil, read back as their own stream.
+
+Tests that need a sampling interval other than the session's use a fresh
+service home (MYTRACK_STATS_INTERVAL is a variable of the service), handed to
+subprocess scripts through MYTRACK_DIR; the fixture stops that service. The
+NVML path is checked against an injected fake reader, and against the real
+library where it is installed (no GPU there must not be an error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mytrack
+from mytrack_service.gpus import FakeGpuReader, GpuReading, NvmlReader
+from mytrack_service.sessions import Hub, OpenRequest
+from mytrack_service.store.base import RunKey
+from mytrack_service.store.memory import MemoryStore
+from mytrack_service.sysmetrics import Sampler
+from tests.conftest import stop_service
+
+INTERVAL = 0.2
+
+
+class Home:
+    """A fresh service home whose service samples at a given interval."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self.path = path
+        self.env = {**os.environ, "MYTRACK_DIR": str(path),
+                    "MYTRACK_STATS_INTERVAL": str(interval), "MYTRACK_SILENT": "true"}
+
+    def run(self, code: str, cwd: Path) -> dict[str, Any]:
+        """Runs a script that prints one JSON line last; returns it."""
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=self.env, text=True,
+            capture_output=True, timeout=120,
+        )
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+        return out
+
+    def api(self) -> mytrack.Api:
+        return mytrack.Api(settings=mytrack.Settings(service_dir=str(self.path)))
+
+
+@pytest.fixture(scope="module")
+def sampling_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    home = Home(tmp_path_factory.mktemp("stats-home"), INTERVAL)
+    yield home
+    stop_service(home.path)
+
+
+LIVE_FOR = """
+    import json, sys, time
+    import mytrack
+    run = mytrack.init(project={project!r}, settings=mytrack.Settings(console="off"))
+    start = time.time()
+    step = 0
+    while time.time() - start < {seconds}:
+        run.log({{"loss": 1.0 / (step + 1)}})
+        step += 1
+        time.sleep(0.02)
+    lived = time.time() - start
+    run.finish()
+    print(json.dumps({{"path": run.path, "lived": lived, "steps": step}}))
+"""
+
+
+def test_system_stream_is_present_and_separate_from_step_history(
+    sampling_home: Home, workdir: Path, project: str
+) -> None:
+    """Samples come back with stream="system" (system/ keys, _timestamp, _runtime, _label) and never appear in the step history."""
+    out = sampling_home.run(LIVE_FOR.format(project=project, seconds=1.5), workdir)
+    run = sampling_home.api().run(out["path"])
+    history = run.history(pandas=False)
+    assert len(history) == out["steps"]
+    assert all(not k.startswith("system/") for row in history for k in row)
+    samples = run.history(stream="system", pandas=False)
+    assert samples, "no system sample was stored"
+    for sample in samples:
+        assert {"_timestamp", "_runtime", "_label", "system/cpu", "system/memory.used_percent",
+                "system/memory.available", "system/disk.used_percent",
+                "system/proc.cpu", "system/proc.memory.rss", "system/proc.threads"} <= set(sample)
+        assert sample["_label"] == ""
+        assert 0 <= sample["system/cpu"] <= 100
+        assert sample["system/proc.memory.rss"] > 5  # a Python process
+        assert sample["system/proc.threads"] >= 2  # main + the sender at least
+    assert "_step" not in samples[0]
+    timestamps = [s["_timestamp"] for s in samples]
+    assert timestamps == sorted(timestamps)
+    assert 0 <= samples[0]["_runtime"] <= samples[-1]["_runtime"] <= out["lived"] + 5
+    # scan_history with keys keeps the stream's own columns and the asked key.
+    cpu = list(run.scan_history(keys=["system/cpu"], stream="system"))
+    assert len(cpu) == len(samples)
+    assert set(cpu[0]) == {"_timestamp", "_runtime", "_label", "system/cpu"}
+
+
+def test_sample_count_over_a_known_time_is_within_bounds(
+    sampling_home: Home, workdir: Path, project: str
+) -> None:
+    """At a 0.2 s interval a run live for 3 s gets about 15 samples: neither a burst nor a stall."""
+    out = sampling_home.run(LIVE_FOR.format(project=project, seconds=3.0), workdir)
+    count = len(sampling_home.api().run(out["path"]).history(stream="system", pandas=False))
+    expected = out["lived"] / INTERVAL
+    # Loose below (a loaded CI machine delays ticks), tight above (no double sampling).
+    assert expected * 0.4 <= count <= expected + 3, (count, expected)
+
+
+def test_busy_loop_child_shows_process_tree_cpu(
+    sampling_home: Home, workdir: Path, project: str
+) -> None:
+    """A child process spinning on the CPU counts in system/proc.cpu (the writer's process tree)."""
+    code = f"""
+        import json, subprocess, sys, time
+        import mytrack
+        run = mytrack.init(project={project!r}, settings=mytrack.Settings(console="off"))
+        spin = "import time\\nend = time.time() + 3\\nwhile time.time() < end: pass"
+        child = subprocess.Popen([sys.executable, "-c", spin])
+        child.wait()
+        run.finish()
+        print(json.dumps({{"path": run.path}}))
+    """
+    out = sampling_home.run(code, workdir)
+    samples = sampling_home.api().run(out["path"]).history(stream="system", pandas=False)
+    busiest = max(s.get("system/proc.cpu", 0.0) for s in samples)
+    assert busiest >= 40.0, [s.get("system/proc.cpu") for s in samples]
+
+
+def test_interval_zero_disables_sampling(tmp_path: Path, workdir: Path, project: str) -> None:
+    """With MYTRACK_STATS_INTERVAL=0 the service stores no system sample at all."""
+    home = Home(tmp_path / "off-home", 0)
+    try:
+        out = home.run(LIVE_FOR.format(project=project, seconds=1.0), workdir)
+        run = home.api().run(out["path"])
+        assert run.history(stream="system", pandas=False) == []
+        assert len(run.history(pandas=False)) == out["steps"]
+    finally:
+        stop_service(home.path)
+
+
+# -- the sampler in-process: injected GPU reader, cost ---------------------------------
+
+
+def _hub_with_writer(tmp_path: Path, pid: int) -> tuple[Hub, RunKey]:
+    hub = Hub(MemoryStore(), str(tmp_path))
+    key = RunKey("e", "p", "r1")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    hub.open_run(OpenRequest(
+        key=key, writer_id="w1", name="n", group="", job_type="", tags=[], notes="",
+        config={}, resume="", run_dir=str(run_dir), start_time=time.time() - 5.0, pid=pid,
+        host=socket.gethostname(), sweep_id="",
+    ))
+    return hub, key
+
+
+def test_gpu_metrics_from_an_injected_reader(tmp_path: Path) -> None:
+    """Each GPU reading becomes system/gpu.N.* keys; proc.memory_used sums only the run's process tree."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        hub, key = _hub_with_writer(tmp_path, os.getpid())
+        fake = FakeGpuReader([
+            GpuReading(
+                {"utilization": 87.0, "memory_used": 30000.0, "memory_total": 81920.0,
+                 "temperature": 61.0, "power": 312.5, "sm_clock": 1980.0},
+                # ours, our child's, and a stranger's (pid 1) memory on GPU 0
+                {os.getpid(): 1000.0, child.pid: 500.0, 1: 9999.0},
+            ),
+            GpuReading({"utilization": 0.0, "memory_used": 10.0, "memory_total": 81920.0}, {}),
+        ])
+        sampler = Sampler(hub, gpus=fake)
+        assert sampler.sample_once() == 1
+        (sample,) = list(hub.store.read_system(key))
+        assert sample["system/gpu.0.utilization"] == 87.0
+        assert sample["system/gpu.0.memory_used"] == 30000.0
+        assert sample["system/gpu.0.memory_total"] == 81920.0
+        assert sample["system/gpu.0.temperature"] == 61.0
+        assert sample["system/gpu.0.power"] == 312.5
+        assert sample["system/gpu.0.sm_clock"] == 1980.0
+        assert sample["system/gpu.0.proc.memory_used"] == 1500.0
+        assert sample["system/gpu.1.utilization"] == 0.0
+        assert sample["system/gpu.1.proc.memory_used"] == 0.0
+        assert "system/gpu.2.utilization" not in sample
+        assert 4.0 <= sample["_runtime"] <= 60.0
+        sampler.close()
+        assert fake.closed
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_real_nvml_library_without_a_gpu_is_not_an_error() -> None:
+    """NvmlReader never raises: no library, no driver or no GPU gives no reading; a GPU gives its metrics."""
+    reader = NvmlReader()
+    readings = reader.read()
+    assert reader.read() == readings or len(reader.read()) == len(readings)
+    for reading in readings:  # only on a machine with an NVIDIA GPU
+        assert {"memory_used", "memory_total"} <= set(reading.metrics)
+    reader.close()
+
+
+def test_sampling_costs_under_one_percent_of_a_core_at_ten_seconds(tmp_path: Path) -> None:
+    """One tick for a run costs well under 100 ms of CPU (1 % of a core at the 10 s default)."""
+    hub, _ = _hub_with_writer(tmp_path, os.getpid())
+    sampler = Sampler(hub, gpus=FakeGpuReader([]))
+    sampler.sample_once()  # the first tick sets up the writer's track
+    start = time.thread_time()
+    ticks = 20
+    for _ in range(ticks):
+        sampler.sample_once()
+    per_tick = (time.thread_time() - start) / ticks
+    assert per_tick < 0.02, f"{per_tick * 1000:.1f} ms of CPU per tick"
