@@ -77,6 +77,7 @@ class Applier:
             try:
                 more = self.cycle()
                 backoff = 0.1
+                self.last_error = ""  # the store answers again
             except StoreError as exc:
                 self._note_error(f"store write failed, will retry: {exc}")
                 self._stop.wait(backoff)
