@@ -8,6 +8,7 @@ credentials are never used, and everything is put back at the end. Under CI
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,7 @@ def _session_environment(tmp: Path) -> dict[str, str | None]:
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a moto S3 server running for the whole test session."""
     try:
-        import boto3  # noqa: F401 - the S3 store needs it
+        importlib.import_module("boto3")  # the S3 store needs it
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         if os.environ.get("CI", "").lower() == "true":
