@@ -90,5 +90,5 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
         time.sleep(interval)
 
 
-from tests.pg_fixtures import postgres_url  # noqa: F401
+from tests.pg_fixtures import postgres_db, postgres_url  # noqa: F401
 from tests.s3_fixtures import s3_endpoint  # noqa: F401

@@ -69,7 +69,7 @@ class NvmlReader:
             return self._nvml is not None
         self._tried = True
         try:
-            import pynvml  # the optional nvidia-ml-py package
+            import pynvml  # type: ignore[import-untyped,import-not-found,unused-ignore]
         except ImportError:
             logger.info("nvidia-ml-py is not installed: no GPU metrics")
             return False

@@ -25,6 +25,7 @@ import select
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 _READ_BYTES = 65536
 
@@ -34,8 +35,9 @@ def fd_capture_possible() -> bool:
     if os.name != "posix":
         return False
     for name, fd in (("stdout", 1), ("stderr", 2)):
-        stream = getattr(sys, name, None)
-        if stream is None or stream is not getattr(sys, f"__{name}__", None):
+        stream: Any = getattr(sys, name, None)
+        original: Any = getattr(sys, f"__{name}__", None)
+        if stream is None or stream is not original:
             return False  # replaced: pytest capturing, Jupyter, an IDE console
         try:
             if stream.fileno() != fd:

@@ -136,7 +136,7 @@ def _program(main: Any) -> str:
         return f"-m {spec.name.removesuffix('.__main__')}"
     path = getattr(main, "__file__", None)
     if path:
-        return os.path.abspath(path)
+        return os.path.abspath(str(path))
     if sys.argv and sys.argv[0] in ("-c", ""):
         return "-c" if sys.argv[0] == "-c" else "<interactive>"
     return sys.argv[0] if sys.argv else ""
@@ -145,7 +145,7 @@ def _program(main: Any) -> str:
 def _machine() -> dict[str, Any]:
     out: dict[str, Any] = {"cpu_count": os.cpu_count() or 0}
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
         out["cpu_count_physical"] = psutil.cpu_count(logical=False) or 0
         out["memory_total_mb"] = round(psutil.virtual_memory().total / _MB)
@@ -204,7 +204,7 @@ def _without_credentials(url: str) -> str:
 def _gpus() -> dict[str, Any]:
     """NVIDIA GPUs through NVML; {} without nvidia-ml-py, a driver or a GPU."""
     try:
-        import pynvml
+        import pynvml  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return {}
     try:
