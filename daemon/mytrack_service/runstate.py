@@ -178,6 +178,8 @@ class RunAssembly:
     def take(self) -> Output:
         """What was produced since the last take(), with the new snapshot."""
         out, self.out = self.out, Output()
+        # A shared run's fields merge too (its writers may live in other services).
+        out.merge_rows = out.merge_rows or self.shared
         # Always with the snapshot: a batch that only accumulated a pending row
         # (commit=False) still moves the WAL position past those calls.
         if self._touched:

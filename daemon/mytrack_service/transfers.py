@@ -53,6 +53,7 @@ class _Slot:
     """In-memory upload state of one file."""
 
     generation: int = 0  # bumped by every change: an upload of an older one is stale
+    first_change: float = 0.0  # monotonic time of the oldest change not yet uploaded
     in_flight: bool = False
     failures: int = 0
     next_try: float = 0.0  # monotonic time before which not to start (backoff, throttle)
@@ -97,7 +98,12 @@ class Transfers:
             slot = self._slots.setdefault((key, name), _Slot())
             slot.generation += 1
             now = time.monotonic()
-            slot.next_try = max(now + _DEBOUNCE, slot.last_upload + min_interval(size))
+            if not slot.first_change:
+                slot.first_change = now
+            # Debounced, but a file that never stops changing is still uploaded
+            # once per interval, not only at the end.
+            quiet = min(now + _DEBOUNCE, slot.first_change + max(_DEBOUNCE, min_interval(size)))
+            slot.next_try = max(quiet, slot.last_upload + min_interval(size))
         try:
             self.store.update_file(key, name, {"pending": True})
         except StoreError as exc:
@@ -131,6 +137,7 @@ class Transfers:
                     if slot.in_flight or slot.next_try > now:
                         continue
                     slot.in_flight = True
+                    slot.first_change = 0.0
                     generation = slot.generation
                 self._pool.submit(self._upload, row, generation)
 

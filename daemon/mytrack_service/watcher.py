@@ -46,6 +46,7 @@ class LiveWatcher(FileSystemEventHandler):
         targets = {os.path.realpath(path): owner for path, owner in wanted.items()}
         folders = {os.path.dirname(target) for target in targets}
         with self._lock:
+            new = {t: owner for t, owner in targets.items() if t not in self._targets}
             self._targets = targets
             for folder in set(self._watches) - folders:
                 self._observer.unschedule(self._watches.pop(folder))
@@ -55,9 +56,17 @@ class LiveWatcher(FileSystemEventHandler):
                         self._watches[folder] = self._observer.schedule(self, folder)
                     except OSError as exc:  # inotify limits, permissions
                         logger.warning("cannot watch %s: %s", folder, exc)
+        # A change between the file's first upload and its watch starting would
+        # go unseen: check each newly watched file once (unchanged content is
+        # not uploaded again).
+        for target, (key, name) in new.items():
+            if os.path.exists(target):
+                self._on_change(key, name, os.path.getsize(target))
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
+        # Opening and reading a file (our own uploads read it) is no change;
+        # a deleted file keeps its last upload.
+        if event.is_directory or event.event_type in ("opened", "closed_no_write", "deleted"):
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if not path:

@@ -271,8 +271,7 @@ def test_finish_returns_within_its_timeout_and_blocked_uploads_complete_later(ho
     names = [f"slow-{i}.bin" for i in range(workers)]
     for name in names:
         (home.work / name).write_bytes(b"placeholder")
-    first = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True, finish_timeout=2),
-                         reinit="create_new")
+    first = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True, finish_timeout=2))
     first.save("slow-*.bin", policy="end")
     for name in names:
         home.block(home.work / name)
@@ -285,8 +284,7 @@ def test_finish_returns_within_its_timeout_and_blocked_uploads_complete_later(ho
     # Every worker now waits on a FIFO: a second run's "now" file has to queue.
     queued = os.urandom(12_345)
     (home.work / "queued.bin").write_bytes(queued)
-    second = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True),
-                          reinit="create_new")
+    second = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True))
     second.save("queued.bin", policy="now")
 
     def counted() -> bool:

@@ -304,10 +304,6 @@ def test_live_file_deleted_by_the_user_stays_as_last_uploaded(project: str,
         assert handle.read() == "last good"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: LiveWatcher.on_any_event treats the uploader's own open/close-no-write of a live "
-    "file as a change, so an unchanged live file is re-read every second and "
-    "run.status().files_pending never drains while the run is live"))
 def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None:
     """Once a live file's last version is uploaded and nothing writes it, run.status() reports no pending file for 2 s."""
     source = make(workdir, "idle.txt", b"idle-0")
@@ -462,10 +458,6 @@ def test_restore_from_an_unknown_run_raises_value_error_naming_it(project: str,
     assert not (Path(run.dir) / "anything.txt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: _internal/download.py download() returns an existing local file before asking the "
-    "service, so restore() with a mistyped run_path silently returns a stale local file "
-    "instead of raising for the unknown run"))
 def test_restore_from_an_unknown_run_raises_even_if_the_file_exists_locally(
         project: str, workdir: Path) -> None:
     """restore() from an unknown run raises ValueError even when a file of that name is already in root."""

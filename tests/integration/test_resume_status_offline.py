@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,34 @@ def without_meta(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in META}
 
 
-def json_lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON line in stdout:\n{result.stdout}\n{result.stderr}"
-    return lines
+# Scripts report through a file, not stdout: console capture forwards stdout from
+# a thread, so a line printed just before SIGKILL may never arrive.
+REPORT = """
+import json, os
+def report(**fields):
+    with open(os.environ["REPORT_FILE"], "a") as f:
+        f.write(json.dumps(fields) + "\\n")
+"""
+
+
+def reports(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
+
+
+def python(code: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+           expect: int = 0) -> dict[str, Any]:
+    """Runs a script to its end; returns the first thing it reported."""
+    report_file = Path.cwd() / f"report-{uuid.uuid4().hex}.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-c", REPORT + textwrap.dedent(code), *args], cwd=cwd,
+        env={**os.environ, **(env or {}), "REPORT_FILE": str(report_file)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == expect, f"exit {result.returncode}:\n{result.stderr}"
+    lines = reports(report_file)
+    assert lines, f"the script reported nothing:\n{result.stdout}\n{result.stderr}"
+    return lines[0]
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -80,7 +105,7 @@ run = mytrack.init(project=sys.argv[1], id=sys.argv[2], name="first-life", tags=
 for i in range(10):
     run.log({"i": i, "loss": 1.0 / (i + 1)})
 run.summary["best"] = 0.5
-print(json.dumps({"path": run.path}), flush=True)
+report(path=run.path)
 if sys.argv[3] == "kill -9":
     assert run._sender.flush(30)
     os.kill(os.getpid(), signal.SIGKILL)
@@ -98,7 +123,7 @@ seen = {
 for i in range(10, 15):
     run.log({"i": i, "loss": 1.0 / (i + 1)})
 run.finish()
-print(json.dumps(seen))
+report(**seen)
 """
 
 
@@ -108,24 +133,15 @@ def test_resume_allow_continues_steps_runtime_config_summary_and_identity(
 ) -> None:
     """init(id=..., resume="allow") in a new process continues at step 10 with config, summary, name, tags, notes and _runtime carried over."""
     run_id = "resume-" + ("finished" if first_end == "finish" else "crashed")
-    first = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(FIRST_LIFE), project, run_id, first_end],
-        capture_output=True, text=True, timeout=60,
-    )
-    path = json_lines(first)[0]["path"]
-    if first_end == "kill -9":
-        assert first.returncode == -signal.SIGKILL
+    killed = first_end == "kill -9"
+    path = python(FIRST_LIFE, project, run_id, first_end,
+                  expect=-signal.SIGKILL if killed else 0)["path"]
+    if killed:
         wait_for(lambda: api_run(path).state == "crashed", timeout=5, message="crashed")
     else:
-        assert first.returncode == 0, first.stderr
         assert api_run(path).state == "finished"
     old = full_rows(path)
-    second = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SECOND_LIFE), project, run_id],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert second.returncode == 0, second.stderr
-    seen = json_lines(second)[0]
+    seen = python(SECOND_LIFE, project, run_id)
     assert seen["resumed"] is True
     assert seen["state"] == "running"  # a finished or crashed run runs again
     assert seen["config"] == {"lr": 0.1, "arch": {"depth": 3}, "epochs": 3}
@@ -169,7 +185,7 @@ def test_resume_never_on_an_existing_run_raises_and_sends_nothing(project: str) 
 AUTO_SCRIPT = """
 import json, os, signal, sys, mytrack
 run = mytrack.init(project=sys.argv[1], resume="auto")
-print(json.dumps({"path": run.path, "resumed": run.resumed}), flush=True)
+report(path=run.path, resumed=run.resumed)
 for i in range(5):
     run.log({"n": i})
 if sys.argv[2] == "kill -9":
@@ -185,12 +201,8 @@ def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
     """resume="auto" from the same folder resumes the run that crashed there, and starts a new run once that one finished cleanly."""
 
     def start(end: str) -> dict[str, Any]:
-        result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(AUTO_SCRIPT), project, end],
-            cwd=workdir, capture_output=True, text=True, timeout=60,
-        )
-        assert result.returncode == (-signal.SIGKILL if end == "kill -9" else 0), result.stderr
-        return json_lines(result)[0]
+        return python(AUTO_SCRIPT, project, end, cwd=workdir,
+                      expect=-signal.SIGKILL if end == "kill -9" else 0)
 
     first = start("kill -9")
     assert first["resumed"] is False
@@ -268,23 +280,15 @@ for i in range(30):
     if i % 10 == 9:
         run.log({"val": i}, commit=False)
 run.summary["best"] = 7
-print(json.dumps({"path": run.path, "dir": run.dir, "offline": run.offline, "url": run.url}),
-      flush=True)
+report(path=run.path, dir=run.dir, offline=run.offline, url=run.url)
 run.finish()
 """
 
 
 def run_same(project: str, mode: str, home: Path | None = None,
              cwd: Path | None = None) -> dict[str, Any]:
-    env = dict(os.environ)
-    if home is not None:
-        env["MYTRACK_DIR"] = str(home)
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SAME_SCRIPT), project, mode], cwd=cwd,
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    out = json_lines(result)[0]
+    env = {} if home is None else {"MYTRACK_DIR": str(home)}
+    out = python(SAME_SCRIPT, project, mode, cwd=cwd, env=env)
     out["folder"] = str(run_folder(cwd or Path.cwd(), out["path"]))
     return out
 
@@ -368,7 +372,7 @@ run = mytrack.init(project=sys.argv[1], mode="offline")
 for i in range(1000):
     run.log({"i": i})
 assert run._sender.flush(30)
-print(json.dumps({"path": run.path, "dir": run.dir}), flush=True)
+report(path=run.path)
 i = 1000
 while True:  # killed -9 by the test
     run.log({"i": i})
@@ -379,18 +383,21 @@ while True:  # killed -9 by the test
 
 def test_crashed_offline_run_syncs_everything_it_wrote(project: str, tmp_path: Path) -> None:
     """An offline run killed -9 mid-way syncs every row its WAL holds (a contiguous prefix of at least the flushed 1,000) and ends crashed."""
+    report_file = tmp_path / "report.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CRASHING_OFFLINE), project],
-        env={**os.environ, "MYTRACK_DIR": str(tmp_path / "offline-home")},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", REPORT + textwrap.dedent(CRASHING_OFFLINE), project],
+        env={**os.environ, "MYTRACK_DIR": str(tmp_path / "offline-home"),
+             "REPORT_FILE": str(report_file)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert process.stdout is not None
-        out = json.loads(process.stdout.readline() or "null")
-        assert out is not None, process.stderr.read() if process.stderr else ""
+        wait_for(lambda: reports(report_file) or process.poll() is not None, timeout=30,
+                 message="the offline script to flush 1,000 rows")
+        assert reports(report_file), process.communicate()[1]
     finally:
         process.kill()
         process.communicate()
+    out = reports(report_file)[0]
     out["folder"] = str(run_folder(Path.cwd(), out["path"]))
     assert_no_service_trace(tmp_path / "offline-home")
     cli("sync", out["folder"])

@@ -327,10 +327,6 @@ def test_pending_counts_files_and_bytes_of_one_run(harness: Harness) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify reports reads as open/close events")
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: LiveWatcher.on_any_event reacts to FileOpenedEvent/FileClosedNoWriteEvent, so the "
-    "uploader's own read of a live file marks it changed again: it is re-read every "
-    "min_interval forever and stays pending"))
 def test_uploaders_own_read_does_not_retrigger_a_live_upload(harness: Harness,
                                                              tmp_path: Path) -> None:
     """A watched live file that nobody writes is uploaded once and then stays idle (not pending, not re-read)."""
@@ -344,10 +340,6 @@ def test_uploaders_own_read_does_not_retrigger_a_live_upload(harness: Harness,
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on inotify event delivery")
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Transfers._run refreshes watches only once a second and LiveWatcher.refresh does "
-    "not report files newly watched, so a change made between the first upload and the "
-    "watch being set up is never uploaded during the run"))
 def test_change_right_after_the_first_upload_is_uploaded(harness: Harness,
                                                          tmp_path: Path) -> None:
     """A live file changed right after its first upload is uploaded again in its new version while the run is live."""
@@ -365,10 +357,6 @@ def test_change_right_after_the_first_upload_is_uploaded(harness: Harness,
     harness.wait_uploaded("fresh.txt", b"version 2", timeout=3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Transfers.changed pushes next_try to now + _DEBOUNCE on every change with no "
-    "maximum wait, so a live file changed more often than every 0.5 s is never uploaded "
-    "while it keeps changing"))
 def test_file_changing_continuously_is_still_uploaded_while_it_changes(
         harness: Harness, tmp_path: Path) -> None:
     """A live file rewritten every 0.2 s gets a new upload within 3 s, while the writes go on."""

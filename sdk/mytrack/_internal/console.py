@@ -62,6 +62,7 @@ _MAX_CHUNKS = 50_000  # queued writes past which writers wait
 _MAX_FD_CHUNKS = 128  # queued reads (64 KiB each) past which the reader waits
 _MAX_OUTSTANDING = 4  # Output records queued in the sender, not yet encoded
 _MAX_WAIT = 5.0  # seconds a writer waits for room at most, per write
+_GROUP_SECONDS = 0.01  # writes this close together are assembled as one
 
 
 class ConsoleCapture:
@@ -207,18 +208,38 @@ class ConsoleCapture:
             logger.exception("mytrack console capture failed")
 
     def _drain(self) -> None:
+        """Feeds what is queued to the assemblers, sending full batches on the way.
+
+        Consecutive writes to one stream within 10 ms are joined first: one
+        assembler call per run of writes, not per write (print() makes two),
+        at the cost of lines carrying the time of the run's last write.
+        """
         popleft = self._chunks.popleft
-        lines = self._lines
-        assemblers, decoders = self._assemblers, self._decoders
+        group: list[str | bytes] = []
+        group_index, group_time = -1, 0.0
         for _ in range(len(self._chunks)):
             index, timestamp, data = popleft()
-            text = data if isinstance(data, str) else decoders[index].decode(data)
-            assemblers[index].feed(text, timestamp, lines)
-            if len(lines) >= _BATCH_LINES:
-                self._send(final=False)
-                lines = self._lines
+            if group and (index != group_index or timestamp - group_time > _GROUP_SECONDS
+                          or type(data) is not type(group[0])):
+                self._feed(group_index, group, group_time)
+                group = []
+            if not group:
+                group_index = index
+            group.append(data)
+            group_time = timestamp
+        if group:
+            self._feed(group_index, group, group_time)
         with self._room:
             self._room.notify_all()
+
+    def _feed(self, index: int, group: list[str | bytes], timestamp: float) -> None:
+        if isinstance(group[0], str):
+            text = "".join(group)  # type: ignore[arg-type]
+        else:
+            text = self._decoders[index].decode(b"".join(group))  # type: ignore[arg-type]
+        self._assemblers[index].feed(text, timestamp, self._lines)
+        if len(self._lines) >= _BATCH_LINES:
+            self._send(final=False)
 
     def _send(self, final: bool) -> None:
         """Hands complete lines to the run, in records of at most 1,000 lines."""

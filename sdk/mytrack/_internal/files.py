@@ -9,7 +9,8 @@ from typing import TextIO
 from mytrack._internal import launcher
 from mytrack._internal.download import download
 from mytrack._internal.transport import ServiceClient
-from mytrack.errors import CommError, InvalidValueError
+from mytrack._internal.saving import check_name
+from mytrack.errors import CommError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
@@ -32,6 +33,11 @@ def restore_file(
     key = parse_run_path(run_path, settings.entity or "")
     client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
     try:
+        # Ask first even when a local copy exists: a mistyped run_path must not
+        # hand back some stale file that happens to have the same name.
+        listed: pb.FileList = client.call("ListFiles", key)
+        if check_name(name) not in {f.name for f in listed.files}:
+            raise RunNotFoundError(f"run {run_path} has no file {name!r}")
         path = download(client, key, name, root, replace)
     finally:
         client.close()

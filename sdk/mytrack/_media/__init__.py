@@ -1,0 +1,1 @@
+"""The data types behind ``mytrack.Image``, ``mytrack.Table``... (see `mytrack.data_types`)."""
