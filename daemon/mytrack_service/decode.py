@@ -81,9 +81,18 @@ class EnvironmentEvent:
     metadata: dict[str, Any]
 
 
+@dataclass
+class AlertEvent:
+    title: str
+    text: str
+    level: str  # "INFO", "WARN" or "ERROR"
+    wait_duration: float  # seconds before another alert with this title is sent
+    timestamp: float  # client clock: replaying the WAL decides the same way
+
+
 Event = (
     LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
-    | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent
+    | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
 )
 
 
@@ -127,6 +136,9 @@ def _events(record: pb.Record) -> list[Event]:
         return [EnvironmentEvent(_obj(record.environment.json))]
     if kind == "files":
         return [FilesEvent([SavedFile(f.name, f.path, f.policy) for f in record.files.files])]
+    if kind == "alert":
+        a = record.alert
+        return [AlertEvent(a.title, a.text, a.level or "INFO", max(0.0, a.wait_duration), a.timestamp)]
     raise DecodeError(f"unknown record kind {kind!r}")
 
 

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
-from mytrack import errors
+from mytrack import errors, plot
+from mytrack._alert import AlertLevel
 from mytrack._config import Config
-from mytrack._init import finish, init, log, restore, save
+from mytrack._init import alert, finish, init, log, restore, save, unwatch, watch
 from mytrack._run import Run
 from mytrack._summary import Summary
 from mytrack.api import Api
+from mytrack.data_types import Audio, Histogram, Html, Image, Object3D, Table, Video
 from mytrack.errors import Error
 from mytrack.settings import Settings
 
@@ -25,21 +27,33 @@ summary: Summary | None = None
 
 __all__ = sorted(
     [
+        "AlertLevel",
         "Api",
+        "Audio",
         "Config",
         "Error",
+        "Histogram",
+        "Html",
+        "Image",
+        "Object3D",
         "Run",
         "Settings",
         "Summary",
+        "Table",
+        "Video",
         "__version__",
+        "alert",
         "config",
         "errors",
         "finish",
         "init",
         "log",
+        "plot",
         "restore",
         "run",
         "save",
         "summary",
+        "unwatch",
+        "watch",
     ]
 )

@@ -14,6 +14,7 @@ from mytrack._config import config_from_source, sanitize
 from mytrack._internal import autoresume, console, environment, exithooks, launcher, signals
 from mytrack._internal.encode import dumps
 from mytrack._internal.files import restore_file
+from mytrack._internal.watch import WatchPreInitError
 from mytrack_proto.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 from mytrack._internal.sender import Sender
 from mytrack._run import Run
@@ -235,3 +236,27 @@ def restore(
         raise PreInitError("restore() before mytrack.init() needs run_path='entity/project/run_id'")
     settings = Settings().resolve()
     return restore_file(name, run_path, replace, root or os.getcwd(), settings)
+
+
+def watch(
+    models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+    idx: int | None = None, log_graph: bool = False,
+) -> None:
+    """Hooks PyTorch models on the current run; see `Run.watch`. ValueError before init()."""
+    run = _current()
+    if run is None:
+        raise WatchPreInitError("You must call mytrack.init() before mytrack.watch()")
+    run.watch(models, criterion=criterion, log=log, log_freq=log_freq, idx=idx, log_graph=log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """Removes the hooks of `watch` from the current run's models; see `Run.unwatch`."""
+    run = _current()
+    if run is None:
+        raise WatchPreInitError("You must call mytrack.init() before mytrack.unwatch()")
+    run.unwatch(models)
+
+
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+    """Sends an alert from the current run; see `Run.alert`."""
+    _require_run("alert").alert(title, text, level=level, wait_duration=wait_duration)

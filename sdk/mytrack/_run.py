@@ -20,11 +20,14 @@ import weakref
 from types import TracebackType
 from typing import Any, TextIO
 
-from mytrack._internal import autoresume, console, encode, environment, exithooks, saving
+from mytrack._internal import autoresume, console, encode, environment, exithooks, notebook, saving
+from mytrack._internal import watch as watching
+from mytrack._internal.media import MediaSink
 from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
 from mytrack._internal.values import check_log_data
+from mytrack._alert import AlertLevel, check_alert
 from mytrack._config import Config, ConfigStatic
 from mytrack.errors import (
     CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning, UsageError,
@@ -98,6 +101,11 @@ class Run:
             self._fetch_summary, self._publish_summary, recording=sender is not None
         )
         self._key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+        # Media files of log(), named after the client's mirror of the step.
+        self._media = MediaSink(
+            self.dir, lambda: self._step,
+            lambda entries: self._enqueue(encode.files_record(entries), "log()"),
+        ) if sender is not None else None
         if sender is not None:
             _live_runs.add(self)
 
@@ -248,7 +256,7 @@ class Run:
             return
         if self._sender is None:  # disabled
             return
-        row = check_log_data(data)
+        row = check_log_data(data, self._media)
         if step is not None:
             step = _check_step(step)
         if commit is not None and type(commit) is not bool:
@@ -508,6 +516,50 @@ class Run:
             conflicts=conflicts,
             last_error=error,
         )
+
+    # -- integrations -----------------------------------------------------------------
+
+    def watch(
+        self, models: Any, criterion: Any = None, log: str | None = "gradients",
+        log_freq: int = 1000, idx: int | None = None, log_graph: bool = False,
+    ) -> None:
+        """Hooks PyTorch models to log gradient and/or parameter histograms every
+        ``log_freq`` batches (``log``: "gradients", "parameters", "all" or None),
+        and with ``log_graph`` their module graph once.
+
+        Raises:
+            ValueError: a model that is not a torch.nn.Module, or a bad option.
+        """
+        if self._state is not RunState.RUNNING:
+            self._refuse("watch()")
+        watching.watch(self, models, criterion, log, log_freq, idx, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Removes the hooks watch() put on ``models`` (on every model when None)."""
+        watching.unwatch(self, models)
+
+    def alert(
+        self, title: str, text: str, level: str | AlertLevel | None = None,
+        wait_duration: float | datetime.timedelta | None = None,
+    ) -> None:
+        """Sends an alert: stored with the run, printed, and delivered to the
+        webhook of ``MYTRACK_ALERT_WEBHOOK`` unless an alert with the same title
+        was sent less than ``wait_duration`` (default 60 s) before.
+
+        Raises:
+            InvalidValueError / InvalidTypeError: title not under 64 characters,
+                unknown level, negative or non-numeric wait_duration.
+        """
+        title, text, level_name, wait = check_alert(title, text, level, wait_duration)
+        if self._sender is None:
+            return
+        self._enqueue(encode.alert_record(title, text, level_name, wait, time.time()), "alert()")
+        if not self._settings.quiet:
+            _report(f"mytrack: alert [{level_name}] {title}: {text}")
+
+    def display(self, height: int = 420, hidden: bool = False) -> bool:
+        """Shows the run in a Jupyter notebook; returns False (showing nothing) elsewhere."""
+        return notebook.display_run(self, height, hidden)
 
     # -- internals ------------------------------------------------------------------
 

@@ -243,7 +243,7 @@ def test_start_detach_status_and_stop(home: Home) -> None:
 
 
 def test_status_counts_open_runs_and_received_records(home: Home) -> None:
-    """status reports one active run while a run is open, records_received equal to the records the client had acked, and zero active runs after finish."""
+    """status reports one active run while a run is open, records_received at least the records the client had acked (console and environment records may follow), and zero active runs after finish."""
     marker, go = home.workdir / "marker", home.workdir / "go"
     script = home.spawn(OPEN_RUN_SCRIPT, str(marker), str(go), "25")
     try:
@@ -252,9 +252,9 @@ def test_status_counts_open_runs_and_received_records(home: Home) -> None:
         assert fields["running"] is True and fields["pid"] == home.pid()
         assert fields["active_runs"] == 1
         assert int(acked) >= 1
-        assert fields["records_received"] == int(acked)
+        assert fields["records_received"] >= int(acked)
         text = _text_status(home.service("status").stdout)
-        assert text["active_runs"] == "1" and text["records_received"] == acked
+        assert text["active_runs"] == "1" and int(text["records_received"]) >= int(acked)
     finally:
         go.touch()
     assert "DONE" in home.finished(script)

@@ -220,6 +220,7 @@ def test_twenty_megabytes_of_output_stream_with_bounded_memory(workdir: Path, pr
     out = json.loads(result.stderr.decode().strip().splitlines()[-1])
     growth_mb = out["growth"] / 2**20
     # Holding the output would cost well over 40 MB (the text plus an object per line).
+    print(f"memory grew {growth_mb:.1f} MB")
     assert growth_mb < 25, f"memory grew {growth_mb:.1f} MB"
     run = mytrack.Api().run(out["path"])
     log = run.file("output.log")

@@ -14,22 +14,34 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Pinned: changing the public API must be a deliberate edit of this list.
 PUBLIC_NAMES = [
+    "AlertLevel",
     "Api",
+    "Audio",
     "Config",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
+    "Object3D",
     "Run",
     "Settings",
     "Summary",
+    "Table",
+    "Video",
     "__version__",
+    "alert",
     "config",
     "errors",
     "finish",
     "init",
     "log",
+    "plot",
     "restore",
     "run",
     "save",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 

@@ -62,7 +62,8 @@ _MAX_CHUNKS = 50_000  # queued writes past which writers wait
 _MAX_FD_CHUNKS = 128  # queued reads (64 KiB each) past which the reader waits
 _MAX_OUTSTANDING = 4  # Output records queued in the sender, not yet encoded
 _MAX_WAIT = 5.0  # seconds a writer waits for room at most, per write
-_GROUP_SECONDS = 0.01  # writes this close together are assembled as one
+_GROUP_SECONDS = 0.01  # writes this close together are assembled as one...
+_GROUP_CHARS = 1 << 16  # ...up to this size
 
 
 class ConsoleCapture:
@@ -169,15 +170,20 @@ class ConsoleCapture:
         """From the descriptor reader: one chunk it read (and passed through)."""
         self._chunks.append((index, time.time(), data))
         if len(self._chunks) > _MAX_FD_CHUNKS // 4:
-            self._full(_MAX_FD_CHUNKS)
+            self._full(_MAX_FD_CHUNKS, reader=True)
 
-    def _full(self, limit: int) -> None:
-        """Wakes the flusher; past ``limit`` queued writes, waits for it (backpressure)."""
+    def _full(self, limit: int, reader: bool = False) -> None:
+        """Wakes the flusher; past ``limit`` queued writes, waits for it (backpressure).
+
+        The descriptor reader waits (the pipe then fills and the writers
+        wait in turn); mytrack's other threads never do: the sender's own
+        warnings waiting for the sender could deadlock.
+        """
         self._wake.set()
         if len(self._chunks) <= limit or self._stopping:
             return
-        if threading.current_thread().name.startswith("mytrack-"):
-            return  # the sender's own warnings: waiting could deadlock
+        if not reader and threading.current_thread().name.startswith("mytrack-"):
+            return
         # Bounded: a writer holding a lock the sender needs (a logging handler's)
         # must not wait forever; past the bound memory grows a little instead.
         deadline = time.monotonic() + _MAX_WAIT
@@ -216,17 +222,18 @@ class ConsoleCapture:
         """
         popleft = self._chunks.popleft
         group: list[str | bytes] = []
-        group_index, group_time = -1, 0.0
+        group_index, group_time, group_size = -1, 0.0, 0
         for _ in range(len(self._chunks)):
             index, timestamp, data = popleft()
             if group and (index != group_index or timestamp - group_time > _GROUP_SECONDS
-                          or type(data) is not type(group[0])):
+                          or group_size > _GROUP_CHARS or type(data) is not type(group[0])):
                 self._feed(group_index, group, group_time)
-                group = []
+                group, group_size = [], 0
             if not group:
                 group_index = index
             group.append(data)
             group_time = timestamp
+            group_size += len(data)
         if group:
             self._feed(group_index, group, group_time)
         with self._room:

@@ -144,3 +144,13 @@ def environment_record(metadata: dict[str, Any]) -> Control:
         return pb.Record(seq=seq, environment=pb.Environment(json=payload)).SerializeToString()
 
     return Control(build)
+
+
+def alert_record(title: str, text: str, level: str, wait_duration: float, timestamp: float) -> Control:
+    """run.alert(): the service stores it, rate-limits it per title and delivers it."""
+    message = pb.Alert(title=title, text=text, level=level, wait_duration=wait_duration, timestamp=timestamp)
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, alert=message).SerializeToString()
+
+    return Control(build)
