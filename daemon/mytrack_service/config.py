@@ -25,6 +25,8 @@ class ServiceConfig:
     heartbeat_timeout: float
     # Seconds between system-metrics samples of each live run; 0 turns them off.
     stats_interval: float = 10.0
+    # Where alerts are POSTed (Slack-compatible JSON); "" delivers none.
+    alert_webhook: str = ""
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceConfig:
@@ -42,6 +44,7 @@ class ServiceConfig:
             max_workers=int(env.get("MYTRACK_SERVICE_THREADS") or 512),
             heartbeat_timeout=float(env.get("MYTRACK_HEARTBEAT_TIMEOUT") or 30),
             stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
+            alert_webhook=(env.get("MYTRACK_ALERT_WEBHOOK") or "").strip(),
         )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mytrack_service.decode import (
+    AlertEvent,
     ConfigChange,
     Event,
     EnvironmentEvent,
@@ -38,6 +39,8 @@ from mytrack_service.metrics import MetricRegistry
 from mytrack_service.store.base import ConsoleLine, FileRow, RunRow
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
+# Alerts kept in the run's metadata["alerts"] (the oldest go first).
+MAX_ALERTS = 500
 
 
 @dataclass
@@ -52,6 +55,8 @@ class Output:
     # Shared runs: rows merge with the stored rows of the same steps.
     merge_rows: bool = False
     conflicts: int = 0  # same key, same step, two writers, within this output
+    # Alerts to deliver (to the webhook) once this output is committed.
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +104,9 @@ class RunAssembly:
         self.preempting: bool = bool(state.get("preempting", False))
         # name -> {"path", "policy"} of every file saved, for the uploads at exit.
         self.files: dict[str, dict[str, str]] = dict(state.get("files", {}))
+        # title -> time (client clock) the last alert with that title was sent:
+        # the rate limit, kept here so it holds across processes and restarts.
+        self.alert_sent: dict[str, float] = dict(state.get("alert_sent", {}))
         self.key = run.key
         self.last_step = run.last_step
         self.runtime = run.runtime
@@ -173,6 +181,7 @@ class RunAssembly:
             "metric_state": self.registry.state(),
             "preempting": self.preempting,
             "files": self.files,
+            "alert_sent": self.alert_sent,
         }
 
     def take(self) -> Output:
@@ -213,8 +222,16 @@ class RunAssembly:
             self.out.fields["state"] = "preempting"
         elif isinstance(event, FilesEvent):
             for saved in event.files:
+                if saved.policy == "now":
+                    # Uploaded once, now; not remembered for the exit, so the
+                    # snapshot does not grow with every media file logged.
+                    self.files.pop(saved.name, None)
+                    self.out.files.append(FileRow(
+                        self.key, saved.name, path=saved.path, policy="now", pending=True
+                    ))
+                    continue
                 self.files[saved.name] = {"path": saved.path, "policy": saved.policy}
-                # "end" files wait for the exit; the others are uploaded now.
+                # "end" files wait for the exit; "live" ones are uploaded now too.
                 self._file(saved.name, pending=saved.policy != "end")
         elif isinstance(event, OutputEvent):
             self.out.console.extend(
@@ -223,6 +240,8 @@ class RunAssembly:
         elif isinstance(event, EnvironmentEvent):
             self.metadata.update(event.metadata)
             self.out.fields["metadata"] = self.metadata
+        elif isinstance(event, AlertEvent):
+            self._alert(event)
         elif isinstance(event, ExitEvent):
             self._exit(event)
 
@@ -284,6 +303,27 @@ class RunAssembly:
         self.out.files.append(
             FileRow(self.key, name, path=info["path"], policy=info["policy"], pending=pending)
         )
+
+    def _alert(self, event: AlertEvent) -> None:
+        """Stores and (after the commit) delivers an alert, unless an alert with
+        the same title was sent less than its ``wait_duration`` before."""
+        last = self.alert_sent.get(event.title)
+        if last is not None and event.timestamp - last < event.wait_duration:
+            self.metadata["alerts_suppressed"] = int(self.metadata.get("alerts_suppressed", 0)) + 1
+            self.out.fields["metadata"] = self.metadata
+            return
+        self.alert_sent[event.title] = event.timestamp
+        alert = {
+            "title": event.title, "text": event.text, "level": event.level,
+            "wait_duration": event.wait_duration, "timestamp": event.timestamp,
+        }
+        if self.label:
+            alert["label"] = self.label
+        alerts = self.metadata.setdefault("alerts", [])
+        alerts.append(alert)
+        del alerts[:-MAX_ALERTS]
+        self.out.fields["metadata"] = self.metadata
+        self.out.alerts.append({**alert, "run": self.key.path})
 
     def _exit(self, event: ExitEvent) -> None:
         if self.pending is not None:

@@ -20,6 +20,7 @@ import grpc
 
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
+from mytrack_service.alerts import AlertSender
 from mytrack_service.blobs.registry import open_blobs
 from mytrack_service.config import ServiceConfig, redact
 from mytrack_service.monitor import Monitor
@@ -54,6 +55,10 @@ def serve(config: ServiceConfig) -> int:
     transfers.start()
     applier = Applier(hub)
     applier.on_files = transfers.wake
+    alerts = AlertSender.from_url(config.alert_webhook)
+    if alerts is not None:
+        alerts.start()
+        applier.on_alerts = alerts.submit
     applier.start()
     monitor = Monitor(hub, config.heartbeat_timeout)
     monitor.start()
@@ -87,6 +92,8 @@ def serve(config: ServiceConfig) -> int:
     sysmetrics.stop()
     server.stop(grace=2.0).wait()
     applier.stop()
+    if alerts is not None:
+        alerts.stop(timeout=5.0)  # after the applier: the last alerts are queued
     # Uploads in flight finish; those not started stay due in the store and
     # are resumed by the next service.
     transfers.stop()

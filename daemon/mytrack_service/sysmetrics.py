@@ -119,8 +119,9 @@ class Sampler:
                 if session is None:
                     continue
                 assembly = session.assembly
+                info = getattr(assembly, "writers", {}).get(writer.writer_id)
                 targets.append(_Target(
-                    writer.key, writer.writer_id, writer.pid, getattr(writer, "label", ""),
+                    writer.key, writer.writer_id, writer.pid, getattr(info, "label", ""),
                     assembly.start_time, assembly.runtime_offset,
                 ))
         return targets

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mytrack_proto.wal import read_entries
 from mytrack_service.decode import DecodeError, ExitEvent, decode
@@ -50,6 +51,9 @@ class Applier:
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
         hub.on_append = self._wake.set
         self.on_files: Callable[[], None] = lambda: None  # uploads became due
+        # Alerts committed to the store, to deliver (after the commit: a batch
+        # redone after a store failure does not deliver twice).
+        self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
 
     def start(self) -> None:
         self._thread.start()
@@ -143,6 +147,8 @@ class Applier:
         self._committed(positions, budget.records, out.warnings)
         if out.files:
             self.on_files()
+        if out.alerts:
+            self.on_alerts(out.alerts)
         return more
 
     def _read_writer(

@@ -489,13 +489,6 @@ ready(path=run.path, outcomes=outcomes)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: init() replaces SIG_DFL for SIGTERM with a Python handler that forked children "
-    "inherit; CPython drops a signal that reaches a child before its after-fork signal reset, so "
-    "a worker SIGTERMed while starting lives on and multiprocessing Pool.terminate() (and "
-    "`with Pool(...)`) hangs forever in join() (sdk/mytrack/_internal/signals.py, install)",
-)
 def test_a_forked_child_sigtermed_at_once_dies_as_it_would_without_mytrack(
     spawn: Any, project: str
 ) -> None:

@@ -211,7 +211,13 @@ class ConsoleCapture:
                     return
                 self._send(final=False)
         except Exception:  # noqa: BLE001 - capture must never take the program down
-            logger.exception("mytrack console capture failed")
+            logger.exception("mytrack console capture failed; output is no longer captured")
+            # Nobody drains the queue any more: writers must neither queue nor wait.
+            self._stopping = True
+            self._unwrap()
+            if self._redirect is not None:
+                self._redirect.passthrough_only()
+            self._chunks.clear()
 
     def _drain(self) -> None:
         """Feeds what is queued to the assemblers, sending full batches on the way.

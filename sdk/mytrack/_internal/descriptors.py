@@ -103,6 +103,10 @@ class Redirect:
         self._close_all(self._write_ends)
         self._write_ends = []
 
+    def passthrough_only(self) -> None:
+        """Keeps passing output through, without capturing it any more."""
+        self._capturing = False
+
     def abandon_in_child(self) -> None:
         """After fork, in the child: fds 1 and 2 stay (the parent reads them); ours close."""
         self._close_all([*self._reads, *self._write_ends, self._wake_r, self._wake_w,

@@ -19,7 +19,9 @@ raises into the program: a failed part is left out.
 
 from __future__ import annotations
 
+import copy
 import datetime
+import functools
 import getpass
 import logging
 import os
@@ -109,7 +111,7 @@ def collect(files_dir: str, cwd: str, started: float) -> tuple[dict[str, Any], l
             files.append(("diff.patch", _write(files_dir, "diff.patch", patch)))
     gpu = _gpus()
     if gpu:
-        metadata["gpu"] = gpu
+        metadata["gpu"] = copy.deepcopy(gpu)
     scheduler = {k: v for k, v in os.environ.items()
                  if k.startswith("SLURM_") or k in _SCHEDULER_VARS}
     if scheduler:
@@ -201,8 +203,12 @@ def _without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+@functools.cache
 def _gpus() -> dict[str, Any]:
-    """NVIDIA GPUs through NVML; {} without nvidia-ml-py, a driver or a GPU."""
+    """NVIDIA GPUs through NVML; {} without nvidia-ml-py, a driver or a GPU.
+
+    Read once per process (NVML's start is slow), like `_packages`.
+    """
     try:
         import pynvml  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
@@ -241,6 +247,7 @@ def _gpus() -> dict[str, Any]:
             pass
 
 
+@functools.cache
 def _packages() -> list[tuple[str, str]]:
     """Installed distributions (name, version), sorted by name, each once."""
     from importlib import metadata

@@ -27,6 +27,7 @@ from mytrack._internal import exithooks
 _installed = False
 _previous: dict[int, Any] = {}
 _stop_pending = False
+_suspended: list[int] = []  # signals whose handler fork() set aside
 
 
 def install() -> None:
@@ -40,6 +41,33 @@ def install() -> None:
         except (ValueError, OSError):  # not settable here (embedded interpreters)
             continue
     _installed = True
+    os.register_at_fork(
+        before=_restore_previous, after_in_parent=_reinstall, after_in_child=_restore_previous
+    )
+
+
+def _restore_previous() -> None:
+    """Around fork(): the child must start with the handlers it would have had.
+
+    CPython drops a signal that reaches a child before its after-fork reset;
+    with our Python-level SIGTERM handler inherited, a worker terminated while
+    starting would live on (and multiprocessing's Pool.terminate() hang). With
+    SIG_DFL in place across the fork, the kernel acts on such a signal itself.
+    """
+    _suspended.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal only works in the main thread
+    for signum, previous in _previous.items():
+        if signal.getsignal(signum) is _handle:
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            _suspended.append(signum)
+
+
+def _reinstall() -> None:
+    """In the parent after fork(): our handlers back where they were."""
+    for signum in _suspended:
+        signal.signal(signum, _handle)
+    _suspended.clear()
 
 
 def request_stop() -> None:
