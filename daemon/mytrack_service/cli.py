@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 import os
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def _status(address: ServiceAddress, as_json: bool) -> int:
     return 0
 
 
-def _ask(address: ServiceAddress, method: str, request: object, timeout: float = 5.0) -> object | None:
+def _ask(address: ServiceAddress, method: str, request: object, timeout: float = 5.0) -> Any:
     if not os.path.exists(address.socket):
         return None
     channel = grpc.insecure_channel(address.target, options=GRPC_OPTIONS)

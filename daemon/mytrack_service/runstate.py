@@ -328,8 +328,8 @@ class RunAssembly:
     def _exit(self, event: ExitEvent) -> None:
         if self.pending is not None:
             self._commit()
-        for name, info in self.files.items():
-            if info["policy"] in ("end", "live"):  # the final version, at the end
+        for name, saved in self.files.items():
+            if saved["policy"] in ("end", "live"):  # the final version, at the end
                 self._file(name, pending=True)
         state = event.state or ("finished" if not event.exit_code else "failed")
         info = self.writers.get(self.writer_id)

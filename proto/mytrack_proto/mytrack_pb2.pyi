@@ -307,7 +307,7 @@ class StatusRequest(_message.Message):
     def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending", "files_pending", "bytes_pending", "upload_retries", "conflicts")
+    __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending", "files_pending", "bytes_pending", "upload_retries", "conflicts", "web_base", "web_token")
     PID_FIELD_NUMBER: _ClassVar[int]
     SOCKET_FIELD_NUMBER: _ClassVar[int]
     UPTIME_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +325,8 @@ class StatusResponse(_message.Message):
     BYTES_PENDING_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_RETRIES_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    WEB_BASE_FIELD_NUMBER: _ClassVar[int]
+    WEB_TOKEN_FIELD_NUMBER: _ClassVar[int]
     pid: int
     socket: str
     uptime: float
@@ -342,7 +344,9 @@ class StatusResponse(_message.Message):
     bytes_pending: int
     upload_retries: int
     conflicts: int
-    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ..., writer_pending: _Optional[int] = ..., files_pending: _Optional[int] = ..., bytes_pending: _Optional[int] = ..., upload_retries: _Optional[int] = ..., conflicts: _Optional[int] = ...) -> None: ...
+    web_base: str
+    web_token: str
+    def __init__(self, pid: _Optional[int] = ..., socket: _Optional[str] = ..., uptime: _Optional[float] = ..., active_runs: _Optional[int] = ..., records_received: _Optional[int] = ..., records_applied: _Optional[int] = ..., version: _Optional[str] = ..., store: _Optional[str] = ..., writer_acked_seq: _Optional[int] = ..., writer_applied_seq: _Optional[int] = ..., last_applied_time: _Optional[float] = ..., last_error: _Optional[str] = ..., writer_pending: _Optional[int] = ..., files_pending: _Optional[int] = ..., bytes_pending: _Optional[int] = ..., upload_retries: _Optional[int] = ..., conflicts: _Optional[int] = ..., web_base: _Optional[str] = ..., web_token: _Optional[str] = ...) -> None: ...
 
 class StopRunResponse(_message.Message):
     __slots__ = ("delivered", "state")

@@ -311,7 +311,7 @@ class Run:
         if self._sender is None:
             self._state = RunState.FINISHED
             return
-        quiet = self._settings.quiet if quiet is None else quiet
+        quiet = bool(self._settings.quiet) if quiet is None else quiet
         timeout = self._settings.finish_timeout or 60.0
         deadline = time.monotonic() + timeout
         environment.settle(self, min(5.0, timeout / 2))

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from mytrack._internal import launcher
+from mytrack._internal.api_media import ApiMedia, load_rows
 from mytrack._internal.download import download
 from mytrack._internal.encode import dumps
 from mytrack._internal.transport import ServiceClient
@@ -195,7 +196,7 @@ class ApiRun:
         if max_step is not None:
             request.max_step = int(max_step)
         for page in self._api._rpc().stream("ScanHistory", request):
-            yield from json.loads(page.rows_json)
+            yield from load_rows(page.rows_json, self)
 
     def history(
         self, keys: list[str] | None = None, pandas: bool = True, samples: int | None = None,
@@ -231,6 +232,18 @@ class ApiRun:
         request = pb.HistoryRequest(run=self._key(), stream="console", label=label or "")
         for page in self._api._rpc().stream("ScanHistory", request):
             yield from json.loads(page.rows_json)
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts the run sent (not those held back by the rate limit), oldest first:
+        ``{"title", "text", "level", "wait_duration", "timestamp"}``."""
+        return list(self.metadata.get("alerts", []))
+
+    def media(self, value: Any) -> ApiMedia:
+        """``value`` (a media descriptor from this run's history) as an `ApiMedia`."""
+        if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+            raise InvalidValueError(f"not a media descriptor with a path: {value!r}")
+        return value if isinstance(value, ApiMedia) and value._run is self else ApiMedia(value, self)
 
     def files(self) -> list[ApiFile]:
         """The run's saved files (name, size, digest, updated time...), by name.
