@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import time
@@ -18,7 +19,7 @@ from mytrack._internal.watch import WatchPreInitError
 from mytrack_proto.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 from mytrack._internal.sender import Sender
 from mytrack._run import Run
-from mytrack.errors import InvalidTypeError, InvalidValueError, PreInitError
+from mytrack.errors import Error, InvalidTypeError, InvalidValueError, PreInitError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
@@ -112,8 +113,17 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     client = None
     info, resumed, starting_step = _offline_info(request), False, 0
     if not offline:
-        client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
-        response: pb.OpenRunResponse = client.call("OpenRun", request, timeout=settings.init_timeout)
+        try:
+            client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
+            response: pb.OpenRunResponse = client.call(
+                "OpenRun", request, timeout=settings.init_timeout
+            )
+        except Error:
+            # Refused (resume rules) or unreachable: leave no run folder behind.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if client is not None:
+                client.close()
+            raise
         info, resumed, starting_step = response.run, response.resumed, response.starting_step
     sender = Sender(
         settings.service_dir or "", writer_id, key,

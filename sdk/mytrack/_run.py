@@ -504,13 +504,14 @@ class Run:
         elif self._state is RunState.FINISHED:
             applied = sender.acked_seq
         last_ack = sender.stats.last_ack_time
+        queued = len(sender.queue)  # calls not yet encoded count as items too
         return RunStatus(
-            sync_items_total=sender.last_seq,
-            sync_items_pending=max(0, sender.last_seq - applied),
+            sync_items_total=sender.last_seq + queued,
+            sync_items_pending=max(0, sender.last_seq - applied) + queued,
             sync_time=datetime.datetime.fromtimestamp(last_ack) if last_ack else None,
             records_acked=sender.acked_seq,
             records_applied=applied,
-            queued_calls=len(sender.queue),
+            queued_calls=queued,
             files_pending=files,
             bytes_pending=size,
             conflicts=conflicts,
@@ -589,10 +590,15 @@ class Run:
 
     def _publish_summary(self, update: dict[str, Any], remove: list[str]) -> None:
         self._enqueue(encode.summary_record(update, remove), "summary changes")
+        if self.offline and self._sender is not None:
+            self._sender.queue.append(encode.SummaryNote(update, remove))
 
     def _fetch_summary(self) -> dict[str, Any]:
         if self._sender is None or self._state is RunState.FINISHED:
             return {}
+        if self.offline:  # no service: the last values the sender encoded, and the user's
+            self._sender.flush(self._settings.finish_timeout or 60.0)
+            return dict(self._sender.last_values)
         timeout = self._settings.finish_timeout or 60.0
         if not self._sender.flush(timeout):
             raise CommError("the service did not acknowledge the run's records in time")

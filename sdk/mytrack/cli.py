@@ -172,7 +172,10 @@ def _sync(api: Api, paths: list[str], root: str | None, include_offline: bool,
     writers = find_writers(paths, root, include_offline)
     client = api._rpc()
     incomplete = 0
-    with Progress(transient=True) as progress:
+    from rich.console import Console
+
+    console = Console(width=None if sys.stdout.isatty() else 240)
+    with Progress(transient=True, console=console) as progress:
         task = progress.add_task("syncing", total=len(writers))
         for writer in writers:
             progress.update(task, description=f"syncing {writer.run_path}")

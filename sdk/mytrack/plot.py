@@ -69,7 +69,7 @@ def line_series(
             f"line_series expects one xs (shared) or one per line, and one key per line; got "
             f"{len(series)} lines, {len(xss)} xs, {len(names)} keys"
         )
-    rows = []
+    rows: list[list[Any]] = []
     for name, x, y in zip(names, xss, series, strict=True):
         if len(x) != len(y):
             raise InvalidValueError(f"line_series: line {name!r} has {len(y)} y values for {len(x)} x values")
@@ -94,7 +94,7 @@ def pr_curve(
 
     The table's columns: ``class``, ``precision``, ``recall``.
     """
-    rows = []
+    rows: list[list[Any]] = []
     for name, truth, scores in _one_vs_rest("pr_curve", y_true, y_probas, labels, classes_to_plot):
         precision, recall, _ = precision_recall(truth, scores)
         for i in thin(len(precision), MAX_POINTS):
@@ -111,7 +111,7 @@ def roc_curve(
 
     The table's columns: ``class``, ``fpr``, ``tpr``.
     """
-    rows = []
+    rows: list[list[Any]] = []
     for name, truth, scores in _one_vs_rest("roc_curve", y_true, y_probas, labels, classes_to_plot):
         fpr, tpr, _ = roc(truth, scores)
         for i in thin(len(fpr), MAX_POINTS):

@@ -2,8 +2,9 @@
 
 kill -9 -> crashed, SIGTERM/SIGINT (with and without a user handler) -> killed,
 mark_preempting() then death -> preempted, ``mytrack runs stop`` -> killed, an
-uncaught exception -> failed; fork-safety with DataLoader-style workers; and
-finish() returning within its timeout when the service is frozen.
+uncaught exception -> failed; fork-safety with DataLoader-style workers and
+with children SIGTERMed right after fork(); finish() returning within its
+timeout when the service is frozen; output printed just before os._exit().
 
 Scripts that only kill the *training* process talk to the session's service.
 The test that freezes the service uses a fresh home of its own, stopped at
@@ -501,13 +502,7 @@ ready(path=run.path, outcomes=outcomes)
 
 @pytest.mark.parametrize("forker", [
     "main thread",
-    pytest.param("other thread", marks=pytest.mark.xfail(
-        strict=True,
-        reason="BUG: the fork hook that puts SIG_DFL in place around fork() "
-        "(signals._restore_previous) does nothing when fork() runs outside the main thread, "
-        "so such a child still inherits the Python SIGTERM handler and an early SIGTERM is "
-        "dropped (sdk/mytrack/_internal/signals.py)",
-    )),
+    "other thread",
 ])
 def test_a_forked_child_sigtermed_at_once_dies_as_it_would_without_mytrack(
     spawn: Any, project: str, forker: str

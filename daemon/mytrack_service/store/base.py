@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 class StoreError(Exception):
     """A store operation failed (the driver's exception is chained)."""
@@ -155,6 +158,16 @@ class ProjectRow:
     last_activity: float
 
 
+def as_float(value: Any) -> float:
+    """A history value as a chart's y: numbers (and booleans) as floats, anything else NaN."""
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range
+            return float("inf") if value > 0 else float("-inf")
+    return float("nan")
+
+
 class MetadataStore(abc.ABC):
     """Runs, their history and the service's WAL positions."""
 
@@ -243,6 +256,30 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def update_file(self, key: RunKey, name: str, fields: Mapping[str, Any]) -> None:
         """Sets FILE_FIELDS of an indexed file."""
+
+    # -- conveniences for the web UI: built on read_history, overridden where faster --
+
+    def history_keys(self, key: RunKey) -> list[str]:
+        """The flattened keys ("a.b" for nested dicts) any history row of the run holds, sorted."""
+        from mytrack_service.store.memory import flatten_row
+
+        names: set[str] = set()
+        for row in self.read_history(key):
+            names.update(flatten_row(row))
+        return sorted(names)
+
+    def read_series(
+        self, key: RunKey, name: str, min_step: int | None = None, max_step: int | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """One flattened key's points in step order, every one (no sampling), as
+        arrays for charts: steps, and values as floats (booleans as 0 and 1; NaN
+        where the value is not a number)."""
+        steps: list[int] = []
+        values: list[float] = []
+        for row in self.read_history(key, [name], min_step, max_step):
+            steps.append(row["_step"])
+            values.append(as_float(row[name]))
+        return np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""

@@ -31,6 +31,7 @@ from mytrack_service.store.sql_schema import (
     KEY_COLUMNS, history, history_chunks, runs, writers,
 )
 from mytrack_service.store.sql_files import FilesMixin, write_files
+from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
 from mytrack_service.store.chunks import (
     CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
@@ -50,7 +51,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
             "foreign_keys=ON")
 
-class SqlStore(FilesMixin, StreamsMixin, MetadataStore):
+class SqlStore(FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its

@@ -59,6 +59,15 @@ class Control:
         self.build = build
 
 
+class SummaryNote:
+    """Offline runs: a user summary change, for the sender's local summary (no record)."""
+
+    __slots__ = ("update", "remove")
+
+    def __init__(self, update: dict[str, Any], remove: Sequence[str]) -> None:
+        self.update, self.remove = update, list(remove)
+
+
 def exit_record(exit_code: int, state: str, timestamp: float) -> Control:
     def build(seq: int) -> bytes:
         record = pb.Record(seq=seq, exit=pb.Exit(exit_code=exit_code, state=state, timestamp=timestamp))

@@ -36,16 +36,17 @@ def display_run(run: Any, height: int = 420, hidden: bool = False) -> bool:
     """Renders ``run`` in the notebook; False (and nothing shown) elsewhere."""
     if not in_notebook():
         return False
-    from IPython.display import HTML, display
+    import importlib
 
+    ipython_display: Any = importlib.import_module("IPython.display")
     url = run.url
     style = "display:none;" if hidden else ""
     if url and _answers(url):
-        markup = (f'<iframe src="{html.escape(url)}" style="border:none;width:100%;'
-                  f'height:{int(height)}px;{style}"></iframe>')
+        markup = (f'<div style="{style}"><iframe src="{html.escape(url)}" style="border:none;'
+                  f'width:100%;height:{int(height)}px;"></iframe></div>')
     else:
         markup = f'<div style="{style}">{summary_html(run)}</div>'
-    display(HTML(markup))
+    ipython_display.display(ipython_display.HTML(markup))
     return True
 
 

@@ -143,6 +143,9 @@ class Sender:
         )
         self._offline_wal = offline_wal
         self._on_stop = on_stop
+        # Offline there is no service to compute the summary: the last value of
+        # each key, kept as the entries are encoded (off log()'s path).
+        self.last_values: dict[str, Any] = {}
         self._max_buffer_bytes = max_buffer_bytes
         self._heartbeat_interval = heartbeat_interval
         self._connect_timeout = connect_timeout
@@ -315,12 +318,19 @@ class Sender:
             except IndexError:
                 break
             if type(item) is tuple:
+                if self._offline_wal:
+                    self.last_values.update(item[0])
                 item_shape = encode.columnar_keys(item)
                 if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
                     records.append((seq, encode.log_batch(seq, logs, shape)))
                     seq, logs = seq + 1, []
                 logs.append(item)
                 shape = item_shape
+                continue
+            if type(item) is encode.SummaryNote:
+                self.last_values.update(item.update)
+                for key in item.remove:
+                    self.last_values.pop(key, None)
                 continue
             if logs:
                 records.append((seq, encode.log_batch(seq, logs, shape)))

@@ -27,7 +27,7 @@ from mytrack._internal import exithooks
 _installed = False
 _previous: dict[int, Any] = {}
 _stop_pending = False
-_suspended: list[int] = []  # signals whose handler fork() set aside
+_saved_mask: list[Any] = []  # the signal mask fork() restores afterwards
 
 
 def install() -> None:
@@ -41,33 +41,34 @@ def install() -> None:
         except (ValueError, OSError):  # not settable here (embedded interpreters)
             continue
     _installed = True
-    os.register_at_fork(
-        before=_restore_previous, after_in_parent=_reinstall, after_in_child=_restore_previous
-    )
+    os.register_at_fork(before=_block, after_in_parent=_unblock, after_in_child=_child)
 
 
-def _restore_previous() -> None:
-    """Around fork(): the child must start with the handlers it would have had.
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _block() -> None:
+    """Before fork(): hold SIGINT/SIGTERM in the forking thread (any thread).
 
     CPython drops a signal that reaches a child before its after-fork reset;
     with our Python-level SIGTERM handler inherited, a worker terminated while
-    starting would live on (and multiprocessing's Pool.terminate() hang). With
-    SIG_DFL in place across the fork, the kernel acts on such a signal itself.
+    starting would live on (and multiprocessing's Pool.terminate() hang).
+    Blocked, such a signal waits for `_child` to put the child's handlers back.
     """
-    _suspended.clear()
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal.signal only works in the main thread
+    _saved_mask[:] = [signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)]
+
+
+def _unblock() -> None:
+    if _saved_mask:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _saved_mask.pop())
+
+
+def _child() -> None:
+    """In the child: the handlers it would have had without mytrack, then the signals."""
     for signum, previous in _previous.items():
-        if signal.getsignal(signum) is _handle:
+        if signal.getsignal(signum) is _handle:  # the forking thread is the child's main thread
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-            _suspended.append(signum)
-
-
-def _reinstall() -> None:
-    """In the parent after fork(): our handlers back where they were."""
-    for signum in _suspended:
-        signal.signal(signum, _handle)
-    _suspended.clear()
+    _unblock()
 
 
 def request_stop() -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import grpc
+# Forked children (DataLoader workers) never use the parent's channel; gRPC's
+# fork handlers would only print warnings about threads inside gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import grpc  # noqa: E402 - after the variable above
 
 from mytrack.errors import CommError, InvalidValueError, ResumeError, RunNotFoundError
 from mytrack_proto import mytrack_pb2 as pb

@@ -32,9 +32,9 @@ def to_uint8(array: Any, key: str, what: str) -> Any:
     if kind == "f":
         if not np.isfinite(array).all():
             raise bad(key, what, f"{PIXELS} (no NaN or infinite pixels)", "NaN or infinite pixels")
-        low, high = float(array.min()), float(array.max())
-        if low < 0.0 or high > 1.0:
-            raise bad(key, what, PIXELS, f"floats from {low:g} to {high:g}")
+        lowest, highest = float(array.min()), float(array.max())
+        if lowest < 0.0 or highest > 1.0:
+            raise bad(key, what, PIXELS, f"floats from {lowest:g} to {highest:g}")
         return np.rint(array * 255.0).astype(np.uint8)
     raise bad(key, what, PIXELS, f"an array of dtype {array.dtype}")
 
