@@ -27,6 +27,8 @@ class ServiceConfig:
     stats_interval: float = 10.0
     # Where alerts are POSTed (Slack-compatible JSON); "" delivers none.
     alert_webhook: str = ""
+    # The web UI's port on 127.0.0.1 (a free one when taken); 0 turns the UI off.
+    ui_port: int = 6017
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceConfig:
@@ -45,6 +47,7 @@ class ServiceConfig:
             heartbeat_timeout=float(env.get("MYTRACK_HEARTBEAT_TIMEOUT") or 30),
             stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
             alert_webhook=(env.get("MYTRACK_ALERT_WEBHOOK") or "").strip(),
+            ui_port=_ui_port(env.get("MYTRACK_UI_PORT")),
         )
 
 
@@ -56,6 +59,19 @@ def _stats_interval(text: str | None) -> float:
         return max(0.0, float(text))
     except ValueError:
         raise ValueError(f"MYTRACK_STATS_INTERVAL must be a number of seconds, got {text!r}") from None
+
+
+def _ui_port(text: str | None) -> int:
+    """MYTRACK_UI_PORT: the web UI's port (default 6017); 0 turns the UI off."""
+    if text is None or not text.strip():
+        return 6017
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"MYTRACK_UI_PORT must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"MYTRACK_UI_PORT must be between 0 and 65535, got {port}")
+    return port
 
 
 def redact(uri: str) -> str:

@@ -30,6 +30,7 @@ from mytrack_service.sessions import Hub
 from mytrack_service.store.registry import open_store
 from mytrack_service.transfers import Transfers
 from mytrack_service.uploader import Applier
+from mytrack_service.web.server import WebServer
 
 logger = logging.getLogger("mytrack_service")
 
@@ -64,14 +65,15 @@ def serve(config: ServiceConfig) -> int:
     monitor.start()
     sysmetrics = SystemMonitor(hub, config.stats_interval)
     sysmetrics.start()
+    web = WebServer(hub, blobs, address.home, config.ui_port)
+    web.start()
     stop = threading.Event()
     server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
-    pb_grpc.add_TrackerServicer_to_server(
-        TrackerService(
-            hub, applier, transfers, blobs, address.socket, redact(config.store_uri), stop.set
-        ),
-        server,
+    tracker = TrackerService(
+        hub, applier, transfers, blobs, address.socket, redact(config.store_uri), stop.set
     )
+    tracker.web_base, tracker.web_token = web.base, web.token if web.base else ""
+    pb_grpc.add_TrackerServicer_to_server(tracker, server)
     if os.path.exists(address.socket):
         os.unlink(address.socket)  # a dead service's; we hold the pid lock
     server.add_insecure_port(address.target)
@@ -90,6 +92,7 @@ def serve(config: ServiceConfig) -> int:
     # are not crashed, they will reconnect to the next service.
     monitor.stop()
     sysmetrics.stop()
+    web.stop()
     server.stop(grace=2.0).wait()
     applier.stop()
     if alerts is not None:

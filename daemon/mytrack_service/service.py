@@ -83,6 +83,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         self.store_label = store_label
         self.request_stop = request_stop
         self.started = time.time()
+        self.web_base = ""  # the web UI's address and token (server.py sets them)
+        self.web_token = ""
 
     # -- the stream -----------------------------------------------------------
 
@@ -155,6 +157,7 @@ class TrackerService(pb_grpc.TrackerServicer):
             records_applied=self.hub.records_applied, version=__version__,
             store=self.store_label, last_applied_time=self.applier.last_applied_time,
             last_error=self.applier.last_error,
+            web_base=self.web_base, web_token=self.web_token,
         )
         key = _key(request.run) if request.run.run_id else None
         try:

@@ -79,6 +79,16 @@ class TrackerStub:
                 request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
                 response_deserializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
                 _registered_method=True)
+        self.ArtifactQuery = channel.unary_unary(
+                '/mytrack.v1.Tracker/ArtifactQuery',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
+                _registered_method=True)
+        self.ReadBlob = channel.unary_stream(
+                '/mytrack.v1.Tracker/ReadBlob',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.BlobRequest.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
+                _registered_method=True)
         self.ListFiles = channel.unary_unary(
                 '/mytrack.v1.Tracker/ListFiles',
                 request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
@@ -153,6 +163,21 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ArtifactQuery(self, request, context):
+        """Artifact queries (resolve name:version/alias, versions, lineage, registry,
+        the result of a logged action by client_id), JSON in and out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadBlob(self, request, context):
+        """A blob's content by sha256 digest (artifact downloads).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListFiles(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -218,6 +243,16 @@ def add_TrackerServicer_to_server(servicer, server):
                     servicer.StopRun,
                     request_deserializer=mytrack__proto_dot_mytrack__pb2.RunKey.FromString,
                     response_serializer=mytrack__proto_dot_mytrack__pb2.StopRunResponse.SerializeToString,
+            ),
+            'ArtifactQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArtifactQuery,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.SerializeToString,
+            ),
+            'ReadBlob': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadBlob,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.BlobRequest.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.FileChunk.SerializeToString,
             ),
             'ListFiles': grpc.unary_unary_rpc_method_handler(
                     servicer.ListFiles,
@@ -478,6 +513,60 @@ class Tracker:
             '/mytrack.v1.Tracker/StopRun',
             mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
             mytrack__proto_dot_mytrack__pb2.StopRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArtifactQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mytrack.v1.Tracker/ArtifactQuery',
+            mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadBlob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mytrack.v1.Tracker/ReadBlob',
+            mytrack__proto_dot_mytrack__pb2.BlobRequest.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
             options,
             channel_credentials,
             insecure,

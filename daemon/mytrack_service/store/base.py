@@ -11,10 +11,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 class StoreError(Exception):
@@ -274,6 +275,8 @@ class MetadataStore(abc.ABC):
         """One flattened key's points in step order, every one (no sampling), as
         arrays for charts: steps, and values as floats (booleans as 0 and 1; NaN
         where the value is not a number)."""
+        import numpy as np
+
         steps: list[int] = []
         values: list[float] = []
         for row in self.read_history(key, [name], min_step, max_step):

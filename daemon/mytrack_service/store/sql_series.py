@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from mytrack_service.store.base import RunKey, as_float
 from mytrack_service.store.chunks import CHUNK
 from mytrack_service.store.sql_schema import history_chunks, runs
+
+if TYPE_CHECKING:  # imported when a series is read: the service starts without NumPy
+    import numpy as np
+    from numpy.typing import NDArray
 
 _WINDOW = 256  # chunks fetched per query
 
@@ -30,6 +33,8 @@ def _pk(key: RunKey) -> object:
 
 
 def _values(data: bytes) -> NDArray[np.float64]:
+    import numpy as np
+
     if data[:1] == b"F":
         return np.frombuffer(data, dtype="<f8", offset=1).astype(np.float64, copy=False)
     return np.array([as_float(v) for v in json.loads(data[1:])], dtype=np.float64)
@@ -52,6 +57,8 @@ class SeriesMixin:
     def read_series(
         self, key: RunKey, name: str, min_step: int | None = None, max_step: int | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        import numpy as np
+
         c = history_chunks.c
         base = select(c.chunk, c.steps, c.vals).where(c.run_pk == _pk(key), c.key == name)
         if max_step is not None:

@@ -61,6 +61,7 @@ class Redirect:
         self._reads: dict[int, tuple[int, int]] = {}  # read end -> (stream index, original)
         self._wake_r, self._wake_w = os.pipe()
         self._capturing = True
+        self._restored = False  # the originals are back on fds 1 and 2
         self._drained = threading.Event()
         try:
             for index, fd in enumerate((1, 2)):
@@ -90,11 +91,7 @@ class Redirect:
     def stop(self, timeout: float) -> None:
         """Puts the originals back and waits until what was in flight is captured."""
         _flush_python_streams()
-        for fd, original in self._saved:
-            try:
-                os.dup2(original, fd)
-            except OSError:
-                pass
+        self._restore()
         try:
             os.write(self._wake_w, b"x")
         except OSError:
@@ -102,6 +99,16 @@ class Redirect:
         self._drained.wait(timeout)
         self._close_all(self._write_ends)
         self._write_ends = []
+
+    def _restore(self) -> None:
+        if self._restored:
+            return
+        self._restored = True
+        for fd, original in self._saved:
+            try:
+                os.dup2(original, fd)
+            except OSError:
+                pass
 
     def passthrough_only(self) -> None:
         """Keeps passing output through, without capturing it any more."""
@@ -115,10 +122,10 @@ class Redirect:
 
     def _loop(self) -> None:
         reads = dict(self._reads)
-        poller = select.poll()
-        for fd in (*reads, self._wake_r):
-            poller.register(fd, select.POLLIN)
         try:
+            poller = select.poll()
+            for fd in (*reads, self._wake_r):
+                poller.register(fd, select.POLLIN)
             while reads:
                 ready = {fd for fd, _ in poller.poll()}
                 if self._wake_r in ready:
@@ -139,12 +146,7 @@ class Redirect:
                     # Reading every 2 ms instead delays the screen unnoticeably.
                     time.sleep(_BATCH_DELAY)
         finally:
-            if self._capturing:  # the reader failed: nobody would read the pipes
-                for fd, original in self._saved:
-                    try:
-                        os.dup2(original, fd)
-                    except OSError:
-                        pass
+            self._restore()  # if the reader failed: nobody would read the pipes
             self._drained.set()
             self._close_all([*self._reads, self._wake_r, self._wake_w,
                              *(s for _, s in self._saved)])
@@ -165,7 +167,10 @@ class Redirect:
             return 0
         _write_all(original, data)
         if self._capturing:
-            self._put(index, data)
+            try:
+                self._put(index, data)
+            except Exception:  # noqa: BLE001 - the pass-through must go on whatever happens
+                self._capturing = False
         return len(data)
 
     @staticmethod

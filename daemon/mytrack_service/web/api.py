@@ -1,0 +1,216 @@
+"""The JSON API under ``/api/``, answered from the store (the UI runs inside the service).
+
+    GET  /api/projects
+    GET  /api/projects/E/P/runs?filters=&search=&state=&tags=&group=&sweep=&sort=&limit=&offset=&group_by=
+    GET  /api/runs/E/P/ID                      overview, config, summary, files, charts, media
+    GET  /api/runs/E/P/ID/history?key=&x=&min_step=&max_step=&points=
+    GET  /api/runs/E/P/ID/media?key=
+    GET  /api/runs/E/P/ID/system
+    GET  /api/runs/E/P/ID/console?after=&limit=
+    GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
+    POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mytrack_service.blobs.base import BlobStore
+from mytrack_service.sessions import Hub, HubError
+from mytrack_service.store.base import RunKey
+from mytrack_service.web.files import RunFiles
+from mytrack_service.web.responses import ApiError, Response, json_response
+from mytrack_service.web.run_detail import run_detail
+from mytrack_service.web.table import runs_table
+
+MAX_MEDIA_STEPS = 500
+MAX_CONSOLE_LINES = 10_000
+MAX_NOTES = 100_000
+MAX_TAG = 256
+_HUB_STATUS = {"not_found": 404, "invalid": 400, "exists": 409, "precondition": 409}
+
+
+class WebApi:
+    def __init__(self, hub: Hub, blobs: BlobStore) -> None:
+        self.hub = hub
+        self.store = hub.store
+        self.files = RunFiles(hub.store, blobs)
+
+    def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
+        """Answers ``/api/<parts...>``; ApiError for what it refuses."""
+        if method == "GET" and parts == ["projects"]:
+            return self.projects()
+        if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
+            return json_response(runs_table(self.store, parts[1], parts[2], query))
+        if len(parts) not in (4, 5) or parts[0] != "runs":
+            raise ApiError(404, "no such endpoint")
+        key = RunKey(parts[1], parts[2], parts[3])
+        action = parts[4] if len(parts) == 5 else ""
+        handlers: dict[tuple[str, str], Callable[[], Response]] = {
+            ("GET", ""): lambda: json_response(run_detail(self.store, key)),
+            ("GET", "history"): lambda: self.history(key, query),
+            ("GET", "media"): lambda: self.media(key, query),
+            ("GET", "system"): lambda: self.system(key),
+            ("GET", "console"): lambda: self.console(key, query),
+            ("GET", "file"): lambda: self.files.download(key, _need(query, "name"),
+                                                        query.get("inline") == "1"),
+            ("GET", "preview"): lambda: self.files.preview(key, _need(query, "name")),
+            ("GET", "table"): lambda: self.files.table(
+                key, _need(query, "name"), _int(query, "offset", 0), _int(query, "limit", 50)),
+            ("POST", "notes"): lambda: self.set_notes(key, body),
+            ("POST", "tags"): lambda: self.set_tags(key, body),
+            ("POST", "stop"): lambda: self.stop(key),
+        }
+        handler = handlers.get((method, action))
+        if handler is None:
+            raise ApiError(405 if any(a == action for _, a in handlers) else 404, "no such endpoint")
+        return handler()
+
+    def projects(self) -> Response:
+        return json_response([
+            {"entity": p.entity, "project": p.project, "run_count": p.run_count,
+             "last_activity": p.last_activity}
+            for p in self.store.list_projects()
+        ])
+
+    def history(self, key: RunKey, query: Mapping[str, str]) -> Response:
+        """One line of a chart: at most ``points`` (min/max buckets) of the step range."""
+        import numpy as np
+
+        from mytrack_service.web.downsample import MAX_POINTS, bucket_indices
+
+        name = _need(query, "key")
+        x = query.get("x") or "_step"
+        low, high = _opt_int(query, "min_step"), _opt_int(query, "max_step")
+        points = min(10_000, max(8, _int(query, "points", MAX_POINTS)))
+        self._require_run(key)
+        steps, ys = self.store.read_series(key, name, low, high)
+        xs = None
+        if x != "_step":
+            x_steps, x_values = self.store.read_series(key, x, low, high)
+            at = np.minimum(np.searchsorted(x_steps, steps), max(len(x_steps) - 1, 0))
+            both = (x_steps[at] == steps) if len(x_steps) else np.zeros(len(steps), bool)
+            steps, ys, xs = steps[both], ys[both], x_values[at[both]]
+        total = len(steps)
+        keep = bucket_indices(ys, points)
+        return json_response({
+            "key": name, "x": x, "total": total, "sampled": len(keep) < total,
+            "steps": steps[keep].tolist(), "y": _finite(ys[keep].tolist()),
+            "xs": None if xs is None else _finite(xs[keep].tolist()),
+        }, clean=False)
+
+    def media(self, key: RunKey, query: Mapping[str, str]) -> Response:
+        """The key's media descriptors by step (at most MAX_MEDIA_STEPS, evenly spread, the last kept)."""
+        name = _need(query, "key")
+        self._require_run(key)
+        rows = list(self.store.read_history(key, [name]))
+        if len(rows) > MAX_MEDIA_STEPS:
+            last = len(rows) - 1
+            rows = [rows[round(i * last / (MAX_MEDIA_STEPS - 1))] for i in range(MAX_MEDIA_STEPS)]
+        return json_response({"key": name, "total_steps": len(rows),
+                              "steps": [{"step": r["_step"], "value": r.get(name)} for r in rows]})
+
+    def system(self, key: RunKey) -> Response:
+        """System metrics per key (and writer label), x = seconds since the run started."""
+        import numpy as np
+
+        from mytrack_service.web.downsample import bucket_indices
+
+        self._require_run(key)
+        series: dict[str, tuple[list[float], list[float]]] = {}
+        labels = set()
+        for sample in self.store.read_system(key):
+            label = str(sample.get("_label") or "")
+            labels.add(label)
+            runtime = float(sample.get("_runtime") or 0.0)
+            for name, value in sample.items():
+                if name.startswith("_") or not isinstance(value, (int, float)):
+                    continue
+                line = series.setdefault(f"{name} [{label}]" if label else name, ([], []))
+                line[0].append(runtime)
+                line[1].append(float(value))
+        out = {}
+        for name, (xs, ys) in sorted(series.items()):
+            values = np.array(ys)
+            keep = bucket_indices(values).tolist()
+            out[name] = {"x": [xs[i] for i in keep], "y": _finite([ys[i] for i in keep])}
+        return json_response({"series": out, "labels": sorted(labels)}, clean=False)
+
+    def console(self, key: RunKey, query: Mapping[str, str]) -> Response:
+        """Lines after line ``after``; without it, the last ``limit`` lines."""
+        limit = min(MAX_CONSOLE_LINES, max(1, _int(query, "limit", 1000)))
+        after = _opt_int(query, "after")
+        self._require_run(key)
+        if after is None:
+            lines = list(collections.deque(self.store.read_console(key), maxlen=limit))
+        else:
+            lines = []
+            for line in self.store.read_console(key, None, after + 1):
+                lines.append(line)
+                if len(lines) >= limit:
+                    break
+        return json_response({
+            "lines": [{"line": x["_line"], "time": x["_timestamp"], "stream": x["stream"],
+                       "label": x["label"], "text": x["text"]} for x in lines],
+            "last": lines[-1]["_line"] if lines else after,
+        })
+
+    def set_notes(self, key: RunKey, body: Any) -> Response:
+        notes = body.get("notes") if isinstance(body, Mapping) else None
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise ApiError(400, f'expected {{"notes": "..."}} (at most {MAX_NOTES} characters)')
+        self._require_run(key)
+        self.store.update_run(key, {"notes": notes})
+        return json_response({"notes": notes})
+
+    def set_tags(self, key: RunKey, body: Any) -> Response:
+        tags = body.get("tags") if isinstance(body, Mapping) else None
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ApiError(400, 'expected {"tags": ["...", ...]}')
+        clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        if any(len(t) > MAX_TAG for t in clean):
+            raise ApiError(400, f"a tag has at most {MAX_TAG} characters")
+        self._require_run(key)
+        self.store.update_run(key, {"tags": clean})
+        return json_response({"tags": clean})
+
+    def stop(self, key: RunKey) -> Response:
+        """Asks the run's live writers to stop (they end as killed), as `mytrack runs stop` does."""
+        try:
+            delivered, state = self.hub.stop_run(key)
+        except HubError as exc:
+            raise ApiError(_HUB_STATUS.get(exc.code, 500), str(exc)) from None
+        return json_response({"delivered": delivered, "state": state})
+
+    def _require_run(self, key: RunKey) -> None:
+        if self.store.get_run(key) is None:
+            raise ApiError(404, f"run {key.path} not found")
+
+
+def _finite(values: list[float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def _need(query: Mapping[str, str], name: str) -> str:
+    value = query.get(name)
+    if not value:
+        raise ApiError(400, f"the query parameter {name!r} is required")
+    return value
+
+
+def _opt_int(query: Mapping[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return int(float(text))
+    except (ValueError, OverflowError):
+        raise ApiError(400, f"{name} must be an integer, got {text!r}") from None
+
+
+def _int(query: Mapping[str, str], name: str, default: int) -> int:
+    value = _opt_int(query, name)
+    return default if value is None else max(0, value)
