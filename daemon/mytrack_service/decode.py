@@ -90,9 +90,17 @@ class AlertEvent:
     timestamp: float  # client clock: replaying the WAL decides the same way
 
 
+@dataclass
+class ArtifactEvent:
+    action: str  # "log", "use", "upsert", "finish" or "link"
+    data: dict[str, Any]  # the artifact as the SDK's artifacts module wrote it
+    client_id: str
+
+
 Event = (
     LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
     | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
+    | ArtifactEvent
 )
 
 
@@ -139,6 +147,9 @@ def _events(record: pb.Record) -> list[Event]:
     if kind == "alert":
         a = record.alert
         return [AlertEvent(a.title, a.text, a.level or "INFO", max(0.0, a.wait_duration), a.timestamp)]
+    if kind == "artifact":
+        a = record.artifact
+        return [ArtifactEvent(a.action, _obj(a.json), a.client_id)]
     raise DecodeError(f"unknown record kind {kind!r}")
 
 

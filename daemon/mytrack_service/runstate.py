@@ -23,6 +23,7 @@ from typing import Any
 
 from mytrack_service.decode import (
     AlertEvent,
+    ArtifactEvent,
     ConfigChange,
     Event,
     EnvironmentEvent,
@@ -36,6 +37,7 @@ from mytrack_service.decode import (
     SummaryChange,
 )
 from mytrack_service.metrics import MetricRegistry
+from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import ConsoleLine, FileRow, RunRow
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
@@ -57,6 +59,8 @@ class Output:
     conflicts: int = 0  # same key, same step, two writers, within this output
     # Alerts to deliver (to the webhook) once this output is committed.
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    # Artifact records, for the same batch (uploaded by the applier first).
+    artifacts: list[ArtifactOp] = field(default_factory=list)
 
 
 @dataclass
@@ -242,6 +246,11 @@ class RunAssembly:
             self.out.fields["metadata"] = self.metadata
         elif isinstance(event, AlertEvent):
             self._alert(event)
+        elif isinstance(event, ArtifactEvent):
+            self.out.artifacts.append(ArtifactOp(
+                event.action, event.client_id, self.key.path, event.data,
+                timestamp=float(event.data.get("timestamp") or 0.0),
+            ))
         elif isinstance(event, ExitEvent):
             self._exit(event)
 

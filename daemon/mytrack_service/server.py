@@ -55,6 +55,7 @@ def serve(config: ServiceConfig) -> int:
     transfers = Transfers(store, blobs, live_runs=hub.live_run_keys)
     transfers.start()
     applier = Applier(hub)
+    applier.blobs = blobs  # artifact entries are uploaded before their versions commit
     applier.on_files = transfers.wake
     alerts = AlertSender.from_url(config.alert_webhook)
     if alerts is not None:

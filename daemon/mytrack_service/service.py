@@ -21,7 +21,8 @@ from mytrack_service import __version__
 from mytrack_service import console_file
 from mytrack_service.filters import FilterError, matches, validate_filter
 from mytrack_service.sessions import Hub, HubError, OpenRequest
-from mytrack_service.blobs.base import BlobError, BlobStore
+from mytrack_service import artifacts
+from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 from mytrack_service.transfers import Transfers
 from mytrack_service.uploader import Applier
@@ -305,6 +306,50 @@ class TrackerService(pb_grpc.TrackerServicer):
             return store.read_console(key, label, low, high)
         _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                f"unknown stream {request.stream!r}: use history, system or console")
+
+    # -- artifacts ----------------------------------------------------------------
+
+    def ArtifactQuery(self, request: pb.JsonRequest, context: grpc.ServicerContext) -> pb.JsonResponse:
+        try:
+            query = json.loads(request.json or b"{}")
+            if not isinstance(query, dict):
+                raise ValueError("expected a JSON object")
+        except ValueError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad artifact query: {exc}")
+        try:
+            found = self._call(context, lambda: artifacts.answer(
+                self.hub.store, request.kind, query, self._artifact_result))
+        except artifacts.QueryError as exc:
+            _abort(context, _CODES[exc.code], str(exc))
+        return pb.JsonResponse(json=_dumps(found))
+
+    def _artifact_result(self, client_id: str, timeout: float) -> dict[str, Any] | None:
+        """The stored result of an artifact record, waiting until it is applied."""
+        deadline = time.monotonic() + timeout
+        self.applier.wake(urgent=True)
+        while True:
+            with self.hub.store.artifacts() as tx:
+                found = tx.result(client_id)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            with self.hub.changed:
+                self.hub.changed.wait(0.05)
+
+    def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
+        try:
+            stream = self.blobs.open(request.digest)
+        except ValueError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except BlobNotFound:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"no blob {request.digest}")
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+        try:
+            with stream:
+                while chunk := stream.read(_CHUNK_BYTES):
+                    yield pb.FileChunk(data=chunk)
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
 
     # -- helpers -----------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mytrack_proto.wal import read_entries
+from mytrack_service import artifacts
+from mytrack_service.blobs.base import BlobStore
 from mytrack_service.decode import DecodeError, ExitEvent, decode
 from mytrack_service.runstate import RunAssembly
 from mytrack_service.sessions import Hub, RunSession, WriterSession, WriterState
@@ -51,6 +53,8 @@ class Applier:
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
         hub.on_append = self._wake.set
         self.on_files: Callable[[], None] = lambda: None  # uploads became due
+        # Where artifact entries are uploaded (server.py sets it; None: not uploaded).
+        self.blobs: BlobStore | None = None
         # Alerts committed to the store, to deliver (after the commit: a batch
         # redone after a store failure does not deliver twice).
         self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
@@ -133,9 +137,11 @@ class Applier:
         if not positions:
             return more
         out = session.assembly.take()
+        if out.artifacts and self.blobs is not None:
+            artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
         batch = Batch(
             session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
-            merge_rows=out.merge_rows,
+            merge_rows=out.merge_rows, artifacts=out.artifacts,
         )
         try:
             conflicts = out.conflicts + self.hub.store.write_batch(batch)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mytrack._config import config_from_source, sanitize
-from mytrack._internal import autoresume, console, environment, exithooks, launcher, signals
+from mytrack._internal import autoresume, console, environment, exithooks, launcher, signals, webui
 from mytrack._internal.encode import dumps
 from mytrack._internal.files import restore_file
 from mytrack._internal.watch import WatchPreInitError
@@ -111,6 +111,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
         f.write(request.SerializeToString())
     client = None
+    web = None
     info, resumed, starting_step = _offline_info(request), False, 0
     if not offline:
         try:
@@ -125,6 +126,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
                 client.close()
             raise
         info, resumed, starting_step = response.run, response.resumed, response.starting_step
+        web = webui.web_address(client)
     sender = Sender(
         settings.service_dir or "", writer_id, key,
         max_buffer_bytes=settings.max_buffer_bytes or 64 << 20,
@@ -141,7 +143,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         job_type=info.job_type, tags=tuple(info.tags), notes=info.notes,
         config=json.loads(info.config_json or b"{}"), run_dir=run_dir, start_time=start_time,
         resumed=resumed, starting_step=starting_step, sender=sender,
-        client=client, writer_id=writer_id,
+        client=client, writer_id=writer_id, web=web,
     )
     exithooks.register(run)
     signals.install()
@@ -153,6 +155,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
             f"saved offline in {run_dir}; upload with: mytrack sync {run_dir}"
             if offline else f"see it with: mytrack runs show {run.path}"
         )
+        if run.url and web is not None:
+            where = f"view it at {run.url} ; {where}"
         print(f"mytrack: run {run.name} ({run.path}) {verb}; {where}", file=sys.stderr, flush=True)
     environment.collect_in_background(run)
     console.attach(run)  # after our own line: the run's log holds the program's output

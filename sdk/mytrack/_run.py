@@ -27,6 +27,7 @@ from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
 from mytrack._internal.values import check_log_data
+from mytrack._internal.webui import WebAddress
 from mytrack._alert import AlertLevel, check_alert
 from mytrack._config import Config, ConfigStatic
 from mytrack.errors import (
@@ -82,6 +83,7 @@ class Run:
         sender: Sender | None = None,
         client: ServiceClient | None = None,
         writer_id: str = "",
+        web: WebAddress | None = None,
     ) -> None:
         self._settings = settings
         self._entity, self._project, self._id = entity, project, run_id
@@ -94,6 +96,7 @@ class Run:
         self._sender = sender
         self._client = client
         self._writer_id = writer_id
+        self._web = web  # the service's web UI, asked once at init
         self._state = RunState.RUNNING
         self._log_lock = threading.Lock()
         self._config = Config(config, publish=self._publish_config)
@@ -158,26 +161,30 @@ class Run:
 
     @property
     def url(self) -> str | None:
-        """The run's page in the local web UI; None offline or disabled."""
-        base = self._web_base()
-        return None if base is None else f"{base}/{self._entity}/{self._project}/runs/{self._id}"
+        """The run's page in the local web UI (with its token); None offline or disabled."""
+        return self._page(self._entity, self._project, "runs", self._id)
 
     @property
     def project_url(self) -> str | None:
-        base = self._web_base()
-        return None if base is None else f"{base}/{self._entity}/{self._project}"
+        return self._page(self._entity, self._project)
 
     @property
     def sweep_url(self) -> str | None:
-        base = self._web_base()
-        if base is None or not self.sweep_id:
+        if not self.sweep_id:
             return None
-        return f"{base}/{self._entity}/{self._project}/sweeps/{self.sweep_id}"
+        return self._page(self._entity, self._project, "sweeps", self.sweep_id)
 
-    def _web_base(self) -> str | None:
+    def _page(self, *segments: str) -> str | None:
+        """A page of the web UI the service reported at init; without one (the
+        service serves no UI), of ``ui_port``, unless that is 0."""
         if self._settings.mode not in ("online", "shared"):
             return None
-        return f"http://127.0.0.1:{self._settings.ui_port}"
+        web = self._web
+        if web is None:
+            if not self._settings.ui_port:
+                return None
+            web = WebAddress(f"http://127.0.0.1:{self._settings.ui_port}", "")
+        return web.page(*segments)
 
     @property
     def config(self) -> Config:

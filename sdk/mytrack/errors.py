@@ -12,6 +12,8 @@ raise out of ``log()`` (they are retried and reported by ``finish()`` and
     │   ├── RunFinishedError      a call on a finished run
     │   └── ResumeError           resume="must" on a missing run, "never" on an existing one
     ├── CommError                 the service cannot be reached or failed
+    ├── ArtifactError             an artifact could not be logged, or its content is not intact
+    │   └── ArtifactNotFoundError (+ValueError)   no artifact (version) of that name
     ├── RunNotFoundError (+ValueError)   the read API asked for an unknown run
     ├── InvalidKeyError (+ValueError)    a log()/config key that is empty or reserved
     ├── InvalidValueError (+ValueError)  a value or argument out of range
@@ -45,6 +47,14 @@ class ResumeError(UsageError):
 
 class CommError(Error):
     """The service could not be reached, or failed to do what was asked."""
+
+
+class ArtifactError(Error):
+    """An artifact could not be logged, linked or downloaded intact."""
+
+
+class ArtifactNotFoundError(ArtifactError, ValueError):
+    """No artifact, or no version or alias, of the given name."""
 
 
 class RunNotFoundError(Error, ValueError):

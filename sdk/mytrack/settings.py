@@ -49,6 +49,15 @@ def _parse_positive_int(value: Any) -> int:
     return number
 
 
+def _parse_port(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a port number (0-65535), got {value!r}")
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"expected a port number (0-65535), got {value!r}")
+    return number
+
+
 def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
@@ -128,7 +137,7 @@ _SPECS: dict[str, _Spec] = {
     "max_queue_entries": _Spec(
         "MYTRACK_QUEUE_ENTRIES", _parse_positive_int, lambda: 20_000
     ),
-    "ui_port": _Spec("MYTRACK_UI_PORT", _parse_positive_int, lambda: 6017),
+    "ui_port": _Spec("MYTRACK_UI_PORT", _parse_port, lambda: 6017),
     "console": _Spec("MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES), lambda: "auto"),
     "x_primary": _Spec(None, _parse_bool, lambda: True),
     "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label),
@@ -155,7 +164,9 @@ class Settings:
         heartbeat_interval: seconds between the sender's heartbeats.
         max_buffer_bytes: encoded records kept until acked; past it, log() waits.
         max_queue_entries: log() calls queued before encoding; past it, log() waits.
-        ui_port: the local web UI's port, used in ``run.url`` and friends.
+        ui_port: the web UI's port (MYTRACK_UI_PORT, read by the service too, which
+            falls back to a free port when it is taken; 0: no UI). ``run.url`` uses
+            the address the service reports; this port only when it reports none.
         console: capture of stdout/stderr into the run's ``output.log``: "auto"
             (default: at the file-descriptor level, so child processes are
             captured too; "wrap" where that is impossible), "wrap" (Python's

@@ -251,3 +251,28 @@ def test_forked_child_of_a_wrapped_run_is_not_blocked(workdir: Path, project: st
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.count(b"c\n") == 60_000
     assert _lines(_latest_run(project)) == ["parent before", "parent after"]
+
+
+def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
+    workdir: Path, project: str
+) -> None:
+    """With descriptor capture a forked child (a DataLoader worker) prints through the parent's reader, so its lines are stored."""
+    code = f"""
+        import os, sys
+        import mytrack
+        run = mytrack.init(project={project!r})
+        print("parent before", flush=True)
+        pid = os.fork()
+        if pid == 0:
+            print("from the forked child", flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent after")
+        run.finish()
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,
+                            env=_env(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"parent before\nfrom the forked child\nparent after\n"
+    assert _lines(_latest_run(project)) == ["parent before", "from the forked child",
+                                            "parent after"]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from mytrack_service.store.artifact_model import ArtifactOp, ArtifactTx
 
 if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
     import numpy as np
@@ -149,6 +152,9 @@ class Batch:
     # Shared runs: each row merges into the stored row of its step (new keys
     # win), and run_fields["summary"] merges key by key into the stored one.
     merge_rows: bool = False
+    # Artifact records of the run, applied in order in the same transaction
+    # (artifact_model.apply_ops); their content is in the blob store already.
+    artifacts: list[ArtifactOp] = field(default_factory=list)
 
 
 @dataclass
@@ -283,6 +289,11 @@ class MetadataStore(abc.ABC):
             steps.append(row["_step"])
             values.append(as_float(row[name]))
         return np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64)
+
+    def artifacts(self, write: bool = False) -> AbstractContextManager[ArtifactTx]:
+        """A transaction on the artifact tables (see artifact_model.py); with
+        ``write``, committed when the block ends without an exception."""
+        raise NotImplementedError(f"{type(self).__name__} does not store artifacts")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""

@@ -19,7 +19,12 @@ import itertools
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from mytrack_service.store.artifact_model import ArtifactTx, apply_ops
+from mytrack_service.store.memory_artifacts import ArtifactTables
+from mytrack_service.store.memory_artifacts import transaction as memory_transaction
 
 from mytrack_service.store.base import (
     FILE_FIELDS,
@@ -158,6 +163,7 @@ class MemoryStore(MetadataStore):
         self._files: dict[tuple[RunKey, str], FileRow] = {}
         self._console: dict[RunKey, list[ConsoleLine]] = {}
         self._system: dict[RunKey, list[str]] = {}
+        self._artifacts = ArtifactTables()
 
     def create_run(self, run: RunRow) -> None:
         stored = roundtrip_run(run)
@@ -217,6 +223,13 @@ class MemoryStore(MetadataStore):
                 if include_closed or not self._writers[writer_id].closed
             ]
 
+    @contextmanager
+    def artifacts(self, write: bool = False) -> Iterator[ArtifactTx]:
+        with self._lock, memory_transaction(self._artifacts) as (tx, tables):
+            yield tx
+            if write:
+                self._artifacts = tables
+
     def write_batch(self, batch: Batch) -> int:
         # Validate everything first, then apply: nothing below can fail, which
         # is what makes the batch atomic here.
@@ -238,6 +251,11 @@ class MemoryStore(MetadataStore):
             for position in batch.positions:
                 if position.writer_id not in self._writers:
                     raise StoreError(f"unknown writer {position.writer_id!r}")
+            artifacts = self._artifacts
+            if batch.artifacts:
+                with memory_transaction(self._artifacts) as (tx, artifacts):
+                    apply_ops(tx, batch.artifacts)
+            self._artifacts = artifacts
             self._history[batch.key].update(texts)
             self._runs[batch.key] = updated
             self._console.setdefault(batch.key, []).extend(

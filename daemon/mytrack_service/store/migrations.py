@@ -27,6 +27,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from mytrack_service.store.base import StoreError
+from mytrack_service.store.sql_artifacts import create_artifact_tables
 from mytrack_service.store.sql_schema import metadata, schema_version
 
 Migration = Callable[[Connection], None]
@@ -41,7 +42,8 @@ def _baseline(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [_baseline]
+# Version 2: the artifact tables (sql_artifacts.py).
+MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables]
 LATEST = len(MIGRATIONS)
 
 

@@ -30,6 +30,7 @@ from mytrack_service.store.migrations import migrate
 from mytrack_service.store.sql_schema import (
     KEY_COLUMNS, history, history_chunks, runs, writers,
 )
+from mytrack_service.store.sql_artifacts import ArtifactsMixin, write_artifacts
 from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
@@ -51,7 +52,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
             "foreign_keys=ON")
 
-class SqlStore(FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
+class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its
@@ -188,6 +189,7 @@ class SqlStore(FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
             write_files(conn, self._insert, pk, batch.files)
             write_console(conn, pk, batch.console)
+            write_artifacts(conn, self._dialect, batch.artifacts)
             for pos in batch.positions:
                 result = conn.execute(
                     update(writers).where(writers.c.writer_id == pos.writer_id).values(

@@ -21,22 +21,24 @@ def bucket_indices(values: NDArray[np.float64], max_points: int = MAX_POINTS) ->
     n = len(values)
     if n <= max_points:
         return np.arange(n)
-    buckets = max(1, max_points // 4)
-    size = -(-n // buckets)  # ceil: the last bucket may be short
-    buckets = -(-n // size)
-    padded = buckets * size
+    size = -(-n // max(1, max_points // 4))  # points per bucket (ceil): at most N/4 buckets
     finite = np.isfinite(values)
-    low = np.full(padded, np.inf)
-    high = np.full(padded, -np.inf)
-    low[:n] = np.where(finite, values, np.inf)
-    high[:n] = np.where(finite, values, -np.inf)
-    offsets = np.arange(buckets) * size
-    mins = offsets + low.reshape(buckets, size).argmin(axis=1)
-    maxs = offsets + high.reshape(buckets, size).argmax(axis=1)
-    firsts = offsets
-    lasts = np.minimum(offsets + size - 1, n - 1)
-    picked = np.concatenate([firsts, mins, maxs, lasts])
-    return np.unique(np.minimum(picked, n - 1))
+    if finite.all():  # the common case: no copy, argmin/argmax on views
+        low = high = values
+    else:
+        low = np.where(finite, values, np.inf)
+        high = np.where(finite, values, -np.inf)
+    full = n // size  # whole buckets; the rest (if any) is one short bucket
+    cut = full * size
+    offsets = np.arange(full) * size
+    picked = [
+        offsets, offsets + size - 1,
+        offsets + low[:cut].reshape(full, size).argmin(axis=1),
+        offsets + high[:cut].reshape(full, size).argmax(axis=1),
+    ]
+    if cut < n:
+        picked.append(np.array([cut, n - 1, cut + int(low[cut:].argmin()), cut + int(high[cut:].argmax())]))
+    return np.unique(np.concatenate(picked))
 
 
 def reduce_series(

@@ -52,6 +52,17 @@ class ApiMedia(dict[str, Any]):
             raise CommError(f"{self.path}: the file does not match the sha256 {expected} of the descriptor")
         return target
 
+    def __copy__(self) -> ApiMedia:
+        return ApiMedia(dict(self), self._run)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ApiMedia:
+        import copy
+
+        return ApiMedia(copy.deepcopy(dict(self), memo), self._run)  # the run is shared, not copied
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))  # pickled as the plain descriptor
+
     def __repr__(self) -> str:
         return f"<ApiMedia {self.type} {self.get('path')}>"
 

@@ -24,13 +24,10 @@ import os
 import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 _READ_BYTES = 65536
-_SMALL_READ = 8192  # a read this small: the writer is slow or line-buffered
-_BATCH_DELAY = 0.002
 
 
 def fd_capture_possible() -> bool:
@@ -135,16 +132,10 @@ class Redirect:
                             pass
                     self._capturing = False
                     self._drained.set()
-                small = True
                 for fd in ready & set(reads):
-                    small = self._pump(fd, reads) < _SMALL_READ and small
+                    self._pump(fd, reads)
                 for fd in ready - set(reads) - {self._wake_r}:
                     poller.unregister(fd)  # at its end: poll would report it forever
-                if small and reads:
-                    # A terminal's line buffering makes one write per line: waking
-                    # for each would cost the program a few us of GIL per line.
-                    # Reading every 2 ms instead delays the screen unnoticeably.
-                    time.sleep(_BATCH_DELAY)
         finally:
             self._restore()  # if the reader failed: nobody would read the pipes
             self._drained.set()

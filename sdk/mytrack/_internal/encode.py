@@ -163,3 +163,14 @@ def alert_record(title: str, text: str, level: str, wait_duration: float, timest
         return pb.Record(seq=seq, alert=message).SerializeToString()
 
     return Control(build)
+
+
+def artifact_record(action: str, payload: dict[str, Any], client_id: str) -> Control:
+    """An artifact action ("log", "use", "upsert", "finish", "link"); its result is
+    asked for by ``client_id`` (the ArtifactQuery RPC, kind "result")."""
+    message = pb.ArtifactRecord(action=action, json=dumps(payload), client_id=client_id)
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, artifact=message).SerializeToString()
+
+    return Control(build)

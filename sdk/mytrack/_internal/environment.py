@@ -249,17 +249,27 @@ def _gpus() -> dict[str, Any]:
 
 @functools.cache
 def _packages() -> list[tuple[str, str]]:
-    """Installed distributions (name, version), sorted by name, each once."""
+    """Installed distributions (name, version), sorted by name, each once.
+
+    Name and version come from the ``name-version.dist-info`` folder names
+    where possible: parsing every METADATA file costs ~1 ms a package, time
+    the training loop would lose to this thread through the GIL.
+    """
     from importlib import metadata
 
     seen: dict[str, tuple[str, str]] = {}
     for dist in metadata.distributions():
-        try:
-            name = dist.metadata["Name"]
-        except Exception:  # noqa: BLE001 - a broken dist-info folder
-            continue
+        folder = getattr(dist, "_path", None)
+        stem = getattr(folder, "name", "")
+        name, _, version = stem.removesuffix(".dist-info").partition("-")
+        if not stem.endswith(".dist-info") or not version:
+            try:  # an .egg-info folder (editable installs) or an odd one: parse it
+                meta = dist.metadata
+                name, version = meta["Name"], meta["Version"]
+            except Exception:  # noqa: BLE001 - a broken metadata folder
+                continue
         if name and name.lower() not in seen:
-            seen[name.lower()] = (name, dist.version)
+            seen[name.lower()] = (name, version)
     return [seen[key] for key in sorted(seen)]
 
 

@@ -3,6 +3,7 @@
  *
  *   MyChart.draw(el, {traces, xTitle, onZoom(x0, x1), onReset()})
  *     traces: [{name, x: [], y: [], color, band: {x: [], lo: [], hi: []}, bars: bool}]
+ *     legend: show one even for a single trace; xRange: [x0, x1] shown (zoomed)
  *
  * Every chart's traces are also kept in window.mytrackCharts[el.dataset.chartId], which is
  * what the browser tests read to compare drawn points with the logged values.
@@ -38,7 +39,7 @@
           name: t.name, line: {color: c, width: 1.5}, connectgaps: false});
     });
     var layout = {
-      margin: {l: 50, r: 12, t: 8, b: 36}, showlegend: spec.traces.length > 1,
+      margin: {l: 50, r: 12, t: 8, b: 36}, showlegend: spec.legend || spec.traces.length > 1,
       legend: {orientation: "h", y: -0.22, font: {size: 11}},
       xaxis: {title: {text: spec.xTitle || "", font: {size: 11}}, automargin: true},
       yaxis: {automargin: true}, hovermode: "x", font: {size: 11},
@@ -113,7 +114,8 @@
   function drawSvg(el, spec) {
     el.innerHTML = "";
     var w = el.clientWidth || 440, h = el.clientHeight || 260;
-    var m = {l: 52, r: 10, t: 8, b: spec.traces.length > 1 ? 46 : 30};
+    var legend = spec.legend || spec.traces.length > 1;
+    var m = {l: 52, r: 10, t: 8, b: legend ? 46 : 30};
     var svg = node("svg", {"class": "fallback", viewBox: "0 0 " + w + " " + h}, el);
     var xr = spec.xRange || (function () {
       var lo = Infinity, hi = -Infinity;
@@ -168,7 +170,7 @@
       node("path", {d: d, fill: "none", stroke: c, "stroke-width": 1.5, "class": "trace"}, plot);
       if (t.x.length === 1 && t.y[0] !== null) node("circle", {cx: sx(t.x[0]), cy: sy(t.y[0]), r: 3, fill: c}, plot);
     });
-    if (spec.traces.length > 1) {
+    if (legend) {
       var lx = m.l;
       spec.traces.forEach(function (t, i) {
         node("rect", {x: lx, y: h - 12, width: 10, height: 3, fill: t.color || color(i)}, svg);

@@ -1,0 +1,144 @@
+"""Benchmark: the web UI's chart and runs-table requests on big data.
+
+Builds, in a temporary MYTRACK_DIR, straight through the store (no SDK, so it
+takes seconds, not hours): one run with ``--metrics`` metrics of ``--steps``
+steps each (`SqlStore.write_batch`), and a project of ``--runs`` runs
+(`SqlStore.create_run`, each with a config and a summary). Then starts the
+service on that folder and times, over HTTP with the UI's token:
+
+* a run page's chart requests: one ``/history`` request per metric over the
+  whole range (min/max bucketing down to 2,000 points), one after the other
+  and 6 at a time (as a browser does); targets: < 1 s for all of them;
+* a zoomed request (1,000 steps: exact points);
+* the runs table of the big project (first page of 100, newest first; then
+  sorted by a summary value with a filter); target < 1 s.
+
+Run from the repository root: ``python scripts/bench/ui.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mytrack._internal import launcher, webui
+from mytrack_service.store.base import Batch, RunKey, RunRow
+from mytrack_service.store.registry import default_store_uri
+from mytrack_service.store.sql import SqlStore
+
+BIG = RunKey("bench", "charts", "bigrun01")
+TABLE_PROJECT = ("bench", "table")
+
+
+def write_big_run(store: SqlStore, metrics: int, steps: int, batch: int) -> None:
+    names = [f"train/metric_{i:02d}" for i in range(metrics)]
+    store.create_run(RunRow(BIG, name="big-run", state="finished", created_at=time.time()))
+    for start in range(0, steps, batch):
+        stop = min(steps, start + batch)
+        rows = []
+        for step in range(start, stop):
+            row: dict[str, Any] = {"_step": step, "_runtime": step * 0.001, "_timestamp": 1.7e9 + step * 0.001}
+            base = math.sin(step / 5000.0)
+            for i, name in enumerate(names):
+                row[name] = base + i + (step % 97) * 1e-3
+            rows.append((step, row))
+        rows[len(rows) // 2][1][names[0]] = 1e6  # one spike per batch: must survive the reduction
+        store.write_batch(Batch(BIG, rows, {"last_step": stop - 1}))
+
+
+def write_many_runs(store: SqlStore, count: int) -> None:
+    entity, project = TABLE_PROJECT
+    now = time.time()
+    for i in range(count):
+        store.create_run(RunRow(
+            RunKey(entity, project, f"run{i:05d}"), name=f"run-{i}", state="finished" if i % 7 else "failed",
+            group=f"g{i % 20}", job_type="train", tags=["a"] if i % 3 else ["b"],
+            config={"lr": 10 ** -(i % 5), "batch": 32 * (1 + i % 4), "model": {"depth": i % 12, "width": 256}},
+            summary={"loss": 1.0 / (1 + i), "acc": (i % 100) / 100.0, "epoch": i % 50},
+            created_at=now - count + i, updated_at=now - count + i, runtime=float(i % 3600),
+        ))
+
+
+def get(base: str, token: str, path: str) -> tuple[float, bytes]:
+    request = urllib.request.Request(base + path, headers={"X-Mytrack-Token": token})
+    began = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as reply:
+        body = reply.read()
+    return time.perf_counter() - began, body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=20_000)
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="mytrack-bench-ui-")
+    env = {**os.environ, "MYTRACK_DIR": home, "MYTRACK_SERVICE_IDLE_TIMEOUT": "600"}
+    store = SqlStore(default_store_uri(home))
+    began = time.perf_counter()
+    write_big_run(store, args.metrics, args.steps, args.batch)
+    print(f"setup: {args.metrics} metrics x {args.steps:,} steps written in {time.perf_counter() - began:.1f} s")
+    began = time.perf_counter()
+    write_many_runs(store, args.runs)
+    print(f"setup: {args.runs:,} runs created in {time.perf_counter() - began:.1f} s")
+    store.close()
+    subprocess.run([sys.executable, "-m", "mytrack_service", "--home", home, "start", "--detach"],
+                   env=env, check=True, capture_output=True)
+    try:
+        client = launcher.connect(home)
+        web = webui.web_address(client)
+        client.close()
+        if web is None:
+            raise SystemExit("the service serves no web UI (MYTRACK_UI_PORT=0?)")
+        run_path = f"/api/runs/{BIG.entity}/{BIG.project}/{BIG.run_id}"
+        took, body = get(web.base, web.token, run_path)
+        charts = [c["key"] for c in json.loads(body)["charts"]]
+        print(f"run page: overview request {took * 1000:.0f} ms, {len(charts)} charts")
+
+        def chart(key: str) -> tuple[float, dict[str, Any]]:
+            took, body = get(web.base, web.token, f"{run_path}/history?key={key}&points=2000")
+            return took, json.loads(body)
+
+        began = time.perf_counter()
+        answers = [chart(key) for key in charts]
+        serial = time.perf_counter() - began
+        spike = max(answers[0][1]["y"])
+        sizes = {len(a[1]["y"]) for a in answers}
+        print(f"charts, one after the other: {serial:.2f} s for {len(charts)} requests "
+              f"(median {statistics.median(a[0] for a in answers) * 1000:.0f} ms; points per line {sorted(sizes)}; "
+              f"spike kept: {spike == 1e6})")
+        with ThreadPoolExecutor(6) as pool:
+            began = time.perf_counter()
+            list(pool.map(chart, charts))
+            parallel = time.perf_counter() - began
+        print(f"charts, 6 at a time (as a browser): {parallel:.2f} s  [target < 1 s]")
+        took, body = get(web.base, web.token, f"{run_path}/history?key={charts[0]}&min_step=500000&max_step=500999")
+        print(f"zoomed chart (1,000 steps, exact): {took * 1000:.0f} ms, {len(json.loads(body)['y'])} points")
+        entity, project = TABLE_PROJECT
+        table = f"/api/projects/{entity}/{project}/runs"
+        times = [get(web.base, web.token, f"{table}?limit=100")[0] for _ in range(5)]
+        print(f"runs table, {args.runs:,} runs, first page: first {times[0] * 1000:.0f} ms, "
+              f"median {statistics.median(times) * 1000:.0f} ms  [target < 1 s]")
+        filters = urllib.request.quote(json.dumps({"config.lr": {"$lt": 0.05}}))
+        times = [get(web.base, web.token, f"{table}?limit=100&sort=-summary.acc&filters={filters}&group_by=group")[0]
+                 for _ in range(5)]
+        print(f"runs table, filtered, sorted by summary.acc, grouped: median {statistics.median(times) * 1000:.0f} ms")
+    finally:
+        subprocess.run([sys.executable, "-m", "mytrack_service", "--home", home, "stop"], env=env,
+                       capture_output=True, check=False)
+
+
+if __name__ == "__main__":
+    main()
