@@ -91,8 +91,13 @@ class RunAssembly:
     into one row (in the store, across services too).
     """
 
-    def __init__(self, run: RunRow) -> None:
+    def __init__(self, run: RunRow, node_id: str = "") -> None:
+        # A shared run's writers may live in several services (nodes): each
+        # keeps its own snapshot under service_state["nodes"][node_id].
+        self.node_id = node_id
         state = run.service_state
+        if "nodes" in state:
+            state = {"shared": True, **state["nodes"].get(node_id, {})}
         self.main = Cursor(
             int(state.get("step", run.last_step + 1)), state.get("pending"),
             float(state.get("pending_ts", 0.0)),
@@ -188,6 +193,12 @@ class RunAssembly:
             "alert_sent": self.alert_sent,
         }
 
+    def state_field(self) -> dict[str, Any]:
+        """The run's service_state as this assembly writes it (see __init__)."""
+        if self.shared:
+            return {"nodes": {self.node_id: self.snapshot()}}
+        return self.snapshot()
+
     def take(self) -> Output:
         """What was produced since the last take(), with the new snapshot."""
         out, self.out = self.out, Output()
@@ -196,7 +207,7 @@ class RunAssembly:
         # Always with the snapshot: a batch that only accumulated a pending row
         # (commit=False) still moves the WAL position past those calls.
         if self._touched:
-            out.fields["service_state"] = self.snapshot()
+            out.fields["service_state"] = self.state_field()
             self._touched = False
         return out
 

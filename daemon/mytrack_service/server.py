@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
+import uuid
 import signal
 import threading
 import time
@@ -50,7 +52,7 @@ def serve(config: ServiceConfig) -> int:
                 redact(config.store_uri))
     store = open_store(config.store_uri)
     blobs = open_blobs(config.blobs_uri)
-    hub = Hub(store, address.home)
+    hub = Hub(store, address.home, node_id=_node_id(address.home))
     recovered = hub.recover()
     transfers = Transfers(store, blobs, live_runs=hub.live_run_keys)
     transfers.start()
@@ -133,13 +135,24 @@ def _lock_pid_file(address: ServiceAddress, wait: float = 10.0) -> int:
     return fd
 
 
+def _node_id(home: str) -> str:
+    """This service's lasting identity among services sharing one store."""
+    path = os.path.join(home, "node.id")
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        node = f"{socket.gethostname()}-{uuid.uuid4().hex[:12]}"
+        with open(path, "w", encoding="ascii") as f:
+            f.write(node)
+        return node
+
+
 def _answers(address: ServiceAddress) -> bool:
     """Whether a live service listens on the home's socket (not one stopping)."""
-    import socket as socketlib
-
     if not os.path.exists(address.socket):
         return False
-    probe = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.settimeout(0.2)
         probe.connect(address.socket)

@@ -57,8 +57,18 @@ def run_info(run: RunRow) -> pb.RunInfo:
         updated_at=run.updated_at, runtime=run.runtime, last_step=run.last_step,
         exit_code=run.exit_code or 0, run_dir=run.run_dir, host=run.host,
         sweep_id=run.sweep_id, metadata_json=_dumps(run.metadata),
-        heartbeat_at=run.heartbeat_at, metrics_json=_dumps(run.service_state.get("metrics", [])),
+        heartbeat_at=run.heartbeat_at, metrics_json=_dumps(_metrics(run.service_state)),
     )
+
+
+def _metrics(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """define_metric definitions in force (a shared run's nodes each keep theirs)."""
+    if "nodes" not in state:
+        return list(state.get("metrics", []))
+    merged: dict[str, dict[str, Any]] = {}
+    for node in state["nodes"].values():
+        merged.update((m["name"], m) for m in node.get("metrics", []))
+    return list(merged.values())
 
 
 def run_document(run: RunRow) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from mytrack_proto.names import new_run_name
 from mytrack_proto.wal import WalWriter, valid_end
 from mytrack_service.decode import record_seq
 from mytrack_service.runstate import RunAssembly
-from mytrack_service.store.base import MetadataStore, RunExistsError, RunKey, RunRow, WriterRow
+from mytrack_service.store.base import (
+    Batch, MetadataStore, RunExistsError, RunKey, RunRow, WriterRow,
+)
 
 
 class HubError(Exception):
@@ -107,9 +109,13 @@ class OpenRequest:
 class Hub:
     """Runs, writers and their WALs; thread-safe."""
 
-    def __init__(self, store: MetadataStore, home: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: MetadataStore, home: str, clock: Callable[[], float] = time.time,
+        node_id: str = "",
+    ) -> None:
         self.store = store
         self.home = home
+        self.node_id = node_id  # this service, among several sharing a store
         self.clock = clock
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # an applied position moved
@@ -146,7 +152,11 @@ class Hub:
                 session.assembly.restart(req.start_time)
             step = session.assembly.add_writer(req.writer_id, req.shared, req.primary, req.label)
             if existing is not None or req.shared:
-                self.store.update_run(req.key, {"service_state": session.assembly.snapshot()})
+                assembly = session.assembly
+                self.store.write_batch(Batch(
+                    req.key, run_fields={"service_state": assembly.state_field()},
+                    merge_rows=assembly.shared,
+                ))
             wal_path = self._wal_path(req)
             writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
             writer.pid, writer.host = req.pid, req.host
@@ -216,7 +226,7 @@ class Hub:
     def _session(self, run: RunRow) -> RunSession:
         session = self.sessions.get(run.key)
         if session is None:
-            session = RunSession(run.key, RunAssembly(run))
+            session = RunSession(run.key, RunAssembly(run, self.node_id))
             self.sessions[run.key] = session
         return session
 

@@ -226,7 +226,7 @@ class Applier:
         """Back to the last committed state: the batch is redone later."""
         run = self.hub.store.get_run(session.key)
         if run is not None:
-            session.assembly = RunAssembly(run)
+            session.assembly = RunAssembly(run, self.hub.node_id)
         session.needs_reload = False
 
     def _note_error(self, text: str) -> None:

@@ -116,18 +116,27 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in modes}
     try:
         _run("off", 1000, work, env, False)  # start the service, warm caches
+        for _ in range(3):  # the child's own speed: iterations of 1/rate seconds
+            probe = _run("off", 5000, work, env, False)["elapsed"] / 5000
+            work = max(1, int(work * (1.0 / rate) / probe))
         for _ in range(args.repeats):
             for name, mode, pty in modes:
                 results[name].append(_run(mode, iterations, work, env, pty))
         print(f"{iterations} lines at ~{rate} lines/s ({args.seconds:.0f} s loops), "
-              f"median of {args.repeats} runs per mode, {os.cpu_count()} CPUs")
-        print(f"{'mode':14} {'loop s':>8} {'slowdown':>9} {'lines/s':>9} {'RSS growth MB':>14}")
+              f"{args.repeats} runs per mode, {os.cpu_count()} CPUs; slowdown against the "
+              "same output without capture, by the median and by the fastest run (the "
+              "one least disturbed by other load)")
+        print(f"{'mode':14} {'median s':>9} {'slowdown':>9} {'min s':>7} {'slowdown':>9} "
+              f"{'lines/s':>8} {'RSS growth MB':>14} {'env s':>6}")
         for name, _, pty in modes:
-            elapsed = statistics.median(r["elapsed"] for r in results[name])
-            base = statistics.median(r["elapsed"] for r in results["off (pty)" if pty else "off"])
+            runs = [r["elapsed"] for r in results[name]]
+            base = [r["elapsed"] for r in results["off (pty)" if pty else "off"]]
+            median, fastest = statistics.median(runs), min(runs)
             growth = max(r["growth"] for r in results[name]) / 2**20
-            print(f"{name:14} {elapsed:8.3f} {100 * (elapsed / base - 1):8.1f}% "
-                  f"{iterations / elapsed:9.0f} {growth:14.1f}")
+            settle = statistics.median(r["settle"] for r in results[name])
+            print(f"{name:14} {median:9.3f} {100 * (median / statistics.median(base) - 1):8.1f}% "
+                  f"{fastest:7.3f} {100 * (fastest / min(base) - 1):8.1f}% "
+                  f"{iterations / median:8.0f} {growth:14.1f} {settle:6.3f}")
         flat = {name: _run(mode, 200_000, 0, env, pty) for name, mode, pty in modes}
         print("printing only (200,000 lines, no work):")
         for name, _, pty in modes:

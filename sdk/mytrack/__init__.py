@@ -14,6 +14,7 @@ from mytrack._init import alert, finish, init, log, restore, save, unwatch, watc
 from mytrack._run import Run
 from mytrack._summary import Summary
 from mytrack.api import Api
+from mytrack.artifacts import Artifact
 from mytrack.data_types import Audio, Histogram, Html, Image, Object3D, Table, Video
 from mytrack.errors import Error
 from mytrack.settings import Settings
@@ -29,6 +30,7 @@ __all__ = sorted(
     [
         "AlertLevel",
         "Api",
+        "Artifact",
         "Audio",
         "Config",
         "Error",

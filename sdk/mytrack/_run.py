@@ -18,11 +18,14 @@ import time
 import warnings
 import weakref
 from types import TracebackType
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from mytrack._internal import autoresume, console, encode, environment, exithooks, notebook, saving
 from mytrack._internal import watch as watching
 from mytrack._internal.media import MediaSink
+from mytrack._internal.artifacts_client import RunArtifacts, default_exclude, default_include
+from mytrack.artifacts import Artifact
 from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
 from mytrack._internal.transport import ServiceClient
@@ -476,6 +479,82 @@ class Run:
             CommError: the service or its store cannot be reached.
         """
         return restore_file(name, run_path or self.path, replace, root or self.dir, self._settings)
+
+    # -- artifacts (logic in _internal/artifacts_client.py) ---------------------------
+
+    def _artifact_calls(self, what: str) -> RunArtifacts:
+        if self._sender is None and not self.disabled:
+            raise UsageError(f"{what} needs an online run")
+        if self._state is not RunState.RUNNING:
+            self._refuse(what)
+        return RunArtifacts(self)
+
+    def log_artifact(
+        self, artifact_or_path: Artifact | str, name: str | None = None, type: str | None = None,
+        aliases: list[str] | None = None, tags: list[str] | None = None,
+    ) -> Artifact:
+        """Declares an artifact (or a path: directory, file, s3://) as an output of the run.
+
+        The returned Artifact's version is known after ``artifact.wait()``.
+        """
+        return self._artifact_calls("log_artifact()").log(artifact_or_path, name, type, aliases, tags)
+
+    def use_artifact(
+        self, artifact_or_name: Artifact | str, type: str | None = None,
+        aliases: list[str] | None = None, use_as: str | None = None,
+    ) -> Artifact:
+        """Declares an artifact (``[entity/project/]name:version-or-alias``) as an input.
+
+        Raises:
+            ArtifactNotFoundError: no such artifact, version or alias (or not of ``type``).
+        """
+        return self._artifact_calls("use_artifact()").use(artifact_or_name, type, aliases, use_as)
+
+    def upsert_artifact(
+        self, artifact_or_path: Artifact | str, name: str | None = None, type: str | None = None,
+        aliases: list[str] | None = None, distributed_id: str | None = None,
+    ) -> Artifact:
+        """Adds files to the pending version of ``distributed_id`` (default: the run's group)."""
+        return self._artifact_calls("upsert_artifact()").upsert(
+            artifact_or_path, name, type, aliases, distributed_id, finish=False)
+
+    def finish_artifact(
+        self, artifact_or_path: Artifact | str, name: str | None = None, type: str | None = None,
+        aliases: list[str] | None = None, distributed_id: str | None = None,
+    ) -> Artifact:
+        """Commits the pending version of ``distributed_id`` (default: the run's group)."""
+        return self._artifact_calls("finish_artifact()").upsert(
+            artifact_or_path, name, type, aliases, distributed_id, finish=True)
+
+    def link_artifact(
+        self, artifact: Artifact, target_path: str, aliases: list[str] | None = None,
+    ) -> Artifact | None:
+        """Links a logged artifact into a portfolio; None (with a warning) on failure."""
+        return self._artifact_calls("link_artifact()").link(artifact, target_path, aliases)
+
+    def log_model(self, path: str, name: str | None = None, aliases: list[str] | None = None) -> None:
+        """Logs the files under ``path`` as a "model" artifact (ValueError for a bad name)."""
+        self._artifact_calls("log_model()").log_model(path, name, aliases)
+
+    def use_model(self, name: str) -> str:
+        """Downloads a model artifact; returns the path (AssertionError if not a model type)."""
+        return self._artifact_calls("use_model()").use_model(name)
+
+    def link_model(
+        self, path: str, registered_model_name: str, name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Artifact | None:
+        """Logs (or reuses) a model version and links it into the registered model."""
+        return self._artifact_calls("link_model()").link_model(
+            path, registered_model_name, name, aliases)
+
+    def log_code(
+        self, root: str = ".", name: str | None = None,
+        include_fn: Callable[..., bool] = default_include,
+        exclude_fn: Callable[..., bool] = default_exclude,
+    ) -> Artifact | None:
+        """Saves the code under ``root`` (``*.py`` by default) as a "code" artifact."""
+        return self._artifact_calls("log_code()").log_code(root, name, include_fn, exclude_fn)
 
     # -- lifecycle ------------------------------------------------------------------
 

@@ -82,6 +82,54 @@ class Api:
         reply: pb.StopRunResponse = self._rpc().call("StopRun", self._run_key(path))
         return reply.delivered, reply.state
 
+    # -- artifacts (see mytrack.artifacts) ---------------------------------------
+
+    def _artifacts(self) -> Any:
+        from mytrack._internal.artifacts_client import ArtifactService
+
+        return ArtifactService(self._rpc)
+
+    def _artifact_path(self, name: str) -> tuple[str, str, str, str]:
+        from mytrack._internal.artifacts_client import parse_name
+
+        return parse_name(name, self.default_entity, self._settings.project or "uncategorized")
+
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """The artifact version ``[entity/][project/]name[:vN|:alias]`` (default alias "latest").
+
+        Raises:
+            ArtifactNotFoundError: no such artifact, version or alias (or not of ``type``).
+        """
+        from mytrack._internal.artifacts_client import from_doc
+
+        entity, project, short, version = self._artifact_path(name)
+        service = self._artifacts()
+        doc = service.query("resolve", {"entity": entity, "project": project, "name": short,
+                                        "version": version or "latest", "type": type})
+        return from_doc(service, doc)
+
+    def artifact_versions(self, name: str, type: str | None = None) -> list[Any]:
+        """Every committed version of ``[entity/][project/]name``, oldest first."""
+        entity, project, short, _ = self._artifact_path(name)
+        docs = self._artifacts().query("versions", {"entity": entity, "project": project,
+                                                    "name": short, "type": type})
+        return [self.artifact(f"{d['entity']}/{d['project']}/{d['name']}:{d['version']}") for d in docs]
+
+    def artifact_collections(self, path: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Artifact collections of ``entity/project`` (all when None): name, type, kind
+        ("artifact", "portfolio" or "registered_model"), version count, aliases."""
+        entity, project = self._project_path(path)
+        return list(self._artifacts().query("collections", {"entity": entity, "project": project,
+                                                            "kind": kind}))
+
+    def portfolios(self, path: str | None = None) -> list[dict[str, Any]]:
+        return self.artifact_collections(path, "portfolio")
+
+    def registered_models(self, entity: str | None = None) -> list[dict[str, Any]]:
+        """The model registry's registered models (made by ``run.link_model``)."""
+        return list(self._artifacts().query(
+            "collections", {"entity": entity or "", "project": "", "kind": "registered_model"}))
+
     def _run_key(self, path: str) -> pb.RunKey:
         parts = [p for p in str(path).strip("/").split("/") if p]
         if len(parts) == 4 and parts[2] == "runs":  # entity/project/runs/id, as in W&B URLs
@@ -259,6 +307,19 @@ class ApiRun:
             if found.name == name:
                 return found
         raise RunNotFoundError(f"run {self.path} has no file {name!r}")
+
+    def logged_artifacts(self) -> list[Any]:
+        """The artifact versions this run logged, oldest first."""
+        return self._artifact_list("logged")
+
+    def used_artifacts(self) -> list[Any]:
+        """The artifact versions this run used, in order of first use."""
+        return self._artifact_list("used")
+
+    def _artifact_list(self, kind: str) -> list[Any]:
+        docs = self._api._artifacts().query(kind, {"run": self.path})
+        return [self._api.artifact(f"{d['entity']}/{d['project']}/{d['name']}:{d['version']}")
+                for d in docs]
 
     def __repr__(self) -> str:
         return f"<ApiRun {self.path} ({self.state})>"

@@ -17,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from mytrack._internal import artifacts_cli
 from mytrack.api import Api, ApiRun, _flatten
 from mytrack.errors import Error, InvalidValueError
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    artifacts_cli.add_parser(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "ui":
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             return _history(api, args.path, args.keys, args.format)
         if args.command == "files":
             return _files(api, args)
+        if args.command == "artifacts":
+            return artifacts_cli.run(api, args)
         if args.command == "sync":
             return _sync(api, args.paths, args.dir, args.include_offline, args.timeout)
         if args.runs_command == "stop":

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import numpy as np
 import pytest
@@ -212,6 +215,17 @@ def test_a_one_step_spike_in_a_million_is_drawn_zoomed_out(
     total = until(browser, "document.querySelector('.chart[data-key=\"loss\"]').dataset.total", "the total")
     assert total == "1000000"
     shot("spike")
+    # Zooming in fetches the exact points of the new range.
+    browser.execute_script(
+        "var el = document.querySelector('.chart[data-key=\"loss\"]');"
+        "if (window.Plotly) { Plotly.relayout(el, {'xaxis.range': [731000, 731600]}); }"
+        "else { el._mytrackSpec = null; }")
+    if browser.execute_script("return !!window.Plotly"):
+        zoomed = until(browser, "window.mytrackCharts['loss'][0].x.length === 601 && window.mytrackCharts['loss'][0]",
+                       "the exact points of the zoomed range")
+        assert zoomed["x"] == list(range(731_000, 731_601))
+        assert zoomed["y"][337] == 50.0 and set(zoomed["y"][:337] + zoomed["y"][338:]) == {0.5}
+        shot("spike-zoomed")
 
 
 def test_the_fallback_chart_draws_without_plotly(
@@ -231,6 +245,50 @@ def test_the_fallback_chart_draws_without_plotly(
         shot("fallback")
     finally:
         browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
+_LIVE_SCRIPT = """
+import sys, time, mytrack
+run = mytrack.init(project=sys.argv[1], settings=mytrack.Settings(quiet=True))
+run.log({"i": 0})
+print(run.url, flush=True)
+for i in range(1, 1200):
+    run.log({"i": i})
+    time.sleep(0.05)
+print("NOT STOPPED", flush=True)
+"""
+
+
+def test_a_live_run_updates_without_reload_and_stops_from_its_page(
+    browser: Any, web: webui.WebAddress, project: str, workdir: Path, shot: Callable[[str], Path],
+) -> None:
+    """A running run's page shows a pulsing state, its chart grows by polling, and its Stop button ends the run as killed."""
+    from selenium.webdriver.common.by import By
+
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_LIVE_SCRIPT), project], cwd=workdir,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith(web.base) and f"token={web.token}" in url
+        browser.get(url)
+        first = len(chart_traces(browser, "i")[0]["x"])
+        badge = browser.find_element(By.CSS_SELECTOR, "#run-title .state")
+        assert badge.text == "running" and "state-running" in badge.get_attribute("class")
+        until(browser, f"window.mytrackCharts['i'][0].x.length > {first + 5}", "the chart to grow")
+        shot("live")
+        browser.find_element(By.ID, "stop-run").click()
+        browser.switch_to.alert.accept()
+        out, _ = process.communicate(timeout=30)
+        assert "NOT STOPPED" not in out
+        until(browser, "document.querySelector('#run-title .state').textContent === 'killed'",
+              "the page to show the run killed")
+        entity, proj, _, run_id = (unquote(p) for p in urlsplit(url).path.strip("/").split("/"))
+        assert mytrack.Api().run(f"{entity}/{proj}/{run_id}").state == "killed"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_a_page_without_the_token_answers_401(browser: Any, web: webui.WebAddress, shot: Callable[[str], Path]) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -49,32 +46,24 @@ def test_outside_a_notebook_returns_false(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_iframe_when_the_ui_answers(shown: list[str], project: str) -> None:
-    """With the web UI answering at run.url, display() renders an IFrame of it at the given height."""
-    class Ok(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = mytrack.Settings(quiet=True, ui_port=server.server_address[1])
-        with mytrack.init(project=project, settings=settings) as run:
-            assert run.display(height=300, hidden=True) is True
-            url = run.url
-    finally:
-        server.shutdown()
-        server.server_close()
+    """With the service's web UI answering at run.url (token included), display() renders an IFrame of it at the given height."""
+    with mytrack.init(project=project, settings=mytrack.Settings(quiet=True)) as run:
+        assert run.display(height=300, hidden=True) is True
+        url = run.url
+    assert url is not None and f"/runs/{run.id}?token=" in url
     assert shown == [f'<div style="display:none;"><iframe src="{url}" '
                      'style="border:none;width:100%;height:300px;"></iframe></div>']
 
 
-def test_summary_when_the_ui_is_not_there(shown: list[str], project: str) -> None:
-    """With no web UI, display() renders the run's name, path, config and latest summary values."""
-    settings = mytrack.Settings(quiet=True, ui_port=_free_port())
+def test_summary_when_the_ui_is_not_there(
+    shown: list[str], project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no web UI answering at run.url, display() renders the run's name, path, config and latest summary values."""
+    from mytrack._internal import webui
+
+    nowhere = webui.WebAddress(f"http://127.0.0.1:{_free_port()}", "t")
+    monkeypatch.setattr(webui, "web_address", lambda client: nowhere)
+    settings = mytrack.Settings(quiet=True)
     with mytrack.init(project=project, config={"lr": 0.01}, name="my-run", settings=settings) as run:
         run.log({"loss": 0.25, "note": "<ok>"})
         assert run.display() is True

@@ -27,6 +27,17 @@ from mytrack_proto.address import service_address
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
+
+
+def _web() -> Any:
+    """The web UI (address and token) of the session's service, as run.url uses it."""
+    from mytrack._internal import launcher, webui
+
+    client = launcher.connect(os.environ["MYTRACK_DIR"])
+    try:
+        return webui.web_address(client)
+    finally:
+        client.close()
 Script = Callable[..., subprocess.CompletedProcess[str]]
 _ENV_OVERRIDES = (
     "MYTRACK_ENTITY", "MYTRACK_PROJECT", "MYTRACK_RUN_DIR", "MYTRACK_MODE", "MYTRACK_SILENT",
@@ -336,7 +347,7 @@ def test_summary_update_del_and_nested_values_reach_the_store_live(project: str)
 
 
 def test_properties_of_an_online_run(project: str, workdir: Path) -> None:
-    """Every property of a live online run is what the reference says, settings is frozen, urls use ui_port."""
+    """Every property of a live online run is what the reference says, settings is frozen, urls are the service's web UI pages with its token."""
     before = time.time()
     run = mytrack.init(
         entity="team-m", project=project, id="propsm01", name="first-name", group="grp",
@@ -344,14 +355,15 @@ def test_properties_of_an_online_run(project: str, workdir: Path) -> None:
         settings=mytrack.Settings(quiet=True, ui_port=7123),
     )
     after = time.time()
-    base = f"http://127.0.0.1:7123/team-m/{project}"
+    web = _web()
+    base = f"{web.base}/team-m/{project}"
     assert (run.entity, run.project, run.id) == ("team-m", project, "propsm01")
     assert run.path == f"team-m/{project}/propsm01"
     assert (run.name, run.group, run.job_type, run.tags, run.notes) == (
         "first-name", "grp", "train", ("a", "b"), "n1",
     )
-    assert run.url == f"{base}/runs/propsm01"
-    assert run.project_url == base
+    assert run.url == f"{base}/runs/propsm01?token={web.token}"
+    assert run.project_url == f"{base}?token={web.token}"
     assert run.sweep_id is None and run.sweep_url is None
     assert run.disabled is False and run.offline is False and run.resumed is False
     assert before <= run.start_time <= after
@@ -371,7 +383,7 @@ def test_properties_of_an_online_run(project: str, workdir: Path) -> None:
     again = mytrack.init(entity="team-m", project=project, id="propsm01", resume="must", settings=QUIET)
     assert again.resumed is True and again.name == "first-name"
     assert again.config.as_dict() == {"lr": 0.1} and again.tags == ("a", "b")
-    assert again.url == f"http://127.0.0.1:6017/team-m/{project}/runs/propsm01"  # default ui_port
+    assert again.url == f"{base}/runs/propsm01?token={web.token}"
     again.finish()
 
 
@@ -381,12 +393,13 @@ def test_sweep_id_from_settings_or_environment(project: str, monkeypatch: pytest
     run = start(project)
     entity = getpass.getuser()
     assert run.sweep_id == "sweep-env"
-    assert run.sweep_url == f"http://127.0.0.1:6017/{entity}/{project}/sweeps/sweep-env"
+    web = _web()
+    assert run.sweep_url == f"{web.base}/{entity}/{project}/sweeps/sweep-env?token={web.token}"
     run.finish()
     assert mytrack.Api().run(run.path).sweep_id == "sweep-env"
     other = start(project, settings=mytrack.Settings(quiet=True, sweep_id="sweep-arg"))
     assert other.sweep_id == "sweep-arg"
-    assert other.sweep_url == f"http://127.0.0.1:6017/{entity}/{project}/sweeps/sweep-arg"
+    assert other.sweep_url == f"{web.base}/{entity}/{project}/sweeps/sweep-arg?token={web.token}"
     other.finish()
     assert mytrack.Api().run(other.path).sweep_id == "sweep-arg"
 
@@ -517,7 +530,7 @@ else:
         ({"MYTRACK_SILENT": "perhaps"}, "project='p'", "MYTRACK_SILENT"),
         ({"MYTRACK_UI_PORT": "http"}, "project='p'", "MYTRACK_UI_PORT"),
         ({}, "project='p', settings=mytrack.Settings(finish_timeout=-1)", "'finish_timeout'"),
-        ({}, "project='p', settings=mytrack.Settings(ui_port=0)", "'ui_port'"),
+        ({}, "project='p', settings=mytrack.Settings(ui_port=70000)", "'ui_port'"),
         ({}, "project=5", "'project'"),
     ],
 )

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 PUBLIC_NAMES = [
     "AlertLevel",
     "Api",
+    "Artifact",
     "Audio",
     "Config",
     "Error",

@@ -123,11 +123,13 @@ def merge_rows(
 
 
 def merge_fields(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A run's JSON field (summary, metadata) merged key by key; the per-writer
-    records under "writers" merge one level deeper."""
+    """A run's JSON field (summary, metadata, service_state) merged key by key;
+    the per-writer records under "writers" and the per-service snapshots under
+    "nodes" merge one level deeper."""
     merged = {**stored, **new}
-    if isinstance(stored.get("writers"), dict) and isinstance(new.get("writers"), dict):
-        merged["writers"] = {**stored["writers"], **new["writers"]}
+    for nested in ("writers", "nodes"):  # per writer / per service entries
+        if isinstance(stored.get(nested), dict) and isinstance(new.get(nested), dict):
+            merged[nested] = {**stored[nested], **new[nested]}
     return merged
 
 
@@ -243,7 +245,7 @@ class MemoryStore(MetadataStore):
                 history = self._history[batch.key]
                 stored = {s: load_json(history[s]) for s, _ in rows if s in history}
                 rows, conflicts = merge_rows(stored, rows)
-                for name in ("summary", "metadata"):
+                for name in ("summary", "metadata", "service_state"):
                     if name in fields:
                         fields[name] = merge_fields(getattr(run, name), fields[name])
             texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]

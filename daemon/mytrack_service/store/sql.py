@@ -177,7 +177,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             fields = dict(batch.run_fields)
             if batch.merge_rows:
                 rows, conflicts = self._merged(conn, pk, rows)
-                for name in ("summary", "metadata"):
+                for name in ("summary", "metadata", "service_state"):
                     if name in fields:
                         fields[name] = self._merged_field(conn, pk, name, fields[name])
             if rows:

@@ -166,7 +166,7 @@ def _sort(runs: list[RunRow], spec: str, flats: dict[int, tuple[dict[str, Any], 
         raise ApiError(400, f"cannot sort by {name!r}: use a column, config.KEY or summary.KEY")
     keyed = [(_sortable(value(run)), run) for run in runs]
     present = [(key, run) for key, run in keyed if key is not None]
-    present.sort(key=lambda item: item[0], reverse=descending)  # type: ignore[arg-type,return-value]
+    present.sort(key=lambda item: item[0], reverse=descending)
     runs[:] = [run for _, run in present] + [run for key, run in keyed if key is None]
 
 

@@ -335,7 +335,7 @@
   // -- run page ---------------------------------------------------------------------
   function runPage() {
     var E = D.entity, P = D.project, ID = D.run, base = runBase(E, P, ID);
-    var charts = {}, consoleLast = null, detail = null, timer = null, systemAt = 0;
+    var charts = {}, consoleLast = null, detail = null, timer = null, systemAt = 0, mediaAt = 0;
     crumbs([{text: "projects", href: "/"}, {text: E}, {text: P, href: "/" + enc(E) + "/" + enc(P)}, {text: ID}]);
     var sections = {};
     ["overview", "charts", "media", "config", "files", "console", "system"].forEach(function (id) {
@@ -489,6 +489,7 @@
     }
 
     function renderMedia(d) {
+      mediaAt = Date.now();
       var s = sections.media;
       s.innerHTML = "";
       if (!d.media.length) return;
@@ -644,7 +645,9 @@
         if (d.run.last_step !== lastStep) {
           Object.keys(charts).forEach(function (k) { if (!charts[k].zoom) charts[k].load(); });
         }
-        if (d.media.length !== sections.media.querySelectorAll(".media-card").length || d.run.last_step !== lastStep) renderMedia(d);
+        // Media panels are rebuilt (slider back on the last step) when new keys come, or at most every 15 s.
+        if (d.media.length !== sections.media.querySelectorAll(".media-card").length ||
+            (d.run.last_step !== lastStep && Date.now() - mediaAt > 15000) || !d.run.live) renderMedia(d);
         if (d.files.length !== sections.files.querySelectorAll("tr").length) renderFiles(d);
         loadConsole();
         if (Date.now() - systemAt > 15000 || !d.run.live) renderSystem();
