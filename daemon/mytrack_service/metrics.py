@@ -32,6 +32,7 @@ class MetricRegistry:
         self.aggregates: dict[str, dict[str, Any]] = dict(state.get("aggregates", {}))
         self.step_values: dict[str, Any] = dict(state.get("step_values", {}))
         self._cache: dict[str, dict[str, Any] | None] = {}
+        self.timestamp = 0.0  # of the row being applied
         for definition in definitions:
             self.define(definition)
 
@@ -70,6 +71,7 @@ class MetricRegistry:
 
     def apply(self, row: dict[str, Any], summary: dict[str, Any]) -> None:
         """Completes ``row`` (step_sync) and folds it into ``summary``."""
+        self.timestamp = float(row.get("_timestamp", 0.0))
         if not self.definitions:
             summary.update(row)
             return
@@ -100,24 +102,67 @@ class MetricRegistry:
         if "none" in kinds:
             _pop_path(summary, path)
             return
-        aggregate = self.aggregates.setdefault(key, {})
+        aggregate = self.aggregates.setdefault(key, {"path": list(path)})
         aggregate["last"] = value
-        aggregate.setdefault("first", value)
+        aggregate["last_ts"] = self.timestamp
+        if "first" not in aggregate:
+            aggregate["first"], aggregate["first_ts"] = value, self.timestamp
         if _is_number(value):
             aggregate["min"] = value if "min" not in aggregate else min(aggregate["min"], value)
             aggregate["max"] = value if "max" not in aggregate else max(aggregate["max"], value)
             aggregate["sum"] = aggregate.get("sum", 0.0) + value
             aggregate["count"] = aggregate.get("count", 0) + 1
-        goal = definition.get("goal") if definition else None
-        out: dict[str, Any] = {}
-        for kind in kinds:
-            if kind == "mean" and aggregate.get("count"):
-                out["mean"] = aggregate["sum"] / aggregate["count"]
-            elif kind == "best" and "min" in aggregate:
-                out["best"] = aggregate["max"] if goal == "maximize" else aggregate["min"]
-            elif kind in aggregate:
-                out[kind] = aggregate[kind]
-        _set_path(summary, path, out)
+        _set_path(summary, path, summarize(aggregate, kinds, definition))
+
+
+def summarize(
+    aggregate: dict[str, Any], kinds: list[str], definition: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The summary value of an aggregated metric: the requested kinds."""
+    goal = definition.get("goal") if definition else None
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        if kind == "mean" and aggregate.get("count"):
+            out["mean"] = aggregate["sum"] / aggregate["count"]
+        elif kind == "best" and "min" in aggregate:
+            out["best"] = aggregate["max"] if goal == "maximize" else aggregate["min"]
+        elif kind in aggregate:
+            out[kind] = aggregate[kind]
+    return out
+
+
+def combine_nodes(service_state: dict[str, Any], summary: dict[str, Any]) -> None:
+    """A shared run whose writers live in several services: sets each aggregated
+    metric's summary from the aggregates of every service (in the store's
+    transaction, with every service's latest snapshot at hand)."""
+    nodes = list(service_state.get("nodes", {}).values())
+    if len(nodes) < 2:
+        return
+    definitions: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        definitions.update((d["name"], d) for d in node.get("metrics", []))
+    registry = MetricRegistry(list(definitions.values()), {})
+    keys = {k for node in nodes for k in node.get("metric_state", {}).get("aggregates", {})}
+    for key in keys:
+        parts = [n["metric_state"]["aggregates"][key] for n in nodes
+                 if key in n.get("metric_state", {}).get("aggregates", {})]
+        definition = registry.resolve(key)
+        kinds = _kinds(definition)
+        if kinds and "none" not in kinds:
+            _set_path(summary, tuple(parts[0]["path"]), summarize(_combined(parts), kinds, definition))
+
+
+def _combined(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    first = min(parts, key=lambda p: p.get("first_ts", 0.0))
+    last = max(parts, key=lambda p: p.get("last_ts", 0.0))
+    out: dict[str, Any] = {"first": first.get("first"), "last": last.get("last")}
+    numeric = [p for p in parts if "min" in p]
+    if numeric:
+        out["min"] = min(p["min"] for p in numeric)
+        out["max"] = max(p["max"] for p in numeric)
+        out["sum"] = sum(p["sum"] for p in numeric)
+        out["count"] = sum(p["count"] for p in numeric)
+    return out
 
 
 def _kinds(definition: dict[str, Any] | None) -> list[str]:

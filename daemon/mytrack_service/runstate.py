@@ -208,6 +208,8 @@ class RunAssembly:
         # (commit=False) still moves the WAL position past those calls.
         if self._touched:
             out.fields["service_state"] = self.state_field()
+            if self.shared:  # the store combines every service's aggregates into it
+                out.fields.setdefault("summary", self.summary)
             self._touched = False
         return out
 

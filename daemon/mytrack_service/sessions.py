@@ -161,7 +161,9 @@ class Hub:
             writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
             writer.pid, writer.host = req.pid, req.host
             session.writers[writer.writer_id] = writer
-            self.store.register_writer(WriterRow(req.writer_id, req.key, wal_path))
+            self.store.register_writer(
+                WriterRow(req.writer_id, req.key, wal_path, node=self.node_id)
+            )
             return run, existing is not None and not joining, step, wal_path
 
     def _adopt(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
@@ -180,7 +182,7 @@ class Hub:
             known.pid, known.host = req.pid, req.host
             session.writers[known.writer_id] = known
             self.store.register_writer(
-                WriterRow(req.writer_id, req.key, req.adopt_wal, adopted=True)
+                WriterRow(req.writer_id, req.key, req.adopt_wal, adopted=True, node=self.node_id)
             )
         known.refresh_adopted()
         self.on_append()
@@ -200,7 +202,11 @@ class Hub:
         try:
             self.store.create_run(run)
         except RunExistsError as exc:
-            raise HubError("exists", str(exc)) from None
+            # Writers of a shared run on two services may create it at once.
+            existing = self.store.get_run(req.key) if req.shared else None
+            if existing is None:
+                raise HubError("exists", str(exc)) from None
+            return existing
         return run
 
     def _resume(self, run: RunRow, req: OpenRequest) -> RunRow:
@@ -274,7 +280,8 @@ class Hub:
         count = 0
         with self.lock:
             for row in self.store.list_writers():
-                if row.writer_id not in self.writers and os.path.exists(row.wal_path):
+                mine = row.node in ("", self.node_id)  # other services recover theirs
+                if mine and row.writer_id not in self.writers and os.path.exists(row.wal_path):
                     self._restore_writer(row)
                     count += 1
         return count

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from typing import Any
 
 from mytrack_proto.wal import read_entries
 from mytrack_service import artifacts
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.decode import DecodeError, ExitEvent, decode
+from mytrack_service.metrics import combine_nodes
 from mytrack_service.runstate import RunAssembly
 from mytrack_service.sessions import Hub, RunSession, WriterSession, WriterState
 from mytrack_service.store.base import Batch, StoreError, WriterPosition
@@ -32,6 +34,11 @@ _MAX_CALLS_PER_BATCH = 5_000
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05
+
+
+def _combine_aggregates(fields: dict[str, Any]) -> None:
+    if "service_state" in fields and "summary" in fields:
+        combine_nodes(fields["service_state"], fields["summary"])
 
 
 @dataclass
@@ -142,6 +149,7 @@ class Applier:
         batch = Batch(
             session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
             merge_rows=out.merge_rows, artifacts=out.artifacts,
+            on_merged=_combine_aggregates if out.merge_rows else None,
         )
         try:
             conflicts = out.conflicts + self.hub.store.write_batch(batch)

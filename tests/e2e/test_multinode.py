@@ -26,11 +26,13 @@ WRITER = textwrap.dedent(
     with open(f"rank-{rank}.txt", "w") as f:
         f.write(f"written by rank {rank}\\n")
     run.save(f"rank-{rank}.txt", policy="now")
+    run.define_metric("loss", summary="min,max,mean")
     for i in range(300):
+        data = {f"w{rank}": float(i), "loss": float(rank * 1000 + i)}
         if rank % 2 == 0:
-            run.log({f"w{rank}": float(i)}, step=i)
+            run.log(data, step=i)
         else:
-            run.log({f"w{rank}": float(i)})
+            run.log(data)
     if rank == 0:
         while not os.path.exists(start + ".others-done"):
             time.sleep(0.01)
@@ -43,8 +45,9 @@ def test_two_services_share_a_run_through_postgres_and_s3(
     tmp_path: Path, postgres_db: str, s3_endpoint: str
 ) -> None:
     """Writers on two services log into one shared run stored in PostgreSQL + S3:
-    rows merge by step across services, every writer's summary key and file is
-    there, the files are in S3, and the primary's finish ends the run."""
+    rows merge by step across services, define_metric aggregates span both
+    services, every writer's summary key and file is there, the files are in S3,
+    and the primary's finish ends the run."""
     bucket = f"mytrack-{uuid.uuid4().hex[:12]}"
     homes = [tmp_path / "node0", tmp_path / "node1"]
     base_env = {
@@ -74,9 +77,11 @@ def test_two_services_share_a_run_through_postgres_and_s3(
         rows = list(run.scan_history())
         assert [row["_step"] for row in rows] == list(range(300))
         for row in rows:
-            assert {k: v for k, v in row.items() if not k.startswith("_")} == {
+            assert {k: v for k, v in row.items() if k.startswith("w")} == {
                 f"w{rank}": float(row["_step"]) for rank in range(8)
             }
+        # Aggregates over every writer of both services, combined in the store.
+        assert run.summary["loss"] == {"min": 0.0, "max": 7299.0, "mean": 3649.5}
         assert {k: run.summary[k] for k in (f"w{r}" for r in range(8))} == {
             f"w{r}": 299.0 for r in range(8)
         }

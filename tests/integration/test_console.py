@@ -170,7 +170,7 @@ def test_wrap_mode_captures_python_streams_and_leaves_output_unchanged(
 
 
 def test_killed_run_keeps_its_last_lines(workdir: Path, project: str) -> None:
-    """A run killed with SIGKILL one second after printing has every line it printed (the run ends as crashed)."""
+    """A run killed with SIGKILL 1.5 s after printing has every line it printed (the run ends as crashed)."""
     code = f"""
         import os, signal, sys, time
         import mytrack
@@ -179,7 +179,7 @@ def test_killed_run_keeps_its_last_lines(workdir: Path, project: str) -> None:
             print(f"line {{i}}")
         print("the last words", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        time.sleep(1.0)
+        time.sleep(1.5)  # lines are sent every 0.5 s: all of these are out by now
         os.kill(os.getpid(), signal.SIGKILL)
     """
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from mytrack_service.store.migrations import LATEST
+
 from mytrack_service.store.base import (
     Batch, ConsoleLine, FileRow, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow,
     StoreError, WriterPosition, WriterRow,
@@ -442,7 +444,7 @@ def test_sqlite_file_is_in_wal_mode_with_schema_version(tmp_path: Path) -> None:
     SqlStore(f"sqlite:///{tmp_path}/s.db").close()
     with sqlite3.connect(tmp_path / "s.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST,)]
 
 
 def test_sqlite_reopen_keeps_data(tmp_path: Path) -> None:

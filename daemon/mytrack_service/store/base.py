@@ -9,7 +9,7 @@ and the WAL positions of a batch commit together or not at all.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -91,6 +91,9 @@ class WriterRow:
     # The WAL was written by another process (offline mode, `mytrack sync`):
     # the service only reads it, never appends to it or cuts its tail.
     adopted: bool = False
+    # The service (node id) that owns the writer; services sharing a store
+    # recover only their own writers after a restart.
+    node: str = ""
 
 
 @dataclass
@@ -152,6 +155,9 @@ class Batch:
     # Shared runs: each row merges into the stored row of its step (new keys
     # win), and run_fields["summary"] merges key by key into the stored one.
     merge_rows: bool = False
+    # With merge_rows: called inside the transaction with the merged run fields
+    # (the service completes what needs every writer's state, e.g. aggregates).
+    on_merged: Callable[[dict[str, Any]], None] | None = None
     # Artifact records of the run, applied in order in the same transaction
     # (artifact_model.apply_ops); their content is in the blob store already.
     artifacts: list[ArtifactOp] = field(default_factory=list)

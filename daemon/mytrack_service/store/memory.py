@@ -248,6 +248,8 @@ class MemoryStore(MetadataStore):
                 for name in ("summary", "metadata", "service_state"):
                     if name in fields:
                         fields[name] = merge_fields(getattr(run, name), fields[name])
+                if batch.on_merged is not None:
+                    batch.on_merged(fields)
             texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
             updated = roundtrip_run(dataclasses.replace(run, **fields))
             for position in batch.positions:

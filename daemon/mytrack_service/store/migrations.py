@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import inspect
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -43,7 +44,14 @@ def _baseline(conn: Connection) -> None:
 
 
 # Version 2: the artifact tables (sql_artifacts.py).
-MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables]
+def _writer_nodes(conn: Connection) -> None:
+    """Version 3: writers.node, the service that owns each writer."""
+    columns = {c["name"] for c in inspect(conn).get_columns("writers")}
+    if "node" not in columns:
+        conn.exec_driver_sql("ALTER TABLE writers ADD COLUMN node TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables, _writer_nodes]
 LATEST = len(MIGRATIONS)
 
 

@@ -143,7 +143,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             "project": writer.key.project, "run_id": writer.key.run_id,
             "wal_path": writer.wal_path, "applied_offset": writer.applied_offset,
             "applied_seq": writer.applied_seq, "closed": writer.closed,
-            "adopted": writer.adopted,
+            "adopted": writer.adopted, "node": writer.node,
         }
         stmt = self._insert(writers).values(values)
         stmt = stmt.on_conflict_do_update(
@@ -180,6 +180,8 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                 for name in ("summary", "metadata", "service_state"):
                     if name in fields:
                         fields[name] = self._merged_field(conn, pk, name, fields[name])
+                if batch.on_merged is not None:
+                    batch.on_merged(fields)
             if rows:
                 texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
                 conn.exec_driver_sql(self._history_upsert_sql, [(pk, s, t) for s, t in texts])
@@ -468,7 +470,7 @@ def _writer_from_row(row: RowMapping) -> WriterRow:
         writer_id=row["writer_id"], key=RunKey(row["entity"], row["project"], row["run_id"]),
         wal_path=row["wal_path"], applied_offset=int(row["applied_offset"]),
         applied_seq=int(row["applied_seq"]), closed=bool(row["closed"]),
-        adopted=bool(row["adopted"]),
+        adopted=bool(row["adopted"]), node=row["node"],
     )
 
 

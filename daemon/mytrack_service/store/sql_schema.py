@@ -43,6 +43,7 @@ writers = Table(
     Column("applied_seq", BigInteger, nullable=False),
     Column("closed", Boolean, nullable=False),
     Column("adopted", Boolean, nullable=False, default=False),
+    Column("node", Text, nullable=False, default=""),
 )
 history = Table(
     "history", metadata,

@@ -42,7 +42,8 @@ class RunFiles:
             headers={
                 "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(base)}",
                 "Content-Security-Policy": _FILE_CSP,
-                "Cache-Control": "private, max-age=3600" if row.digest else "no-store",
+                # Media files are named after their content: they may be cached.
+                "Cache-Control": "private, max-age=86400" if name.startswith("media/") else "no-cache",
             },
         )
 
@@ -54,10 +55,9 @@ class RunFiles:
             data += chunk
             if len(data) >= PREVIEW_BYTES:
                 break
-        if isinstance(stream, Iterator):
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+        close = getattr(stream, "close", None)
+        if close is not None:  # a generator: closing it closes the blob
+            close()
         head = data[:PREVIEW_BYTES]
         binary = b"\0" in head[:8192]
         return json_response({
