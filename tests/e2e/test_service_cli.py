@@ -448,8 +448,9 @@ def test_runs_show_prints_state_config_and_summary(small_run: str) -> None:
     assert "tags       t1, t2" in lines
     config = lines[lines.index("config:") + 1: lines.index("summary:")]
     assert [line for line in config if line] == ["  arch.layers: 3", "  lr: 0.01"]
-    summary = lines[lines.index("summary:") + 1:]
-    assert [line for line in summary if not line.startswith("  _")] == [
+    end = lines.index("metadata:") if "metadata:" in lines else len(lines)
+    summary = lines[lines.index("summary:") + 1: end]
+    assert [line for line in summary if line and not line.startswith("  _")] == [
         "  a: 4", "  b: 0.125", '  c: "z"', "  nested.d: 7",
     ]
     assert "  _step: 3" in summary

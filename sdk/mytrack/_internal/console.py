@@ -147,7 +147,8 @@ class ConsoleCapture:
 
         def write(text: str) -> int:
             written = original(text)  # first: a bad argument raises as before
-            append((index, now(), text))
+            if isinstance(text, str):  # what a text stream takes; anything else is not ours
+                append((index, now(), text))
             if len(chunks) > _WAKE_CHUNKS:
                 full(_MAX_CHUNKS)
             return written
