@@ -145,8 +145,9 @@ def _events(record: pb.Record) -> list[Event]:
     if kind == "files":
         return [FilesEvent([SavedFile(f.name, f.path, f.policy) for f in record.files.files])]
     if kind == "alert":
-        a = record.alert
-        return [AlertEvent(a.title, a.text, a.level or "INFO", max(0.0, a.wait_duration), a.timestamp)]
+        alert = record.alert
+        return [AlertEvent(alert.title, alert.text, alert.level or "INFO", max(0.0, alert.wait_duration),
+                           alert.timestamp)]
     if kind == "artifact":
         a = record.artifact
         return [ArtifactEvent(a.action, _obj(a.json), a.client_id)]

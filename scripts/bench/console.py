@@ -5,9 +5,12 @@ A child script runs a training-like loop: about 100 us of work and one printed
 line per iteration, i.e. 10,000 lines per second, for a few seconds. It runs
 with ``console="off"`` (the baseline), ``"wrap"`` and ``"auto"`` (fd level;
 through a pipe, and through a pseudo-terminal as on a person's screen),
-alternating, several times each; the median loop time of each mode gives
-the slowdown against the baseline (target: under 5 %). Also printed: the
-client's peak RSS growth, and the rate of a loop that only prints.
+alternating, several times each; the median (and the fastest) loop time of
+each mode gives the slowdown against the baseline (target: under 5 %). Also
+printed: the client's peak RSS growth, the one-time cost of the environment
+collection (waited for before the loop), and the rate of a loop that only
+prints. On a machine with few cores, other load (and the service, which
+stores the lines) weighs on the figures: run it on a quiet machine.
 
 Usage: python scripts/bench/console.py [--seconds S] [--repeats R]
 """

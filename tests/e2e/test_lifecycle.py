@@ -526,13 +526,6 @@ os._exit(3)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with console capture (default 'auto' = fd mode) stdout goes through a pipe "
-    "that a reader thread forwards, so print(..., flush=True) followed by os._exit() loses the "
-    "line (~9 times in 10); issue 10 says capture must not change what the user sees "
-    "(sdk/mytrack/_internal/descriptors.py, console.py)",
-)
 def test_a_line_printed_just_before_os_exit_still_reaches_stdout(
     spawn: Any, project: str
 ) -> None:

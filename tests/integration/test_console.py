@@ -256,7 +256,7 @@ def test_forked_child_of_a_wrapped_run_is_not_blocked(workdir: Path, project: st
 def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
     workdir: Path, project: str
 ) -> None:
-    """With descriptor capture a forked child (a DataLoader worker) prints through the parent's reader, so its lines are stored."""
+    """With descriptor capture a forked child (a DataLoader worker) prints through the tee process, so its lines are stored."""
     code = f"""
         import os, sys
         import mytrack
@@ -276,3 +276,26 @@ def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
     assert result.stdout == b"parent before\nfrom the forked child\nparent after\n"
     assert _lines(_latest_run(project)) == ["parent before", "from the forked child",
                                             "parent after"]
+
+
+def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str) -> None:
+    """If the tee process is killed, the program's own thread takes over: later lines still reach stdout and the log."""
+    code = f"""
+        import signal, sys, time
+        import psutil
+        import mytrack
+        run = mytrack.init(project={project!r})
+        print("before", flush=True)
+        time.sleep(0.3)  # forwarded and sent back by the tee process
+        (tee,) = [p for p in psutil.Process().children() if "-S" in p.cmdline()]
+        tee.send_signal(signal.SIGKILL)
+        tee.wait(10)
+        for i in range(3):
+            print(f"after {{i}}", flush=True)
+        run.finish()
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,
+                            env=_env(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"before\nafter 0\nafter 1\nafter 2\n"
+    assert _lines(_latest_run(project)) == ["before", "after 0", "after 1", "after 2"]

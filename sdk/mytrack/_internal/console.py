@@ -5,9 +5,10 @@ Two ways to listen, both passing every byte through unchanged:
 * "fd" (``console="auto"``): file descriptors 1 and 2 are pointed (``dup2``)
   at a pipe, or at a pseudo-terminal where the original is a terminal, so
   that ``isatty()``, colours and progress bars behave exactly as before. A
-  reader thread writes each chunk to the saved original descriptor and queues
-  a copy. Child processes inherit the descriptors: their output is captured
-  too. Used when ``sys.stdout``/``sys.stderr`` are the interpreter's own
+  small tee process (descriptors.py, tee.py) writes each chunk to the saved
+  original descriptor at once and sends a copy back in batches, so a line
+  printed just before the process dies still reaches the terminal. Child
+  processes inherit the descriptors: their output is captured too. Used when ``sys.stdout``/``sys.stderr`` are the interpreter's own
   streams on fds 1 and 2; otherwise (pytest capturing, Jupyter, an IDE)
   "auto" falls back to:
 * "wrap" (``console="wrap"``): the ``write`` method of the ``sys.stdout`` and
@@ -27,7 +28,7 @@ warning the sender logs can never deadlock it.
 streams, drains what is in flight and sends the last lines, partial line
 included. A forked child restores a "wrap" capture at once (its flusher does
 not exist there); in "fd" mode the child keeps the descriptors, so its output
-reaches the parent's reader, as a subprocess's does. One capture per process:
+reaches the tee process, as a subprocess's does. One capture per process:
 a second live run in the same process captures nothing.
 """
 
@@ -167,9 +168,9 @@ class ConsoleCapture:
 
     # -- the queue -------------------------------------------------------------------
 
-    def _put_bytes(self, index: int, data: bytes) -> None:
+    def _put_bytes(self, index: int, data: bytes, timestamp: float) -> None:
         """From the descriptor reader: one chunk it read (and passed through)."""
-        self._chunks.append((index, time.time(), data))
+        self._chunks.append((index, timestamp, data))
         if len(self._chunks) > _MAX_FD_CHUNKS // 4:
             self._full(_MAX_FD_CHUNKS, reader=True)
 

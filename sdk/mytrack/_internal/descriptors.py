@@ -4,16 +4,21 @@ Each fd is pointed (``dup2``) at the write end of a pipe, or of a
 pseudo-terminal when the original is a terminal: ``isatty()`` stays true, the
 window size is copied, and output processing is off on our side (the real
 terminal still does its own), so programs that check for a terminal (colours,
-progress bars) and the bytes that reach the screen are unchanged. One reader
-thread writes every chunk to the saved original fd first, then hands a copy
-to the capture.
+progress bars) and the bytes that reach the screen are unchanged.
+
+The reading end is served by the tee process (tee.py): it forwards every
+chunk to the original stdout/stderr at once, so the program's last words
+reach the terminal even when it dies right after writing them, and sends a
+copy back in batches, read here by one thread. Where the helper cannot be
+started (no usable ``sys.executable``) or dies, a thread of ours reads the
+pipes and forwards instead.
 
 Stopping, in an order that loses nothing: Python's buffers are flushed, the
 originals are put back on fds 1 and 2, the reader drains what is already in
-the pipes, and only then are our write ends closed (closing them first could
-let the kernel drop unread pseudo-terminal data). Child processes may still
-hold the write ends; the reader then keeps passing their output through (not
-capturing it) until they close them.
+the pipes (and answers that it did), and only then are our write ends closed
+(closing them first could let the kernel drop unread pseudo-terminal data).
+Child processes may still hold the write ends; their output is then passed
+through (not captured) until they close them.
 """
 
 from __future__ import annotations
@@ -22,12 +27,19 @@ import errno
 import io
 import os
 import select
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from mytrack._internal import tee
+
 _READ_BYTES = 65536
+
+# (stream index, bytes, time.time() when read)
+Put = Callable[[int, bytes, float], None]
 
 
 def fd_capture_possible() -> bool:
@@ -49,17 +61,19 @@ def fd_capture_possible() -> bool:
 
 
 class Redirect:
-    """fds 1 and 2 redirected through a reader thread; see the module docstring."""
+    """fds 1 and 2 redirected through the tee process; see the module docstring."""
 
-    def __init__(self, put: Callable[[int, bytes], None]) -> None:
+    def __init__(self, put: Put) -> None:
         self._put = put
         self._saved: list[tuple[int, int]] = []  # (fd 1 or 2, dup of the original)
         self._write_ends: list[int] = []
         self._reads: dict[int, tuple[int, int]] = {}  # read end -> (stream index, original)
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake_r, self._wake_w = os.pipe()  # stop request, for our own reader
         self._capturing = True
         self._restored = False  # the originals are back on fds 1 and 2
         self._drained = threading.Event()
+        self._helper: subprocess.Popen[bytes] | None = None
+        self._copy_r = self._ctl_w = -1
         try:
             for index, fd in enumerate((1, 2)):
                 self._prepare(index, fd)
@@ -68,9 +82,14 @@ class Redirect:
                              *(s for _, s in self._saved)])
             raise
         _flush_python_streams()
+        self._start_helper()
         for (fd, _), write_end in zip(self._saved, self._write_ends, strict=True):
             os.dup2(write_end, fd)  # inheritable: child processes write here too
-        self._thread = threading.Thread(target=self._loop, name="mytrack-console-reader", daemon=True)
+        if self._helper is not None:
+            target, name = self._copy_loop, "mytrack-console-copy"
+        else:
+            target, name = self._loop, "mytrack-console-reader"
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
         self._thread.start()
 
     def _prepare(self, index: int, fd: int) -> None:
@@ -85,17 +104,45 @@ class Redirect:
         os.set_blocking(read_end, False)
         self._reads[read_end] = (index, original)
 
+    def _start_helper(self) -> None:
+        """Starts the tee process; without it, our own thread reads (see _loop)."""
+        if not sys.executable or not os.path.exists(sys.executable):
+            return
+        copy_r, copy_w = os.pipe()
+        ctl_r, ctl_w = os.pipe()
+        (out_r, (_, out)), (err_r, (_, err)) = self._reads.items()
+        fds = (out_r, err_r, out, err, copy_w, ctl_r)
+        try:
+            self._helper = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", tee.HELPER, *map(str, fds)],
+                pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            self._close_all([copy_r, ctl_w])
+            return
+        finally:
+            self._close_all([copy_w, ctl_r])  # the helper's now
+        self._copy_r, self._ctl_w = copy_r, ctl_w
+
     def stop(self, timeout: float) -> None:
         """Puts the originals back and waits until what was in flight is captured."""
         _flush_python_streams()
         self._restore()
+        request = self._ctl_w if self._helper is not None else self._wake_w
         try:
-            os.write(self._wake_w, b"x")
+            if request >= 0:
+                os.write(request, b"x")
         except OSError:
             pass
         self._drained.wait(timeout)
         self._close_all(self._write_ends)
         self._write_ends = []
+        if self._helper is not None:
+            try:  # at once when no child process holds the pipes; else it goes on alone
+                self._helper.wait(0.2)
+            except subprocess.TimeoutExpired:
+                pass
 
     def _restore(self) -> None:
         if self._restored:
@@ -112,10 +159,54 @@ class Redirect:
         self._capturing = False
 
     def abandon_in_child(self) -> None:
-        """After fork, in the child: fds 1 and 2 stay (the parent reads them); ours close."""
+        """After fork, in the child: fds 1 and 2 stay (still read); our copies close."""
         self._close_all([*self._reads, *self._write_ends, self._wake_r, self._wake_w,
-                         *(s for _, s in self._saved)])
+                         self._copy_r, self._ctl_w, *(s for _, s in self._saved)])
         self._reads, self._write_ends, self._saved = {}, [], []
+        self._helper = None
+
+    # -- with the tee process ------------------------------------------------------------
+
+    def _copy_loop(self) -> None:
+        """Reads the helper's frames; if it dies before the end, our thread takes over."""
+        buffer = bytearray()
+        ended = False
+        head = tee.FRAME.size
+        try:
+            while not ended:
+                data = os.read(self._copy_r, 1 << 20)
+                if not data:
+                    break
+                buffer += data
+                while len(buffer) >= head and not ended:
+                    index, timestamp, size = tee.FRAME.unpack_from(buffer)
+                    if len(buffer) < head + size:
+                        break
+                    if index == tee.END:
+                        ended = True
+                    elif self._capturing:
+                        self._deliver(index, bytes(buffer[head: head + size]), timestamp)
+                    del buffer[: head + size]
+        except OSError:
+            pass
+        finally:
+            if not ended:  # the helper died: stop() must not write to a closed fd
+                self._helper = None
+            self._close_all([self._copy_r, self._ctl_w])
+            self._copy_r = self._ctl_w = -1
+        if not ended and not self._restored:  # serve the pipes ourselves
+            self._loop()
+            return
+        self._drained.set()
+        self._close_all([*self._reads, self._wake_r, self._wake_w, *(s for _, s in self._saved)])
+
+    def _deliver(self, index: int, data: bytes, timestamp: float) -> None:
+        try:
+            self._put(index, data, timestamp)
+        except Exception:  # noqa: BLE001 - the pass-through must go on whatever happens
+            self._capturing = False
+
+    # -- without it: our own reader ---------------------------------------------------
 
     def _loop(self) -> None:
         reads = dict(self._reads)
@@ -158,15 +249,14 @@ class Redirect:
             return 0
         _write_all(original, data)
         if self._capturing:
-            try:
-                self._put(index, data)
-            except Exception:  # noqa: BLE001 - the pass-through must go on whatever happens
-                self._capturing = False
+            self._deliver(index, data, time.time())
         return len(data)
 
     @staticmethod
     def _close_all(fds: list[int]) -> None:
         for fd in fds:
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:
