@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from mytrack._internal import autoresume, console, encode, environment, exithooks, notebook, saving
 from mytrack._internal import watch as watching
 from mytrack._internal.media import MediaSink
-from mytrack._internal.artifacts_client import RunArtifacts, default_exclude, default_include
+from mytrack._internal.artifacts_client import DisabledArtifacts, RunArtifacts, default_exclude, default_include
 from mytrack.artifacts import Artifact
 from mytrack._internal.files import restore_file, wait_for_uploads
 from mytrack._internal.sender import Sender
@@ -482,8 +482,12 @@ class Run:
 
     # -- artifacts (logic in _internal/artifacts_client.py) ---------------------------
 
-    def _artifact_calls(self, what: str) -> RunArtifacts:
-        if self._sender is None and not self.disabled:
+    def _artifact_calls(self, what: str) -> Any:
+        if self.disabled:
+            return DisabledArtifacts(self)
+        if self.offline:
+            raise UsageError(f"{what} needs the service: artifacts are not available offline")
+        if self._sender is None:
             raise UsageError(f"{what} needs an online run")
         if self._state is not RunState.RUNNING:
             self._refuse(what)

@@ -318,3 +318,45 @@ def check_model_name(name: str) -> str:
             f"model name {name!r} may contain only letters, digits, '_', '-' and '.'")
     return name
 
+
+
+class DisabledArtifacts:
+    """Run.log_artifact and friends on a disabled run: accepted, nothing recorded."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def _local(self, artifact_or_path: Any, name: str | None, type_: str | None) -> Artifact:
+        if isinstance(artifact_or_path, Artifact):
+            return artifact_or_path
+        base = name or os.path.basename(str(artifact_or_path).rstrip("/")) or "artifact"
+        return Artifact(base.split(":")[0].split("/")[-1], type_ or "unspecified")
+
+    def log(self, artifact_or_path: Any, name: str | None, type_: str | None,
+            aliases: list[str] | None, tags: list[str] | None) -> Artifact:
+        return self._local(artifact_or_path, name, type_)
+
+    def upsert(self, artifact_or_path: Any, name: str | None, type_: str | None,
+               aliases: list[str] | None, distributed_id: str | None, finish: bool) -> Artifact:
+        return self._local(artifact_or_path, name, type_)
+
+    def use(self, artifact_or_name: Any, type_: str | None, aliases: list[str] | None,
+            use_as: str | None) -> Artifact:
+        return self._local(artifact_or_name, None, type_)
+
+    def link(self, artifact: Artifact, target_path: str, aliases: list[str] | None) -> None:
+        return None
+
+    def log_model(self, path: str, name: str | None, aliases: list[str] | None) -> None:
+        return None
+
+    def use_model(self, name: str) -> str:
+        return os.getcwd()
+
+    def link_model(self, path: str, registered_model_name: str, name: str | None,
+                   aliases: list[str] | None) -> None:
+        return None
+
+    def log_code(self, root: str, name: str | None, include_fn: Callable[..., bool],
+                 exclude_fn: Callable[..., bool]) -> None:
+        return None
