@@ -92,3 +92,30 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
 
 from tests.pg_fixtures import postgres_db, postgres_url  # noqa: F401
 from tests.s3_fixtures import s3_endpoint  # noqa: F401
+
+
+def wait_for_console_tee(path: Path, timeout: float = 10.0) -> None:
+    """Waits until no console tee process (issue 10) still holds ``path`` open.
+
+    A script whose output is captured writes through a small tee process that
+    forwards it; after ``os._exit()`` the last lines may land in ``path`` a
+    moment after the script itself is gone.
+    """
+    import psutil
+
+    target = str(Path(path).resolve())
+
+    def tees() -> list[int]:
+        held = []
+        for process in psutil.process_iter(["cmdline"]):
+            cmdline = process.info["cmdline"] or []
+            if cmdline[1:3] != ["-I", "-S"]:
+                continue
+            try:
+                if any(f.path == target for f in process.open_files()):
+                    held.append(process.pid)
+            except psutil.Error:
+                continue
+        return held
+
+    wait_for(lambda: not tees(), timeout=timeout, message=f"the console tee to release {path}")

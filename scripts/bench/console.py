@@ -6,8 +6,9 @@ line per iteration, i.e. 10,000 lines per second, for a few seconds. It runs
 with ``console="off"`` (the baseline), ``"wrap"`` and ``"auto"`` (fd level;
 through a pipe, and through a pseudo-terminal as on a person's screen),
 alternating, several times each; the median (and the fastest) loop time of
-each mode gives the slowdown against the baseline (target: under 5 %). Also
-printed: the client's peak RSS growth, the one-time cost of the environment
+each mode gives the slowdown against the baseline (target: under 5 %), and
+"main CPU" the extra CPU time of the training thread itself (what capture
+costs the program where the machine has a core to spare). Also printed: the client's peak RSS growth, the one-time cost of the environment
 collection (waited for before the loop), and the rate of a loop that only
 prints. On a machine with few cores, other load (and the service, which
 stores the lines) weighs on the figures: run it on a quiet machine.
@@ -39,7 +40,7 @@ environment.settle(run, 30)  # a one-time cost, measured apart from the loop
 settle = time.perf_counter() - t0
 process = psutil.Process()
 before = peak = process.memory_info().rss
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.thread_time()
 for i in range(iterations):
     acc = 0
     for j in range(work):          # the "training step"
@@ -48,9 +49,10 @@ for i in range(iterations):
     if i % 2000 == 0:
         peak = max(peak, process.memory_info().rss)
 elapsed = time.perf_counter() - start
+cpu = time.thread_time() - cpu_start
 peak = max(peak, process.memory_info().rss)
 run.finish()
-os.write(int(sys.argv[4]), json.dumps({"elapsed": elapsed, "growth": peak - before, "settle": settle}).encode())
+os.write(int(sys.argv[4]), json.dumps({"elapsed": elapsed, "cpu": cpu, "growth": peak - before, "settle": settle}).encode())
 """
 
 
@@ -129,16 +131,20 @@ def main() -> None:
               f"{args.repeats} runs per mode, {os.cpu_count()} CPUs; slowdown against the "
               "same output without capture, by the median and by the fastest run (the "
               "one least disturbed by other load)")
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
         print(f"{'mode':14} {'median s':>9} {'slowdown':>9} {'min s':>7} {'slowdown':>9} "
-              f"{'lines/s':>8} {'RSS growth MB':>14} {'env s':>6}")
+              f"{'main CPU':>9} {'lines/s':>8} {'RSS growth MB':>14} {'env s':>6}")
         for name, _, pty in modes:
             runs = [r["elapsed"] for r in results[name]]
             base = [r["elapsed"] for r in results["off (pty)" if pty else "off"]]
             median, fastest = statistics.median(runs), min(runs)
             growth = max(r["growth"] for r in results[name]) / 2**20
             settle = statistics.median(r["settle"] for r in results[name])
+            cpu = statistics.median(r["cpu"] for r in results[name])
+            base_cpu = statistics.median(r["cpu"] for r in results["off (pty)" if pty else "off"])
             print(f"{name:14} {median:9.3f} {100 * (median / statistics.median(base) - 1):8.1f}% "
                   f"{fastest:7.3f} {100 * (fastest / min(base) - 1):8.1f}% "
+                  f"{100 * (cpu / base_cpu - 1):8.1f}% "
                   f"{iterations / median:8.0f} {growth:14.1f} {settle:6.3f}")
         flat = {name: _run(mode, 200_000, 0, env, pty) for name, mode, pty in modes}
         print("printing only (200,000 lines, no work):")

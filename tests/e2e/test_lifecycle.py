@@ -31,7 +31,7 @@ import pytest
 
 import mytrack
 from mytrack_proto.address import service_address
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_console_tee
 
 META = ("_runtime", "_timestamp")
 
@@ -534,5 +534,6 @@ def test_a_line_printed_just_before_os_exit_still_reaches_stdout(
     for _ in range(4):
         script = spawn(LAST_WORDS_SCRIPT, project)
         assert script.wait(timeout=30) == 3, script.stderr()
+        wait_for_console_tee(script.out)  # it forwards the last words, maybe just after the exit
         outputs.append(script.stdout())
     assert outputs == ["checkpoint saved; exiting for preemption\n"] * 4

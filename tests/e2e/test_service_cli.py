@@ -25,7 +25,7 @@ import pytest
 
 import mytrack
 from mytrack_proto.address import ServiceAddress, service_address
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_console_tee
 
 _BIN = Path(sys.executable).parent
 
@@ -106,6 +106,7 @@ class Home:
             process.kill()
             process.wait()
             code = None
+        wait_for_console_tee(self.workdir / "script.out")  # the last lines may trail the exit
         stdout = (self.workdir / "script.out").read_text()
         stderr = (self.workdir / "script.err").read_text()
         assert code == 0, f"script exited with {code}:\n{stdout}\n{stderr}"

@@ -286,7 +286,7 @@ def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str) -
         import mytrack
         run = mytrack.init(project={project!r})
         print("before", flush=True)
-        time.sleep(0.3)  # forwarded and sent back by the tee process
+        time.sleep(1.0)  # the tee sends its lines back every 0.5 s
         (tee,) = [p for p in psutil.Process().children() if "-S" in p.cmdline()]
         tee.send_signal(signal.SIGKILL)
         tee.wait(10)

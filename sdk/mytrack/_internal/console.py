@@ -6,19 +6,22 @@ Two ways to listen, both passing every byte through unchanged:
   at a pipe, or at a pseudo-terminal where the original is a terminal, so
   that ``isatty()``, colours and progress bars behave exactly as before. A
   small tee process (descriptors.py, tee.py) writes each chunk to the saved
-  original descriptor at once and sends a copy back in batches, so a line
-  printed just before the process dies still reaches the terminal. Child
-  processes inherit the descriptors: their output is captured too. Used when ``sys.stdout``/``sys.stderr`` are the interpreter's own
-  streams on fds 1 and 2; otherwise (pytest capturing, Jupyter, an IDE)
-  "auto" falls back to:
+  original descriptor at once, so a line printed just before the process
+  dies still reaches the terminal, and sends back ready-made Output messages
+  (`_put_lines`), so the program does no work per line. Child processes
+  inherit the descriptors: their output is captured too. Used when
+  ``sys.stdout``/``sys.stderr`` are the interpreter's own streams on fds 1
+  and 2; otherwise (pytest capturing, Jupyter, an IDE) "auto" falls back to:
 * "wrap" (``console="wrap"``): the ``write`` method of the ``sys.stdout`` and
   ``sys.stderr`` objects is replaced, on the objects themselves, by one that
   calls the original and queues a copy. Identity, ``isatty``, ``encoding``,
   ``fileno`` and ``flush`` are the objects' own; writes through ``.buffer``
   and by child processes are not seen.
 
-A flusher thread turns the queue into lines (`lines.LineAssembler`) and hands
-them to the run as Output records, every 0.5 s or per 1,000 lines. Memory is
+In "wrap" mode (and in "fd" mode when the tee process cannot run, see
+descriptors.py) a flusher thread turns the queue into lines
+(`lines.LineAssembler`) and hands them to the run as Output records, every
+0.5 s or per 1,000 lines. Memory is
 bounded: when the queue is full the writer waits (backpressure, never a
 drop), and at most a few records wait in the sender's queue at once, so
 100 MB of output streams through. mytrack's own threads never wait, so a
@@ -94,7 +97,7 @@ class ConsoleCapture:
         """Starts capturing ("auto" or "wrap"); returns the way used ("" if none)."""
         if mode == "auto" and fd_capture_possible():
             try:
-                self._redirect = Redirect(self._put_bytes)
+                self._redirect = Redirect(self._put_bytes, self._put_lines)
                 self.mode = "fd"
             except OSError as exc:
                 logger.debug("console: descriptor capture failed (%s); wrapping streams", exc)
@@ -173,6 +176,16 @@ class ConsoleCapture:
         self._chunks.append((index, timestamp, data))
         if len(self._chunks) > _MAX_FD_CHUNKS // 4:
             self._full(_MAX_FD_CHUNKS, reader=True)
+
+    def _put_lines(self, payload: bytes, count: int) -> None:
+        """From the tee process: lines it assembled and encoded; sent as they are."""
+        while not self._outstanding.acquire(timeout=0.5):  # bounded, like _emit_batch
+            if self._stopping:
+                self._emit(encode.output_payload_record(payload))
+                self.lines_sent += count
+                return
+        self._emit(encode.output_payload_record(payload, self._outstanding.release))
+        self.lines_sent += count
 
     def _full(self, limit: int, reader: bool = False) -> None:
         """Wakes the flusher; past ``limit`` queued writes, waits for it (backpressure).

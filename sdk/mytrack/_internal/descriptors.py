@@ -38,8 +38,10 @@ from mytrack._internal import tee
 
 _READ_BYTES = 65536
 
-# (stream index, bytes, time.time() when read)
+# (stream index, bytes, time.time() when read): raw output, from our own reader
 Put = Callable[[int, bytes, float], None]
+# (serialized Output message, its line count): lines from the tee process
+PutLines = Callable[[bytes, int], None]
 
 
 def fd_capture_possible() -> bool:
@@ -63,8 +65,9 @@ def fd_capture_possible() -> bool:
 class Redirect:
     """fds 1 and 2 redirected through the tee process; see the module docstring."""
 
-    def __init__(self, put: Put) -> None:
+    def __init__(self, put: Put, put_lines: PutLines) -> None:
         self._put = put
+        self._put_lines = put_lines
         self._saved: list[tuple[int, int]] = []  # (fd 1 or 2, dup of the original)
         self._write_ends: list[int] = []
         self._reads: dict[int, tuple[int, int]] = {}  # read end -> (stream index, original)
@@ -108,13 +111,17 @@ class Redirect:
         """Starts the tee process; without it, our own thread reads (see _loop)."""
         if not sys.executable or not os.path.exists(sys.executable):
             return
+        try:
+            program = tee.helper_source()
+        except OSError:  # installed without sources
+            return
         copy_r, copy_w = os.pipe()
         ctl_r, ctl_w = os.pipe()
         (out_r, (_, out)), (err_r, (_, err)) = self._reads.items()
         fds = (out_r, err_r, out, err, copy_w, ctl_r)
         try:
             self._helper = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", tee.HELPER, *map(str, fds)],
+                [sys.executable, "-I", "-S", "-c", program, *map(str, fds)],
                 pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -179,13 +186,13 @@ class Redirect:
                     break
                 buffer += data
                 while len(buffer) >= head and not ended:
-                    index, timestamp, size = tee.FRAME.unpack_from(buffer)
+                    kind, count, size = tee.FRAME.unpack_from(buffer)
                     if len(buffer) < head + size:
                         break
-                    if index == tee.END:
+                    if kind == tee.END:
                         ended = True
-                    elif self._capturing:
-                        self._deliver(index, bytes(buffer[head: head + size]), timestamp)
+                    elif kind == tee.OUTPUT and self._capturing:
+                        self._deliver_lines(bytes(buffer[head: head + size]), count)
                     del buffer[: head + size]
         except OSError:
             pass
@@ -199,6 +206,12 @@ class Redirect:
             return
         self._drained.set()
         self._close_all([*self._reads, self._wake_r, self._wake_w, *(s for _, s in self._saved)])
+
+    def _deliver_lines(self, payload: bytes, count: int) -> None:
+        try:
+            self._put_lines(payload, count)
+        except Exception:  # noqa: BLE001 - the pass-through must go on whatever happens
+            self._capturing = False
 
     def _deliver(self, index: int, data: bytes, timestamp: float) -> None:
         try:

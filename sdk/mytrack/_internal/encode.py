@@ -174,3 +174,33 @@ def artifact_record(action: str, payload: dict[str, Any], client_id: str) -> Con
         return pb.Record(seq=seq, artifact=message).SerializeToString()
 
     return Control(build)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# Record.output's key (length-delimited), for records whose Output message was
+# serialized elsewhere (the console's tee process).
+_OUTPUT_KEY = _varint(pb.Record.DESCRIPTOR.fields_by_name["output"].number << 3 | 2)
+
+
+def output_payload_record(payload: bytes, on_build: Callable[[], None] | None = None) -> Control:
+    """An Output record around an already serialized Output message (no re-encoding).
+
+    ``on_build`` is called when the sender encodes it (flow control).
+    """
+    tail = _OUTPUT_KEY + _varint(len(payload)) + payload
+
+    def build(seq: int) -> bytes:
+        if on_build is not None:
+            on_build()
+        # Serialized messages concatenate: the seq field, then the output field.
+        return pb.Record(seq=seq).SerializeToString() + tail
+
+    return Control(build)
