@@ -191,13 +191,16 @@ def file_sha(path: Path) -> str:
     return digest.hexdigest()
 
 
+BIG = 1024 * MiB  # the issue's "1 GB file uploaded with bounded memory"
+
+
 # -- tests -----------------------------------------------------------------------------------
 
 
 def test_large_file_uploads_and_downloads_with_bounded_service_memory(home: Home) -> None:
-    """A 200 MB file is uploaded and downloaded back byte for byte while the service's RSS grows by less than 100 MB."""
+    """A 1 GiB file is uploaded and downloaded back byte for byte while the service's RSS grows by less than 100 MB."""
     source = home.work / "big.bin"
-    expected = write_random(source, 200 * MiB)
+    expected = write_random(source, BIG)
     run = mytrack.init(project="big-file", settings=mytrack.Settings(quiet=True))
     pid = home.pid()
     assert pid is not None
@@ -210,13 +213,13 @@ def test_large_file_uploads_and_downloads_with_bounded_service_memory(home: Home
         handle = mytrack.Api().run(path).file("big.bin").download(root=str(home.work / "dl"))
         handle.close()
     try:
-        assert found.size == 200 * MiB
+        assert found.size == BIG
         assert file_sha(Path(handle.name)) == expected
         assert sampler.samples > 10
         assert upload_growth < 100 * MiB, f"service RSS grew {upload_growth / MiB:.0f} MiB"
         assert sampler.growth < 100 * MiB, f"service RSS grew {sampler.growth / MiB:.0f} MiB"
         blobs = [p for p in (home.path / "blobs").rglob(expected) if p.is_file()]
-        assert len(blobs) == 1 and blobs[0].stat().st_size == 200 * MiB
+        assert len(blobs) == 1 and blobs[0].stat().st_size == BIG
     finally:
         for big in (source, Path(handle.name)):
             big.unlink(missing_ok=True)
