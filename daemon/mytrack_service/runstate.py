@@ -268,46 +268,53 @@ class RunAssembly:
             self._exit(event)
 
     def _log(self, call: LogCall) -> None:
+        cursor = self.cursor  # once: this runs for every log() call
         step = call.step
         if step is not None:
-            if step < self.step:
+            if step < cursor.step:
                 self.out.warnings.append(
                     f"Tried to log to step {step} that is less than the current step "
-                    f"{self.step}; the data was dropped."
+                    f"{cursor.step}; the data was dropped."
                 )
                 return
-            if step > self.step:
-                if self.pending is not None:
+            if step > cursor.step:
+                if cursor.pending is not None:
                     self._commit()
-                self.step = step
-        if self.pending is None:
-            self.pending = call.data  # decoded for us alone: no copy needed
+                cursor.step = step
+        if cursor.pending is None:
+            cursor.pending = call.data  # decoded for us alone: no copy needed
         else:
-            _merge(self.pending, call.data)
-        self.pending_ts = call.timestamp
+            _merge(cursor.pending, call.data)
+        cursor.pending_ts = call.timestamp
         commit = call.commit if call.commit is not None else step is None
         if commit:
             self._commit()
 
     def _commit(self) -> None:
-        row = self.pending or {}
-        ts = self.pending_ts
+        cursor = self.cursor
+        row = cursor.pending or {}
+        ts = cursor.pending_ts
+        step = cursor.step
         runtime = self.runtime_offset + max(0.0, ts - self.start_time)
-        row["_step"] = self.step
+        row["_step"] = step
         row["_runtime"] = runtime
         row["_timestamp"] = ts
         self.registry.apply(row, self.summary)
         if self.shared:
-            self._merge_row(self.step, row)
+            self._merge_row(step, row)
+            self.last_step = max(self.last_step, step)
         else:
-            self.out.rows.append((self.step, row))
-        self.last_step = max(self.last_step, self.step) if self.shared else self.step
-        self.runtime = max(self.runtime, runtime)
-        self.step += 1
-        self.pending = None
-        self.out.fields.update(
-            summary=self.summary, last_step=self.last_step, runtime=self.runtime, updated_at=ts
-        )
+            self.out.rows.append((step, row))
+            self.last_step = step
+        if runtime > self.runtime:
+            self.runtime = runtime
+        cursor.step = step + 1
+        cursor.pending = None
+        fields = self.out.fields
+        fields["summary"] = self.summary
+        fields["last_step"] = self.last_step
+        fields["runtime"] = self.runtime
+        fields["updated_at"] = ts
 
     def _merge_row(self, step: int, row: dict[str, Any]) -> None:
         """Shared runs: rows of one step merge; the store merges with what it has."""
