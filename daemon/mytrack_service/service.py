@@ -144,6 +144,9 @@ class TrackerService(pb_grpc.TrackerServicer):
             start_time=request.start_time, pid=request.pid, host=request.host,
             sweep_id=request.sweep_id, adopt_wal=request.adopt_wal, shared=request.shared,
             primary=request.primary or not request.shared, label=request.label,
+            stats_interval=(
+                request.stats_interval if request.HasField("stats_interval") else None
+            ),
         )
         run, resumed, step, wal_path = self._call(context, lambda: self.hub.open_run(open_request))
         return pb.OpenRunResponse(

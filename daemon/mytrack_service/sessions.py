@@ -62,6 +62,7 @@ class WriterSession:
     # once its WAL is applied, the applier ends it as crashed (or preempted).
     dead_reason: str = ""
     stop_requested: bool = False
+    stats_interval: float | None = None  # system metrics: None = service default, 0 = off
 
     def refresh_adopted(self) -> None:
         """An adopted WAL may still grow (a live offline run): re-read its end."""
@@ -104,6 +105,7 @@ class OpenRequest:
     shared: bool = False
     primary: bool = True
     label: str = ""
+    stats_interval: float | None = None  # None: the service's interval
 
 
 class Hub:
@@ -160,6 +162,7 @@ class Hub:
             wal_path = self._wal_path(req)
             writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
             writer.pid, writer.host = req.pid, req.host
+            writer.stats_interval = req.stats_interval
             session.writers[writer.writer_id] = writer
             self.store.register_writer(
                 WriterRow(req.writer_id, req.key, wal_path, node=self.node_id)

@@ -66,13 +66,15 @@ class Sampler:
 
     def __init__(
         self, hub: Hub, gpus: GpuReader | None = None, clock: Callable[[], float] = time.time,
-        host: str | None = None,
+        host: str | None = None, default_interval: float | None = None,
     ) -> None:
         self.hub = hub
+        self.default_interval = default_interval  # for writers that asked for none
         self.gpus: GpuReader = gpus if gpus is not None else NvmlReader()
         self.clock = clock
         self.host = host if host is not None else socket.gethostname()
         self._tracks: dict[str, _WriterTrack] = {}
+        self._last: dict[str, float] = {}  # writer id -> when it was last sampled
         psutil.cpu_percent(interval=None)  # starts the system CPU window
 
     def sample_once(self) -> int:
@@ -113,7 +115,7 @@ class Sampler:
             for writer in self.hub.writers.values():
                 if (writer.key not in live or writer.state is not WriterState.OPEN
                         or writer.wal is None or not writer.pid or writer.dead_reason
-                        or writer.host != self.host):
+                        or writer.host != self.host or not self._due(writer)):
                     continue
                 session = self.hub.sessions.get(writer.key)
                 if session is None:
@@ -125,6 +127,21 @@ class Sampler:
                     assembly.start_time, assembly.runtime_offset,
                 ))
         return targets
+
+    def _due(self, writer: Any) -> bool:
+        """Whether the writer's own interval (x_stats_sampling_interval) has passed."""
+        interval = writer.stats_interval
+        if interval is None:
+            interval = self.default_interval
+        if interval is None:
+            return True
+        if interval <= 0:
+            return False
+        now = time.monotonic()
+        if now - self._last.get(writer.writer_id, 0.0) < interval * 0.95:
+            return False
+        self._last[writer.writer_id] = now
+        return True
 
     def _new_track(self, key: RunKey, machine: _Machine) -> _WriterTrack:
         run_dir = ""
@@ -263,12 +280,19 @@ class SystemMonitor:
         if self._thread.is_alive():
             self._thread.join()
 
+    def _tick(self) -> float:
+        """The service's interval, or a shorter one a live run asked for."""
+        with self.hub.lock:
+            asked = [w.stats_interval for w in self.hub.writers.values()
+                     if w.stats_interval is not None and w.stats_interval > 0]
+        return min([self.interval, *asked])
+
     def _run(self) -> None:
-        self._sampler = Sampler(self.hub, self._gpus)
+        self._sampler = Sampler(self.hub, self._gpus, default_interval=self.interval)
         next_at = time.monotonic()
         try:
             while True:
-                next_at += self.interval
+                next_at += self._tick()
                 if self._stop.wait(max(0.0, next_at - time.monotonic())):
                     return
                 try:

@@ -235,7 +235,7 @@ class RunKey(_message.Message):
     def __init__(self, entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class OpenRunRequest(_message.Message):
-    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode", "adopt_wal", "shared", "primary", "label")
+    __slots__ = ("run", "writer_id", "name", "group", "job_type", "tags", "notes", "config_json", "resume", "run_dir", "start_time", "pid", "host", "sweep_id", "mode", "adopt_wal", "shared", "primary", "label", "stats_interval")
     RUN_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +255,7 @@ class OpenRunRequest(_message.Message):
     SHARED_FIELD_NUMBER: _ClassVar[int]
     PRIMARY_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    STATS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     run: RunKey
     writer_id: str
     name: str
@@ -274,7 +275,8 @@ class OpenRunRequest(_message.Message):
     shared: bool
     primary: bool
     label: str
-    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ..., shared: _Optional[bool] = ..., primary: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
+    stats_interval: float
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ..., shared: _Optional[bool] = ..., primary: _Optional[bool] = ..., label: _Optional[str] = ..., stats_interval: _Optional[float] = ...) -> None: ...
 
 class OpenRunResponse(_message.Message):
     __slots__ = ("run", "resumed", "starting_step", "wal_path")

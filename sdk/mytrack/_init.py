@@ -104,6 +104,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         shared=settings.mode == "shared", primary=bool(settings.x_primary),
         label=settings.x_label or "",
     )
+    if settings.x_stats_sampling_interval is not None:
+        request.stats_interval = settings.x_stats_sampling_interval
     offline = settings.mode == "offline"
     if offline and not request.name:
         request.name = new_run_name()  # no service to name it

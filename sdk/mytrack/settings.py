@@ -40,6 +40,15 @@ def _parse_positive_float(value: Any) -> float:
     return number
 
 
+def _parse_nonnegative_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number >= 0, got {value!r}")
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"expected a number >= 0, got {value!r}")
+    return number
+
+
 def _parse_positive_int(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(f"expected an integer > 0, got {value!r}")
@@ -140,6 +149,9 @@ _SPECS: dict[str, _Spec] = {
     "ui_port": _Spec("MYTRACK_UI_PORT", _parse_port, lambda: 6017),
     "console": _Spec("MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES), lambda: "auto"),
     "x_primary": _Spec(None, _parse_bool, lambda: True),
+    "x_stats_sampling_interval": _Spec(
+        "MYTRACK_STATS_SAMPLING_INTERVAL", _parse_nonnegative_float, lambda: None
+    ),
     "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label),
 }
 
@@ -174,6 +186,8 @@ class Settings:
         x_primary: mode="shared": this writer's end sets the run's final state.
         x_label: mode="shared": this writer's label (default host-rank, from
             RANK/SLURM_PROCID/LOCAL_RANK, else host-pid).
+        x_stats_sampling_interval: seconds between this run's system-metrics
+            samples (0 turns them off; default: the service's MYTRACK_STATS_INTERVAL).
     """
 
     mode: str | None = None
@@ -199,6 +213,7 @@ class Settings:
     console: str | None = None
     x_primary: bool | None = None
     x_label: str | None = None
+    x_stats_sampling_interval: float | None = None
 
     def resolve(
         self, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None

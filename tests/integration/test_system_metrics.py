@@ -150,6 +150,35 @@ def test_interval_zero_disables_sampling(tmp_path: Path, workdir: Path, project:
         stop_service(home.path)
 
 
+LIVE_WITH_INTERVAL = """
+    import json, time
+    import mytrack
+    run = mytrack.init(project={project!r}, settings=mytrack.Settings(
+        console="off", x_stats_sampling_interval={interval}))
+    start = time.time()
+    while time.time() - start < {seconds}:
+        run.log({{"loss": 1.0}})
+        time.sleep(0.02)
+    lived = time.time() - start
+    run.finish()
+    print(json.dumps({{"path": run.path, "lived": lived}}))
+"""
+
+
+def test_per_run_interval_setting(sampling_home: Home, workdir: Path, project: str) -> None:
+    """Settings(x_stats_sampling_interval=...) sets a run's own interval: 0 samples nothing,
+    a longer interval samples less often than the service's default."""
+    off = sampling_home.run(
+        LIVE_WITH_INTERVAL.format(project=project, interval=0, seconds=1.2), workdir)
+    slow = sampling_home.run(
+        LIVE_WITH_INTERVAL.format(project=project, interval=0.6, seconds=2.4), workdir)
+    api = sampling_home.api()
+    assert api.run(off["path"]).history(stream="system", pandas=False) == []
+    samples = api.run(slow["path"]).history(stream="system", pandas=False)
+    # 2.4 s at 0.6 s a sample: about 4 (the service default would give about 12).
+    assert 1 <= len(samples) <= 6, len(samples)
+
+
 # -- the sampler in-process: injected GPU reader, cost ---------------------------------
 
 
