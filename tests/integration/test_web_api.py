@@ -333,3 +333,31 @@ def test_run_url_carries_the_token_and_opens_the_run_page(web: webui.WebAddress,
     token_file = Path(os.environ["MYTRACK_DIR"]) / "web.token"
     assert token_file.read_text().strip() == web.token
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_run_artifacts_endpoint_shows_lineage_both_ways(
+    web: webui.WebAddress, project: str, workdir: Path
+) -> None:
+    """/api/runs/E/P/ID/artifacts lists what a run logged (with the runs that used it) and
+    what it used (with the run that logged it)."""
+    (workdir / "data.txt").write_text("rows\n")
+    maker = mytrack.init(project=project, settings=mytrack.Settings(quiet=True))
+    art = mytrack.Artifact("dataset", "dataset")
+    art.add_file(str(workdir / "data.txt"))
+    maker.log_artifact(art, aliases=["best"])
+    art.wait()
+    maker.finish()
+    user = mytrack.init(project=project, settings=mytrack.Settings(quiet=True))
+    user.use_artifact("dataset:best")
+    user.finish()
+    logged = call(web, f"/api/runs/{maker.path}/artifacts").json()
+    assert [(a["name"], a["version"], a["type"]) for a in logged["logged"]] == [
+        ("dataset", "v0", "dataset")
+    ]
+    assert "best" in logged["logged"][0]["aliases"]
+    assert logged["logged"][0]["used_by"] == [user.path]
+    assert logged["used"] == []
+    used = call(web, f"/api/runs/{user.path}/artifacts").json()
+    assert [(a["name"], a["version"], a["created_by"]) for a in used["used"]] == [
+        ("dataset", "v0", maker.path)
+    ]

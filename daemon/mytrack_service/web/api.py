@@ -20,6 +20,7 @@ from typing import Any
 
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.sessions import Hub, HubError
+from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
@@ -55,6 +56,7 @@ class WebApi:
             ("GET", "media"): lambda: self.media(key, query),
             ("GET", "system"): lambda: self.system(key),
             ("GET", "console"): lambda: self.console(key, query),
+            ("GET", "artifacts"): lambda: self.artifacts(key),
             ("GET", "file"): lambda: self.files.download(key, _need(query, "name"),
                                                         query.get("inline") == "1"),
             ("GET", "preview"): lambda: self.files.preview(key, _need(query, "name")),
@@ -158,6 +160,18 @@ class WebApi:
             "last": lines[-1]["_line"] if lines else after,
         })
 
+    def artifacts(self, key: RunKey) -> Response:
+        """The run's artifacts both ways: versions it logged (and who used them),
+        versions it used (and which run logged them)."""
+        self._require_run(key)
+        try:
+            with self.store.artifacts() as tx:
+                logged = [_lineage(tx, row.id) for row in tx.versions_by_run(key.path)]
+                used = [_lineage(tx, version) for version in tx.usage_of_run(key.path)]
+        except NotImplementedError:
+            logged, used = [], []
+        return json_response({"logged": logged, "used": used})
+
     def set_notes(self, key: RunKey, body: Any) -> Response:
         notes = body.get("notes") if isinstance(body, Mapping) else None
         if not isinstance(notes, str) or len(notes) > MAX_NOTES:
@@ -188,6 +202,13 @@ class WebApi:
     def _require_run(self, key: RunKey) -> None:
         if self.store.get_run(key) is None:
             raise ApiError(404, f"run {key.path} not found")
+
+
+def _lineage(tx: Any, version_id: int) -> dict[str, Any]:
+    doc = document(tx, version_id, manifest=False)
+    keep = ("entity", "project", "name", "type", "version", "aliases", "digest", "size",
+            "file_count", "created_at", "created_by", "state")
+    return {**{k: doc.get(k) for k in keep}, "used_by": sorted(tx.users_of_version(version_id))}
 
 
 def _finite(values: list[float]) -> list[float | None]:

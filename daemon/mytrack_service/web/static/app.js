@@ -338,7 +338,7 @@
     var charts = {}, consoleLast = null, detail = null, timer = null, systemAt = 0, mediaAt = 0;
     crumbs([{text: "projects", href: "/"}, {text: E}, {text: P, href: "/" + enc(E) + "/" + enc(P)}, {text: ID}]);
     var sections = {};
-    ["overview", "charts", "media", "config", "files", "console", "system"].forEach(function (id) {
+    ["overview", "charts", "media", "config", "files", "artifacts", "console", "system"].forEach(function (id) {
       sections[id] = h("section", {id: id});
     });
 
@@ -347,7 +347,7 @@
       var title = h("h1", {id: "run-title"});
       main.appendChild(title);
       main.appendChild(h("nav", {className: "sectionnav"}, ["overview", "charts", "media", "config", "files",
-        "console", "system"].map(function (id) { return h("a", {href: "#" + id, text: id}); })));
+        "artifacts", "console", "system"].map(function (id) { return h("a", {href: "#" + id, text: id}); })));
       Object.keys(sections).forEach(function (id) { main.appendChild(sections[id]); });
       renderOverview(d);
       renderCharts(d);
@@ -357,6 +357,7 @@
         h("div", {}, [h("h3", {text: "config"}), h("div", {id: "config-table"}, [kvTable(flat(d.config))])]),
         h("div", {}, [h("h3", {text: "summary"}), h("div", {id: "summary-table"}, [kvTable(flat(d.summary))])])]));
       renderFiles(d);
+      renderArtifacts();
       sections.console.appendChild(h("h2", {text: "Console"}));
       sections.console.appendChild(h("pre", {className: "console", id: "console-lines"}));
       loadConsole();
@@ -601,6 +602,32 @@
           }})])]);
       }))]));
       s.appendChild(preview);
+    }
+
+    function runLink(path) {
+      var p = (path || "").split("/");
+      return p.length === 3 ? h("a", {href: "/" + p.map(enc).join("/").replace(/\/([^/]*)$/, "/runs/$1"), text: path})
+                            : h("span", {text: path || "—"});
+    }
+
+    function renderArtifacts() {
+      var s = sections.artifacts;
+      api(base + "/artifacts").then(function (r) {
+        s.innerHTML = "";
+        s.appendChild(h("h2", {text: "Artifacts"}));
+        if (!r.logged.length && !r.used.length) { s.appendChild(h("p", {className: "muted", text: "No artifacts."})); return; }
+        function table(title, rows, other) {
+          s.appendChild(h("h3", {text: title}));
+          s.appendChild(h("table", {className: "grid artifacts"}, [h("tbody", {}, rows.map(function (a) {
+            var who = other === "used_by" ? h("td", {}, a.used_by.length ? a.used_by.map(runLink) : [h("span", {className: "muted", text: "unused"})])
+                                          : h("td", {}, [runLink(a.created_by)]);
+            return h("tr", {}, [h("td", {text: a.name + ":" + a.version}), h("td", {text: a.type}),
+              h("td", {text: (a.aliases || []).join(", ")}), h("td", {text: bytes(a.size) + " · " + a.file_count + " files"}), who]);
+          }))]));
+        }
+        if (r.logged.length) table("logged (used by)", r.logged, "used_by");
+        if (r.used.length) table("used (logged by)", r.used, "created_by");
+      }).catch(function (e) { s.textContent = e.message; });
     }
 
     function loadConsole() {
