@@ -76,21 +76,7 @@ class LocalBlobStore(BlobStore):
             raise BlobError(f"cannot read blob {digest}: {exc}") from exc
 
     def get_to_file(self, digest: str, path: str) -> None:
-        target = os.path.abspath(path)
-        with self.open(digest) as src:
-            try:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                actual, _, tmp = _copy(src, os.path.dirname(target))
-            except OSError as exc:
-                raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc
-        if actual != digest:
-            _remove(tmp)
-            raise BlobError(f"blob {digest} is corrupt (its content hashes to {actual})")
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            _remove(tmp)
-            raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc
+        write_verified(self, digest, path)
 
     def exists(self, digest: str) -> bool:
         return os.path.isfile(self.path(digest))
@@ -173,3 +159,23 @@ def _subdirs(folder: str) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(n for n in names if len(n) == 2 and os.path.isdir(os.path.join(folder, n)))
+
+
+def write_verified(store: BlobStore, digest: str, path: str) -> None:
+    """get_to_file on top of open(): a temp file beside ``path``, its sha256
+    checked, then moved into place (shared by every BlobStore here)."""
+    target = os.path.abspath(path)
+    with store.open(digest) as src:
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            actual, _, tmp = _copy(src, os.path.dirname(target))
+        except OSError as exc:
+            raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc
+    if actual != digest:
+        _remove(tmp)
+        raise BlobError(f"blob {digest} is corrupt (its content hashes to {actual})")
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 # One implementation of "copy into a temporary file while hashing" for both stores.
-from mytrack_service.blobs.local import _copy, _remove, check_digest
+from mytrack_service.blobs.local import check_digest, write_verified
 from mytrack_service.blobs.s3_errors import (
     error_code, http_status, is_unreachable, safe_endpoint, translate,
 )
@@ -169,21 +169,7 @@ class S3BlobStore(BlobStore):
         return io.BufferedReader(_BodyReader(self, body, digest), buffer_size=_BUFSIZE)
 
     def get_to_file(self, digest: str, path: str) -> None:
-        target = os.path.abspath(path)
-        with self.open(digest) as src:
-            try:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                actual, _, tmp = _copy(src, os.path.dirname(target))
-            except OSError as exc:
-                raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc
-        if actual != digest:
-            _remove(tmp)
-            raise BlobError(f"blob {digest} is corrupt (its content hashes to {actual})")
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            _remove(tmp)
-            raise BlobError(f"cannot write blob {digest} to {path!r}: {exc}") from exc
+        write_verified(self, digest, path)
 
     def exists(self, digest: str) -> bool:
         key = self.key(digest)
