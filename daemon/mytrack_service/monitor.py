@@ -42,7 +42,11 @@ class Monitor:
             with self.hub.lock:
                 writers = [w for w in self.hub.writers.values() if w.state is WriterState.OPEN]
             for writer in writers:
-                reason = self.why_gone(writer)
+                try:
+                    reason = self.why_gone(writer)
+                except Exception:  # noqa: BLE001 - one odd process must not end crash detection
+                    logger.exception("checking writer %s failed", writer.writer_id)
+                    continue
                 if reason and not self._stop.is_set():
                     logger.info("writer %s of %s: %s", writer.writer_id, writer.key.path, reason)
                     self.hub.mark_dead(writer, reason)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from typing import Any
 
 from mytrack_proto.wal import read_entries
 from mytrack_service import artifacts
@@ -93,8 +92,11 @@ class Applier:
                 more = self.cycle()
                 backoff = 0.1
                 self.last_error = ""  # the store answers again
-            except StoreError as exc:
-                self._note_error(f"store write failed, will retry: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
+                if isinstance(exc, StoreError):
+                    self._note_error(f"store write failed, will retry: {exc}")
+                else:
+                    logger.exception("apply cycle failed; will retry")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 if stopping and backoff >= 5.0:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import mytrack
@@ -18,6 +17,7 @@ RANK_SCRIPT = textwrap.dedent(
     import json, os, sys, time
     import mytrack
     start, done, rank, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    open(f"{start}.ready-{rank}", "w").close()
     while not os.path.exists(start):
         time.sleep(0.01)
     t0 = time.perf_counter()
@@ -48,7 +48,8 @@ def test_64_ranks_start_together_with_one_service_and_one_crash(tmp_path: Path) 
         for r in range(64)
     ]
     try:
-        time.sleep(2)  # the interpreters start; what is timed is init()
+        # The interpreters start and import mytrack; what is timed is init().
+        wait_for(lambda: len(list(tmp_path.glob("start.ready-*"))) == 64, 120, message="ranks")
         start.touch()
         reports = [json.loads(rank.stdout.readline()) for rank in ranks]
         done.touch()
@@ -65,7 +66,12 @@ def test_64_ranks_start_together_with_one_service_and_one_crash(tmp_path: Path) 
         assert len(runs) == 64
         by_rank = {run.config["rank"]: run for run in runs}
         assert sorted(by_rank) == list(range(64))
-        wait_for(lambda: api.run(by_rank[13].path).state == "crashed", 15, message="crash")
+        try:
+            wait_for(lambda: api.run(by_rank[13].path).state == "crashed", 30, message="crash")
+        except AssertionError as exc:
+            state = api.run(by_rank[13].path).state
+            log = (home / "service.log").read_text()[-4000:]
+            raise AssertionError(f"{exc}; rank 13 is {state!r}; service log:\n{log}") from None
         for rank, run in by_rank.items():
             stored = api.run(run.path)
             assert stored.group == "job-1" and stored.job_type == "worker"
