@@ -28,7 +28,12 @@ OnChange = Callable[[RunKey, str, int], None]
 class LiveWatcher(FileSystemEventHandler):
     def __init__(self, on_change: OnChange) -> None:
         self._on_change = on_change
+        # Serialises refresh() calls. Never held while an event is dispatched:
+        # watchdog holds its own lock around both dispatch and (un)schedule, so
+        # the handler taking a lock that refresh() holds across unschedule()
+        # deadlocks the two threads.
         self._lock = threading.Lock()
+        # Replaced whole, never mutated: the event thread reads it without a lock.
         self._targets: dict[str, tuple[RunKey, str]] = {}  # real path -> (run, name)
         self._watches: dict[str, ObservedWatch] = {}  # folder -> watch
         self._observer = Observer()
@@ -71,7 +76,6 @@ class LiveWatcher(FileSystemEventHandler):
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if not path:
                 continue
-            with self._lock:
-                owner = self._targets.get(os.fsdecode(path))
+            owner = self._targets.get(os.fsdecode(path))
             if owner is not None and os.path.exists(path):
                 self._on_change(owner[0], owner[1], os.path.getsize(path))
