@@ -286,8 +286,12 @@ def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str) -
         import mytrack
         run = mytrack.init(project={project!r})
         print("before", flush=True)
-        time.sleep(1.0)  # the tee sends its lines back every 0.5 s
-        (tee,) = [p for p in psutil.Process().children() if "-S" in p.cmdline()]
+        api_run, deadline = mytrack.Api().run(run.path), time.monotonic() + 30
+        while not any(line["text"] == "before" for line in api_run.console()):
+            assert time.monotonic() < deadline, "'before' never reached the service"
+            time.sleep(0.05)
+        # The tee runs isolated (-I); the service's spawner (-S alone) may be a child too.
+        (tee,) = [p for p in psutil.Process().children() if "-I" in p.cmdline()]
         tee.send_signal(signal.SIGKILL)
         tee.wait(10)
         for i in range(3):

@@ -204,6 +204,13 @@ class Redirect:
         if not ended and not self._restored:  # serve the pipes ourselves
             self._loop()
             return
+        if not ended:
+            # The helper died and stop() has begun: what was written after the
+            # death is still in the pipes, and nobody else will read it.
+            reads = dict(self._reads)
+            for fd in list(reads):
+                while fd in reads and self._pump(fd, reads):
+                    pass
         self._drained.set()
         self._close_all([*self._reads, self._wake_r, self._wake_w, *(s for _, s in self._saved)])
 
