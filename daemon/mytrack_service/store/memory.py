@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from mytrack_service.store.artifact_model import ArtifactTx, apply_ops
+from mytrack_service.store.jsontext import dump_json, load_json
+from mytrack_service.store.rows import decode_row, encode_row
 from mytrack_service.store.memory_artifacts import ArtifactTables
 from mytrack_service.store.memory_artifacts import transaction as memory_transaction
 
@@ -43,27 +44,6 @@ from mytrack_service.store.base import (
 
 # RunRow fields stored as JSON text.
 JSON_RUN_FIELDS = frozenset({"tags", "config", "summary", "metadata", "service_state"})
-# One encoder for all calls: json.dumps() with arguments builds a new one each time.
-_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
-
-
-def dump_json(value: Any, what: str) -> str:
-    """Encodes ``value`` as compact JSON; NaN and +-Infinity are kept as such.
-
-    Raises:
-        StoreError: the value holds something JSON cannot represent.
-    """
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} is not JSON-serialisable: {exc}") from exc
-
-
-def load_json(text: str) -> Any:
-    """Decodes what `dump_json` wrote (NaN and Infinity included)."""
-    return json.loads(text)
-
-
 def flatten_row(row: Mapping[str, Any]) -> Mapping[str, Any]:
     """The leaves of a history row, keyed by their dotted paths.
 
@@ -243,14 +223,14 @@ class MemoryStore(MetadataStore):
             run = self._require_run(batch.key)
             if batch.merge_rows:
                 history = self._history[batch.key]
-                stored = {s: load_json(history[s]) for s, _ in rows if s in history}
+                stored = {s: decode_row(history[s]) for s, _ in rows if s in history}
                 rows, conflicts = merge_rows(stored, rows)
                 for name in ("summary", "metadata", "service_state"):
                     if name in fields:
                         fields[name] = merge_fields(getattr(run, name), fields[name])
                 if batch.on_merged is not None:
                     batch.on_merged(fields)
-            texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
+            texts = [(step, encode_row(row, f"history row {step}")) for step, row in rows]
             updated = roundtrip_run(dataclasses.replace(run, **fields))
             for position in batch.positions:
                 if position.writer_id not in self._writers:
@@ -376,7 +356,7 @@ class MemoryStore(MetadataStore):
 
 def _select(texts: list[tuple[int, str]], wanted: list[str] | None) -> Iterator[dict[str, Any]]:
     for step, text in texts:
-        row = load_json(text)
+        row = decode_row(text)
         if wanted is None:
             yield row
             continue

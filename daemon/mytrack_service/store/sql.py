@@ -38,10 +38,11 @@ from mytrack_service.store.chunks import (
     CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
     split_by_chunk, without,
 )
+from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.memory import (
-    JSON_RUN_FIELDS, check_run_fields, dump_json, flatten_row, load_json, merge_fields, merge_rows, unique_keys,
-    unique_rows,
+    JSON_RUN_FIELDS, check_run_fields, flatten_row, merge_fields, merge_rows, unique_keys, unique_rows,
 )
+from mytrack_service.store.rows import decode_row, encode_row
 
 _PAGE_ROWS = 5000  # full rows fetched per query
 _PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
@@ -183,8 +184,8 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                 if batch.on_merged is not None:
                     batch.on_merged(fields)
             if rows:
-                texts = [(step, dump_json(row, f"history row {step}")) for step, row in rows]
-                conn.exec_driver_sql(self._history_upsert_sql, [(pk, s, t) for s, t in texts])
+                texts = [(pk, step, encode_row(row, f"history row {step}")) for step, row in rows]
+                conn.exec_driver_sql(self._history_upsert_sql, texts)
                 self._merge_chunks(conn, pk, [(step, flatten_row(row)) for step, row in rows])
             values = _field_values(fields)
             if values:
@@ -213,7 +214,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             query = select(history.c.step, history.c.data).where(
                 history.c.run_pk == pk, history.c.step.in_(steps[start:start + _IN_LIST])
             )
-            stored.update((step, load_json(data)) for step, data in conn.execute(query))
+            stored.update((step, decode_row(data)) for step, data in conn.execute(query))
         return merge_rows(stored, rows)
 
     def _merged_field(
@@ -257,7 +258,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             with self._errors("read_history"), self._engine.connect() as conn:
                 page = conn.execute(query.limit(_PAGE_ROWS)).all()
             for row in page:
-                yield load_json(row[1]) if full else {"_step": row[0]}
+                yield decode_row(row[1]) if full else {"_step": row[0]}
             if len(page) < _PAGE_ROWS:
                 return
             after = page[-1][0]

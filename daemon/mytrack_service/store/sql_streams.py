@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from mytrack_service.store.base import ConsoleLine, RunKey, StoreError
-from mytrack_service.store.memory import dump_json, load_json
+from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.sql_schema import console, runs, system
 
 _PAGE = 5000
