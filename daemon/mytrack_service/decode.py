@@ -26,6 +26,32 @@ class LogCall:
 
 
 @dataclass
+class LogColumns:
+    """A columnar LogBatch: ``count`` calls of the same float keys, no step, no commit.
+
+    ``values`` is the wire's row-major little-endian float64s, kept as bytes:
+    the assembly turns them into rows only where it must (`calls`).
+    """
+
+    keys: tuple[str, ...]
+    values: bytes
+    timestamps: list[float]
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def calls(self) -> list[LogCall]:
+        values = array("d", self.values)
+        if sys.byteorder == "big":
+            values.byteswap()
+        flat, width, keys = values.tolist(), len(self.keys), self.keys
+        return [
+            LogCall(dict(zip(keys, flat[i * width:(i + 1) * width])), None, None, ts)
+            for i, ts in enumerate(self.timestamps)
+        ]
+
+
+@dataclass
 class ConfigChange:
     update: dict[str, Any]
     remove: list[str]
@@ -98,7 +124,7 @@ class ArtifactEvent:
 
 
 Event = (
-    LogCall | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
+    LogCall | LogColumns | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
     | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
     | ArtifactEvent
 )
@@ -157,19 +183,12 @@ def _events(record: pb.Record) -> list[Event]:
 def _log_calls(batch: pb.LogBatch) -> list[Event]:
     if not batch.keys:
         return [LogCall(d, s, c, t) for d, s, c, t in json.loads(batch.json)]
-    keys = list(batch.keys)
-    width = len(keys)
-    values, timestamps = array("d", batch.values), array("d", batch.timestamps)
+    timestamps = array("d", batch.timestamps)
     if sys.byteorder == "big":
-        values.byteswap()
         timestamps.byteswap()
-    if len(values) != width * batch.count or len(timestamps) != batch.count:
+    if len(batch.values) != 8 * len(batch.keys) * batch.count or len(timestamps) != batch.count:
         raise DecodeError("columnar LogBatch sizes do not match its count")
-    flat = values.tolist()
-    return [
-        LogCall(dict(zip(keys, flat[i * width:(i + 1) * width])), None, None, ts)
-        for i, ts in enumerate(timestamps.tolist())
-    ]
+    return [LogColumns(tuple(batch.keys), batch.values, timestamps.tolist())]
 
 
 def _obj(data: bytes) -> dict[str, Any]:

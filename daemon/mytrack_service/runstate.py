@@ -31,6 +31,7 @@ from mytrack_service.decode import (
     FilesEvent,
     OutputEvent,
     LogCall,
+    LogColumns,
     MetricDefinition,
     PreemptingEvent,
     RunFieldsChange,
@@ -39,6 +40,7 @@ from mytrack_service.decode import (
 from mytrack_service.metrics import MetricRegistry
 from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import ConsoleLine, FileRow, RunRow
+from mytrack_service.store.blocks import RowBlock
 
 FINAL_STATES = ("finished", "failed", "killed", "crashed", "preempted")
 # Alerts kept in the run's metadata["alerts"] (the oldest go first).
@@ -50,6 +52,8 @@ class Output:
     """What applying a series of events produced, for one store batch."""
 
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Rows kept as columns (the training loop's case); no step of theirs is in rows.
+    blocks: list[RowBlock] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     files: list[FileRow] = field(default_factory=list)
@@ -219,6 +223,8 @@ class RunAssembly:
         self._touched = True
         if isinstance(event, LogCall):
             self._log(event)
+        elif isinstance(event, LogColumns):
+            self._log_columns(event)
         elif isinstance(event, ConfigChange):
             self.config.update(event.update)
             for key in event.remove:
@@ -289,6 +295,38 @@ class RunAssembly:
         commit = call.commit if call.commit is not None else step is None
         if commit:
             self._commit()
+
+    def _log_columns(self, event: LogColumns) -> None:
+        """Calls of the same float keys, each committed at the next step: one block.
+
+        The same rows, summary and snapshot as `_log` of each call; rows that
+        need more (a pending row to merge into, define_metric, a shared run,
+        a key that the row's own ``_`` keys would shadow) go call by call.
+        """
+        cursor = self.cursor
+        if (cursor.pending is not None or self.shared or self.registry.definitions
+                or not event.keys or any(key.startswith("_") for key in event.keys)):
+            for call in event.calls():
+                self._log(call)
+            return
+        if not event.timestamps:
+            return
+        offset, start = self.runtime_offset, self.start_time
+        runtimes = [offset + (ts - start if ts > start else 0.0) for ts in event.timestamps]
+        block = RowBlock(event.keys, cursor.step, event.values, runtimes, event.timestamps)
+        self.out.blocks.append(block)
+        # Every row has the same keys: folding the last into the summary is
+        # what folding each in turn gives.
+        self.registry.apply(block.row(len(block) - 1), self.summary)
+        self.last_step = block.last_step
+        self.runtime = max(self.runtime, max(runtimes))
+        cursor.step = block.last_step + 1
+        cursor.pending_ts = event.timestamps[-1]  # as _log leaves it
+        fields = self.out.fields
+        fields["summary"] = self.summary
+        fields["last_step"] = self.last_step
+        fields["runtime"] = self.runtime
+        fields["updated_at"] = event.timestamps[-1]
 
     def _commit(self) -> None:
         cursor = self.cursor

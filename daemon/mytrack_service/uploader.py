@@ -20,7 +20,7 @@ from typing import Any
 from mytrack_proto.wal import read_entries
 from mytrack_service import artifacts
 from mytrack_service.blobs.base import BlobStore
-from mytrack_service.decode import DecodeError, ExitEvent, decode
+from mytrack_service.decode import DecodeError, ExitEvent, LogColumns, decode
 from mytrack_service.metrics import combine_nodes
 from mytrack_service.runstate import RunAssembly
 from mytrack_service.sessions import Hub, RunSession, WriterSession, WriterState
@@ -30,6 +30,9 @@ logger = logging.getLogger("mytrack_service.uploader")
 
 # Most log() calls applied in one transaction: bounds memory and latency.
 _MAX_CALLS_PER_BATCH = 5_000
+# A call of a columnar batch, kept as raw float64s until the store writes it
+# (store/blocks.py), takes a fraction of the memory of a decoded dict call.
+_COLUMNAR_CALL_WEIGHT = 0.5
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05
@@ -44,7 +47,7 @@ def _combine_aggregates(fields: dict[str, Any]) -> None:
 class _Budget:
     """What one apply cycle of a run has taken so far."""
 
-    calls: int = 0
+    calls: float = 0.0  # log() calls, weighted
     records: int = 0
 
 
@@ -150,7 +153,7 @@ class Applier:
             artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
         batch = Batch(
             session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
-            merge_rows=out.merge_rows, artifacts=out.artifacts,
+            merge_rows=out.merge_rows, artifacts=out.artifacts, blocks=out.blocks,
             on_merged=_combine_aggregates if out.merge_rows else None,
         )
         try:
@@ -192,7 +195,7 @@ class Applier:
             budget.records += 1
             for event in events:
                 session.assembly.apply(event)
-                budget.calls += 1
+                budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
                 if isinstance(event, ExitEvent):
                     position.closed = True
         return False

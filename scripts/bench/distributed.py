@@ -29,6 +29,7 @@ _WORKER = r"""
 import json, os, sys, time
 start_file, mode, steps, rank = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 import mytrack
+open(f"{start_file}.ready-{rank}", "w").close()
 while not os.path.exists(start_file):
     time.sleep(0.001)
 t0 = time.perf_counter()
@@ -71,7 +72,13 @@ def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: st
                          cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
         for rank in range(procs)
     ]
-    time.sleep(1.0)  # let the interpreters start: init() is what is timed
+    # Every interpreter has started and imported mytrack (on 2 cores, 64 imports
+    # take seconds): what is timed is init() of all ranks at the same instant.
+    deadline = time.monotonic() + 120
+    while sum(os.path.exists(f"{start_file}.ready-{r}") for r in range(procs)) < procs:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the ranks did not start within 120 s")
+        time.sleep(0.05)
     peak = 0.0
     began = time.perf_counter()
     open(start_file, "w").close()

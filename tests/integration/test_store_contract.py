@@ -8,8 +8,10 @@ from the ``postgres_db`` fixture (tests/pg_fixtures.py: the server that
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +25,10 @@ from mytrack_service.store.base import (
     Batch, ConsoleLine, FileRow, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow,
     StoreError, WriterPosition, WriterRow,
 )
+from mytrack_service.store.blocks import RowBlock, block_texts
 from mytrack_service.store.memory import MemoryStore
 from mytrack_service.store.registry import default_store_uri, open_store
+from mytrack_service.store.rows import encode_row
 from mytrack_service.store.sql import CHUNK, SqlStore
 from tests.pg_fixtures import postgres_db  # noqa: F401 - a fixture
 
@@ -330,6 +334,46 @@ def test_history_across_chunk_boundaries(run_store: MetadataStore) -> None:
         {"_step": s, "odd": s, "m.v": s * 0.5} for s in steps if lo <= s <= hi and s % 2
     ]
     assert run_store.count_history(KEY) == len(steps)
+
+
+def _block(keys: tuple[str, ...], first: int, n: int, scale: float = 1.0) -> RowBlock:
+    values = [scale * (step + j / 10) for step in range(first, first + n) for j in range(len(keys))]
+    if n > 3:
+        values[len(keys) * 3] = math.nan  # exact bits, NaN included
+    return RowBlock(keys, first, struct.pack(f"<{len(values)}d", *values),
+                    [0.5 * i for i in range(n)], [1e9 + i for i in range(n)])
+
+
+def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    return json.dumps(a) == json.dumps(b)  # NaN == NaN, key order and types compared
+
+
+def test_row_blocks_read_back_as_the_rows_they_hold(run_store: MetadataStore) -> None:
+    """Blocks (the columnar path) and rows mixed in batches, across chunk boundaries,
+    including a block that rewrites steps: read back exactly as the same rows would."""
+    keys = ("loss", "acc.top1")
+    first = _block(keys, 0, CHUNK + 10)
+    rows = [(s, {"loss": float(s), "text": f"row {s}", "_step": s}) for s in range(CHUNK + 10, CHUNK + 20)]
+    second = _block(keys, CHUNK + 20, 2 * CHUNK)
+    rewrite = _block(keys, 5, 3, scale=-1.0)
+    run_store.write_batch(Batch(KEY, rows[:4], blocks=[first]))
+    run_store.write_batch(Batch(KEY, rows[4:], blocks=[second]))
+    run_store.write_batch(Batch(KEY, blocks=[rewrite]))
+    by_step = dict([*first.rows(), *rows, *second.rows()]) | dict(rewrite.rows())
+    expected = [by_step[s] for s in sorted(by_step)]
+    assert _same_rows(list(run_store.read_history(KEY)), expected)
+    for wanted in (["loss"], ["acc.top1", "_runtime"], ["text", "loss"]):
+        want = [{"_step": r["_step"], **{k: r[k] for k in wanted}}
+                for r in expected if all(k in r for k in wanted)]
+        assert _same_rows(list(run_store.read_history(KEY, keys=wanted)), want)
+    assert run_store.count_history(KEY) == len(expected)
+
+
+def test_block_rows_are_stored_like_encoded_rows() -> None:
+    block = _block(("a", "b"), 7, 5)
+    for (pk, step, text), (row_step, row) in zip(block_texts(1, block), block.rows()):
+        assert (pk, step) == (1, row_step)
+        assert text == encode_row(row, "row")
 
 
 def test_rewriting_steps_in_an_earlier_chunk(run_store: MetadataStore) -> None:

@@ -15,6 +15,7 @@ from mytrack_service.decode import (
     DecodeError,
     ExitEvent,
     LogCall,
+    LogColumns,
     MetricDefinition,
     PreemptingEvent,
     RunFieldsChange,
@@ -84,10 +85,12 @@ def test_columnar_form_round_trip() -> None:
     assert record.log.count == 100
     assert len(record.log.values) == 100 * 3 * 8
     assert len(record.log.timestamps) == 100 * 8
-    seq, events = _roundtrip(entries, keys)
+    seq, (event,) = _roundtrip(entries, keys)
     assert seq == 42
-    assert events == [LogCall(d, None, None, t) for d, _, _, t in entries]
-    assert [list(e.data) for e in events] == [["loss", "acc", "lr"]] * 100
+    assert isinstance(event, LogColumns) and len(event) == 100
+    calls = event.calls()
+    assert calls == [LogCall(d, None, None, t) for d, _, _, t in entries]
+    assert [list(c.data) for c in calls] == [["loss", "acc", "lr"]] * 100
 
 
 def test_columnar_values_are_little_endian_float64() -> None:
@@ -104,7 +107,8 @@ def test_columnar_form_keeps_nan_and_inf_bits() -> None:
     entries = [({f"k{i}": v for i, v in enumerate(values)}, None, None, T)]
     keys = encode.columnar_keys(entries[0])
     assert keys is not None
-    _, (call,) = _roundtrip(entries, keys)
+    _, (event,) = _roundtrip(entries, keys)
+    (call,) = event.calls()
     assert _same(call.data, entries[0][0])
     assert math.copysign(1.0, call.data["k3"]) == -1.0
 
@@ -112,7 +116,8 @@ def test_columnar_form_keeps_nan_and_inf_bits() -> None:
 def test_columnar_and_general_decode_identically() -> None:
     """The same flat-float calls decode to the same events through either form."""
     entries = [({"x": 0.5, "y": math.inf}, None, None, T), ({"x": 1.5, "y": -1.0}, None, None, T + 1)]
-    _, columnar = _roundtrip(entries, ("x", "y"))
+    _, (block,) = _roundtrip(entries, ("x", "y"))
+    columnar = block.calls()
     _, general = _roundtrip(entries, None)
     assert len(columnar) == len(general) == 2
     for a, b in zip(columnar, general):

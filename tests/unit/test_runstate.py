@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from mytrack_service.decode import (
     Event,
     ExitEvent,
     LogCall,
+    LogColumns,
     MetricDefinition,
     PreemptingEvent,
     RunFieldsChange,
@@ -533,3 +535,60 @@ def test_restore_from_committed_batches_continues_identically(cut: int) -> None:
     rows, final = _replay_through_store(cut)
     assert rows == ref_rows
     assert final == ref_final
+
+
+# -- columnar batches (LogColumns): the same result as call by call -------------------------
+
+
+def _columns(keys: tuple[str, ...], rows: list[list[float]], t0: float) -> LogColumns:
+    values = struct.pack(f"<{len(keys) * len(rows)}d", *(v for row in rows for v in row))
+    return LogColumns(keys, values, [T0 + t0 + i * 0.25 for i in range(len(rows))])
+
+
+def _outcome(events: list[Event], **fields: Any) -> tuple[Any, ...]:
+    """Rows, fields and snapshot after ``events``, blocks expanded to rows."""
+    assembly = _assembly(**fields)
+    _feed(assembly, events)
+    out = assembly.take()
+    rows = sorted([*out.rows, *(row for block in out.blocks for row in block.rows())],
+                  key=lambda item: item[0])
+    return _json(rows), _json(out.fields), _json(assembly.snapshot()), len(out.blocks)
+
+
+def _as_calls(events: list[Event]) -> list[Event]:
+    return [c for e in events for c in (e.calls() if isinstance(e, LogColumns) else [e])]
+
+
+@pytest.mark.parametrize("case", ["plain", "pending_row", "define_metric", "underscore_key",
+                                  "after_explicit_step", "nan_and_negative_zero"])
+def test_columnar_batches_assemble_like_their_calls(case: str) -> None:
+    keys = ("loss", "acc")
+    rows = [[1.0 / (i + 1), i / 10] for i in range(7)]
+    events: list[Event] = []
+    if case == "pending_row":
+        events.append(log({"extra": 1}, commit=False, t=0.1))
+    if case == "define_metric":
+        events.append(MetricDefinition({"name": "loss", "summary": "min"}))
+    if case == "underscore_key":
+        keys = ("loss", "_runtime")
+    if case == "after_explicit_step":
+        events.append(log({"x": 1}, step=40, commit=True, t=0.05))
+    if case == "nan_and_negative_zero":
+        rows[3] = [math.nan, -0.0]
+    events += [_columns(keys, rows[:4], 1.0), _columns(keys, rows[4:], 2.0), exit_(t=5.0)]
+    fast = _outcome(events)
+    slow = _outcome(_as_calls(events))
+    assert fast[:3] == slow[:3]
+    # After a pending row, only the first batch must go call by call.
+    expect_blocks = {"define_metric": 0, "underscore_key": 0, "pending_row": 1}.get(case, 2)
+    assert fast[3] == expect_blocks
+    assert slow[3] == 0
+
+
+def test_columnar_batch_resumed_run_continues_steps_and_runtime() -> None:
+    state = {"step": 10, "start_time": T0 + 50, "runtime_offset": 7.5}
+    fast = _outcome([_columns(("a",), [[1.0], [2.0]], 60.0)], service_state=state, last_step=9)
+    slow = _outcome(_as_calls([_columns(("a",), [[1.0], [2.0]], 60.0)]), service_state=state,
+                    last_step=9)
+    assert fast[:3] == slow[:3]
+    assert [row[0] for row in fast[0]] == [10, 11]

@@ -24,7 +24,7 @@ from mytrack._internal.encode import config_record
 from mytrack._internal.sender import Sender, _batches
 from mytrack.errors import CommError
 from mytrack_proto import mytrack_pb2 as pb
-from mytrack_service.decode import ConfigChange, LogCall, decode
+from mytrack_service.decode import ConfigChange, LogCall, LogColumns, decode
 from tests.conftest import wait_for
 
 # -- _batches -------------------------------------------------------------------------------
@@ -208,7 +208,8 @@ def _logged(service: FakeService) -> list[Any]:
     for seq in service.seqs():
         got_seq, decoded = decode(service.payloads[seq])
         assert got_seq == seq
-        events.extend(decoded)
+        for event in decoded:  # columnar batches: one call per row, as the general form
+            events.extend(event.calls() if isinstance(event, LogColumns) else [event])
     return events
 
 

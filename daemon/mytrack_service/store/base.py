@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
     import numpy as np
     from numpy.typing import NDArray
 
+    from mytrack_service.store.blocks import RowBlock  # blocks.py imports this module
+
 
 class StoreError(Exception):
     """A store operation failed (the driver's exception is chained)."""
@@ -161,6 +163,9 @@ class Batch:
     # Artifact records of the run, applied in order in the same transaction
     # (artifact_model.apply_ops); their content is in the blob store already.
     artifacts: list[ArtifactOp] = field(default_factory=list)
+    # More rows, kept as columns (see blocks.py); no step of theirs is in rows
+    # or in another block.
+    blocks: list[RowBlock] = field(default_factory=list)
 
 
 @dataclass

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from typing import Any
 
 CHUNK = 1024  # steps per chunk
-Series = tuple[list[int], list[Any]]  # (ascending steps, values)
+Series = tuple[list[int], Any]  # (ascending steps, values: a list or a float64 array)
 
 _ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
 
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_FLOATS = {float}
 
 
 def _pack(typecode: str, values: list[Any]) -> bytes:
@@ -47,8 +48,13 @@ def decode_steps(data: bytes) -> list[int]:
     return _unpack("q", data)
 
 
-def encode_values(values: list[Any]) -> bytes:
-    if all(type(v) is float for v in values):
+def encode_values(values: Any) -> bytes:
+    if isinstance(values, array) and values.typecode == "d":
+        if _BIG_ENDIAN:
+            values = array("d", values)
+            values.byteswap()
+        return b"F" + values.tobytes()
+    if {*map(type, values)} == _FLOATS:
         return b"F" + _pack("d", values)
     return b"J" + _ENCODER.encode(values).encode()
 
@@ -77,14 +83,32 @@ def split_by_chunk(
         for names, same_keys in itertools.groupby(rows, key=lambda item: tuple(item[1])):
             group = list(same_keys)
             steps = [step for step, _ in group]
-            for name in names:
-                values = [flat[name] for _, flat in group]
+            # Same keys in the same order: one transpose gives every column.
+            columns = zip(*[flat.values() for _, flat in group])
+            for name, column in zip(names, columns):
+                values = list(column)
                 series = new.get((name, number))
                 if series is None:
                     new[(name, number)] = (list(steps), values)
                 else:
                     series[0].extend(steps)
                     series[1].extend(values)
+    return batch_steps, new
+
+
+Split = tuple[dict[int, list[int]], dict[tuple[str, int], Series]]
+
+
+def combine_splits(a: Split, b: Split) -> Split:
+    """Two splits of one batch (of disjoint steps) as one."""
+    if not b[0]:
+        return a
+    if not a[0]:
+        return b
+    batch_steps = {n: sorted(a[0].get(n, []) + b[0].get(n, [])) for n in a[0].keys() | b[0].keys()}
+    new = dict(a[1])
+    for key, series in b[1].items():
+        new[key] = series if key not in new else merge(new[key], series)
     return batch_steps, new
 
 
@@ -101,10 +125,15 @@ def without(series: Series, steps: list[int]) -> Series:
 
 
 def merge(old: Series, new: Series) -> Series:
-    """Both series' points by step; ``old`` holds none of ``new``'s steps."""
-    if not old[0] or new[0][0] > old[0][-1]:
-        return old[0] + new[0], old[1] + new[1]
-    points = sorted(zip(old[0] + new[0], old[1] + new[1]), key=lambda point: point[0])
+    """Both series' points by step; ``old`` holds none of ``new``'s steps.
+
+    Values may be lists or float64 arrays (`blocks.split_blocks`).
+    """
+    if not old[0]:
+        return new
+    if new[0][0] > old[0][-1]:
+        return old[0] + new[0], [*old[1], *new[1]]
+    points = sorted(zip(old[0] + new[0], [*old[1], *new[1]]), key=lambda point: point[0])
     return [s for s, _ in points], [v for _, v in points]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,10 +50,7 @@ def flatten_row(row: Mapping[str, Any]) -> Mapping[str, Any]:
 
     A row without nested dicts is its own flattening and comes back as is.
     """
-    for value in row.values():
-        if type(value) is dict:
-            break
-    else:
+    if dict not in map(type, row.values()):
         return row
     out: dict[str, Any] = {}
     _flatten_into(out, row, "")
@@ -77,6 +75,10 @@ def check_run_fields(fields: Iterable[str]) -> None:
 
 def unique_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
     """Rows sorted by step; of several rows for one step, the last wins."""
+    rows = list(rows)
+    steps = [step for step, _ in rows]
+    if all(map(operator.lt, steps, steps[1:])):  # already ascending (the usual case)
+        return rows
     by_step = {int(step): row for step, row in rows}
     return sorted(by_step.items(), key=lambda item: item[0])
 
@@ -216,7 +218,7 @@ class MemoryStore(MetadataStore):
         # Validate everything first, then apply: nothing below can fail, which
         # is what makes the batch atomic here.
         check_run_fields(batch.run_fields)
-        rows = unique_rows(batch.rows)
+        rows = unique_rows([*batch.rows, *(row for block in batch.blocks for row in block.rows())])
         fields = dict(batch.run_fields)
         conflicts = 0
         with self._lock:

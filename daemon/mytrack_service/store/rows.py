@@ -30,6 +30,7 @@ _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))
 _MAX_CACHED = 4096
 # (keys, value types) -> (text prefix, struct), or None when the row is JSON.
 _encoders: dict[tuple[tuple[str, ...], tuple[type, ...]], tuple[str, struct.Struct] | None] = {}
+_prefixes: dict[tuple[tuple[str, ...], str], str] = {}
 # header line -> (keys, struct)
 _decoders: dict[str, tuple[list[str], struct.Struct]] = {}
 
@@ -61,10 +62,19 @@ def _encoder(keys: tuple[str, ...], types: tuple[type, ...]) -> tuple[str, struc
     encoder = None
     if keys and None not in codes:
         code_text = "".join(codes)  # type: ignore[arg-type]
-        header = _HEADER_ENCODER.encode([*keys, code_text])
-        encoder = (f"{_PACKED}{header}\n", struct.Struct("<" + code_text))
+        encoder = (packed_prefix(keys, code_text), struct.Struct("<" + code_text))
     _encoders[(keys, types)] = encoder
     return encoder
+
+
+def packed_prefix(keys: tuple[str, ...], codes: str) -> str:
+    """The text before the values of a packed row of ``keys`` with these struct codes."""
+    prefix = _prefixes.get((keys, codes))
+    if prefix is None:
+        if len(_prefixes) >= _MAX_CACHED:
+            _prefixes.clear()
+        prefix = _prefixes[(keys, codes)] = f"{_PACKED}{_HEADER_ENCODER.encode([*keys, codes])}\n"
+    return prefix
 
 
 def decode_row(text: str) -> dict[str, Any]:

@@ -35,18 +35,20 @@ from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
 from mytrack_service.store.chunks import (
-    CHUNK, Series, decode_steps, decode_values, encode_steps, encode_values, join, merge,
+    CHUNK, Series, combine_splits, decode_steps, decode_values, encode_steps, encode_values, join, merge,
     split_by_chunk, without,
 )
 from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.memory import (
     JSON_RUN_FIELDS, check_run_fields, flatten_row, merge_fields, merge_rows, unique_keys, unique_rows,
 )
+from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks
 from mytrack_service.store.rows import decode_row, encode_row
 
 _PAGE_ROWS = 5000  # full rows fetched per query
 _PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
 _IN_LIST = 500  # values per IN (...) list
+_TEXTS_PER_STATEMENT = 2000  # history rows per executemany
 _BUSY_TIMEOUT_MS = 30_000
 # WAL: readers never block the writer. NORMAL: no fsync per commit, which
 # stays safe because the service's own WAL holds everything not yet applied.
@@ -171,7 +173,11 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
 
     def write_batch(self, batch: Batch) -> int:
         check_run_fields(batch.run_fields)
-        rows = unique_rows(batch.rows)
+        blocks = batch.blocks
+        if batch.merge_rows and blocks:  # merged row by row
+            rows, blocks = unique_rows([*batch.rows, *(r for b in blocks for r in b.rows())]), []
+        else:
+            rows = unique_rows(batch.rows)
         conflicts = 0
         with self._errors("write_batch"), self._write() as conn:
             pk = self._run_pk(conn, batch.key, lock=True)
@@ -183,10 +189,10 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                         fields[name] = self._merged_field(conn, pk, name, fields[name])
                 if batch.on_merged is not None:
                     batch.on_merged(fields)
-            if rows:
-                texts = [(pk, step, encode_row(row, f"history row {step}")) for step, row in rows]
-                conn.exec_driver_sql(self._history_upsert_sql, texts)
-                self._merge_chunks(conn, pk, [(step, flatten_row(row)) for step, row in rows])
+            if rows or blocks:
+                for texts in _history_params(pk, rows, blocks):
+                    conn.exec_driver_sql(self._history_upsert_sql, texts)
+                self._merge_chunks(conn, pk, [(step, flatten_row(row)) for step, row in rows], blocks)
             values = _field_values(fields)
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
@@ -295,15 +301,16 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                     yield from join(series, wanted, min_step, max_step)
 
     def _merge_chunks(
-        self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]]
+        self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]],
+        blocks: list[RowBlock],
     ) -> None:
-        """Merges a batch's flattened rows into the chunks it touches.
+        """Merges a batch's flattened rows and blocks into the chunks they touch.
 
         The touched chunks are read once, every key of them: a step in the
         batch replaces that step in its whole chunk, so keys that the new row
         no longer holds lose their value at that step.
         """
-        batch_steps, new = split_by_chunk(flats)
+        batch_steps, new = combine_splits(split_by_chunk(flats), split_blocks(blocks))
         upserts: list[tuple[Any, ...]] = []
         deletes: list[dict[str, Any]] = []
         for (name, number), old in self._load_chunks(conn, pk, list(batch_steps)).items():
@@ -473,6 +480,19 @@ def _writer_from_row(row: RowMapping) -> WriterRow:
         applied_seq=int(row["applied_seq"]), closed=bool(row["closed"]),
         adopted=bool(row["adopted"]), node=row["node"],
     )
+
+
+def _history_params(
+    pk: int, rows: list[tuple[int, dict[str, Any]]], blocks: list[RowBlock]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The history upserts of a batch, a slice at a time (the texts of a whole
+    batch at once would be the largest allocation of the service)."""
+    for start in range(0, len(rows), _TEXTS_PER_STATEMENT):
+        yield [(pk, step, encode_row(row, f"history row {step}"))
+               for step, row in rows[start:start + _TEXTS_PER_STATEMENT]]
+    for block in blocks:
+        for start in range(0, len(block), _TEXTS_PER_STATEMENT):
+            yield block_texts(pk, block, start, start + _TEXTS_PER_STATEMENT)
 
 
 def _chunk_params(pk: int, name: str, number: int, series: Series) -> tuple[Any, ...]:
