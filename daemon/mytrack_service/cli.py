@@ -69,11 +69,11 @@ def _start(config: ServiceConfig, detach: bool, no_wait: bool) -> int:
         return 0
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        response = _ask(address, "Status", pb.StatusRequest(), timeout=1.0)
+        response = _ask(address, "Status", pb.StatusRequest(quick=True), timeout=1.0)
         if response is not None:
             print(f"mytrack-service running: pid {response.pid}, socket {response.socket}")
             return 0
-        if process.poll() is not None and _ask(address, "Status", pb.StatusRequest()) is None:
+        if process.poll() is not None and _ask(address, "Status", pb.StatusRequest(quick=True)) is None:
             print(f"mytrack-service failed to start; see {address.log}", file=sys.stderr)
             return 1
         time.sleep(0.05)
@@ -82,7 +82,7 @@ def _start(config: ServiceConfig, detach: bool, no_wait: bool) -> int:
 
 
 def _stop(address: ServiceAddress, timeout: float) -> int:
-    status = _ask(address, "Status", pb.StatusRequest())
+    status = _ask(address, "Status", pb.StatusRequest(quick=True))
     if status is None:
         print("mytrack-service is not running")
         return 0

@@ -165,6 +165,11 @@ class TrackerService(pb_grpc.TrackerServicer):
         return pb.SyncResponse(run=run_info(run), timed_out=not done, history_rows=rows)
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        if request.quick:
+            return pb.StatusResponse(
+                pid=os.getpid(), socket=self.socket_path, uptime=time.time() - self.started,
+                version=__version__, web_base=self.web_base, web_token=self.web_token,
+            )
         response = pb.StatusResponse(
             pid=os.getpid(), socket=self.socket_path, uptime=time.time() - self.started,
             active_runs=self.hub.active_runs(), records_received=self.hub.records_received,

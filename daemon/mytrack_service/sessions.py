@@ -79,10 +79,11 @@ class RunSession:
     writers: dict[str, WriterSession] = field(default_factory=dict)
     # The last store write failed: the assembly must be rebuilt from the store.
     needs_reload: bool = False
+    opening: int = 0  # OpenRun calls between creating and publishing a writer here
 
     @property
     def active(self) -> bool:
-        return any(w.state is WriterState.OPEN for w in self.writers.values())
+        return any(w.state is WriterState.OPEN for w in list(self.writers.values()))
 
 
 @dataclass
@@ -127,15 +128,23 @@ class Hub:
         self.records_applied = 0
         self.last_activity = clock()
         self.on_append: Callable[[], None] = lambda: None
+        self._run_locks = [threading.Lock() for _ in range(64)]
 
     # -- opening -------------------------------------------------------------
 
     def open_run(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
-        """Creates or resumes a run; returns (run, resumed, starting step, WAL path)."""
+        """Creates or resumes a run; returns (run, resumed, starting step, WAL path).
+
+        The store work happens under a lock of the run alone: the hub's lock is
+        taken only to publish the session and the writer, so 64 ranks opening
+        their runs at once do not hold up each other's streams (and a Hello
+        does not wait behind another run's store transactions).
+        """
         with self.lock:
             self.last_activity = self.clock()
             if req.adopt_wal:
                 return self._adopt(req)
+        with self._run_lock(req.key):
             existing = self.store.get_run(req.key)
             # A writer joining a shared run is neither a resume nor refused by one.
             joining = req.shared and existing is not None
@@ -143,31 +152,47 @@ class Hub:
                 raise HubError("exists", f"run {req.key.path} already exists and resume='never'")
             if existing is None and req.resume == "must":
                 raise HubError("precondition", f"run {req.key.path} does not exist and resume='must'")
+            wal_path = self._wal_path(req)
+            row = WriterRow(req.writer_id, req.key, wal_path, node=self.node_id)
+            registered = False
             if existing is None:
-                run = self._create(req)
+                run, registered = self._create(req, row)
             elif joining and not (req.primary and existing.state != "running"):
                 run = existing
             else:
                 run = self._resume(existing, req)
-            session = self._session(run)
-            if existing is not None and not joining:
-                session.assembly.restart(req.start_time)
-            step = session.assembly.add_writer(req.writer_id, req.shared, req.primary, req.label)
-            if existing is not None or req.shared:
-                assembly = session.assembly
-                self.store.write_batch(Batch(
-                    req.key, run_fields={"service_state": assembly.state_field()},
-                    merge_rows=assembly.shared,
-                ))
-            wal_path = self._wal_path(req)
-            writer = self._open_writer(req.writer_id, req.key, wal_path, 0, 0)
-            writer.pid, writer.host = req.pid, req.host
-            writer.stats_interval = req.stats_interval
-            session.writers[writer.writer_id] = writer
-            self.store.register_writer(
-                WriterRow(req.writer_id, req.key, wal_path, node=self.node_id)
-            )
+            with self.lock:
+                session = self._session(run)
+                session.opening += 1  # not evicted before the writer is in it
+                if existing is not None and not joining:
+                    session.assembly.restart(req.start_time)
+                step = session.assembly.add_writer(req.writer_id, req.shared, req.primary, req.label)
+                state = session.assembly.state_field() if existing is not None or req.shared else None
+            try:
+                if state is not None:
+                    self.store.write_batch(Batch(
+                        req.key, run_fields={"service_state": state}, merge_rows=session.assembly.shared,
+                    ))
+                writer = self._new_writer(req.writer_id, req.key, wal_path, 0, 0)
+                writer.pid, writer.host = req.pid, req.host
+                writer.stats_interval = req.stats_interval
+                # Registered before the applier can see it: it records the
+                # writer's position in the store with every batch.
+                if not registered:
+                    self.store.register_writer(row)
+            except BaseException:
+                with self.lock:
+                    session.opening -= 1
+                raise
+            with self.lock:
+                session.opening -= 1
+                self.writers[writer.writer_id] = writer
+                session.writers[writer.writer_id] = writer
             return run, existing is not None and not joining, step, wal_path
+
+    def _run_lock(self, key: RunKey) -> threading.Lock:
+        """One of a few locks, chosen by the run: opens of one run never overlap."""
+        return self._run_locks[hash(key) % len(self._run_locks)]
 
     def _adopt(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
         """`mytrack sync`: apply an existing WAL; a second sync finds it applied."""
@@ -177,7 +202,7 @@ class Hub:
             known = self._restore_writer(row)
         if known is None:
             existing = self.store.get_run(req.key)
-            run = self._create(req) if existing is None else existing
+            run = self._create(req)[0] if existing is None else existing
             session = self._session(run)
             if existing is not None:
                 session.assembly.restart(req.start_time)
@@ -193,7 +218,9 @@ class Hub:
         assert run is not None
         return run, False, self.sessions[req.key].assembly.step, known.wal_path
 
-    def _create(self, req: OpenRequest) -> RunRow:
+    def _create(self, req: OpenRequest, writer: WriterRow | None = None) -> tuple[RunRow, bool]:
+        """The new run (or, for a shared run created meanwhile, the existing
+        one), and whether ``writer`` was registered with it."""
         now = self.clock()
         run = RunRow(
             key=req.key, name=req.name or new_run_name(), state="running", group=req.group,
@@ -203,14 +230,14 @@ class Hub:
             service_state={"step": 0, "start_time": req.start_time or now},
         )
         try:
-            self.store.create_run(run)
+            self.store.create_run(run, writer)
         except RunExistsError as exc:
             # Writers of a shared run on two services may create it at once.
             existing = self.store.get_run(req.key) if req.shared else None
             if existing is None:
                 raise HubError("exists", str(exc)) from None
-            return existing
-        return run
+            return existing, False
+        return run, writer is not None
 
     def _resume(self, run: RunRow, req: OpenRequest) -> RunRow:
         config = dict(run.config)
@@ -250,6 +277,15 @@ class Hub:
         self, writer_id: str, key: RunKey, wal_path: str, applied_offset: int, applied_seq: int,
         adopt: bool = False,
     ) -> WriterSession:
+        writer = self._new_writer(writer_id, key, wal_path, applied_offset, applied_seq, adopt)
+        self.writers[writer_id] = writer
+        return writer
+
+    def _new_writer(
+        self, writer_id: str, key: RunKey, wal_path: str, applied_offset: int, applied_seq: int,
+        adopt: bool = False,
+    ) -> WriterSession:
+        """A writer with its WAL open, not yet known to the hub."""
         wal = None if adopt else WalWriter(wal_path)
         writer = WriterSession(
             writer_id=writer_id, key=key, wal_path=wal_path, wal=wal,
@@ -259,7 +295,6 @@ class Hub:
             opened_at=self.clock(),
         )
         writer.refresh_adopted()
-        self.writers[writer_id] = writer
         return writer
 
     def attach(self, writer_id: str, pid: int = 0, host: str = "") -> WriterSession:
@@ -373,7 +408,9 @@ class Hub:
                 self.changed.wait(min(remaining, 0.5))
 
     def active_runs(self) -> int:
-        return len(self.live_run_keys())
+        # Without the lock, which OpenRun holds across store writes: a count
+        # from a snapshot of the sessions is exact enough for a status line.
+        return sum(1 for session in list(self.sessions.values()) if session.active)
 
     def live_run_keys(self) -> list[RunKey]:
         """Runs with a writer still open."""
@@ -384,7 +421,7 @@ class Hub:
         """Forgets runs whose writers are all closed, releasing their WAL files."""
         with self.lock:
             for key, session in list(self.sessions.items()):
-                if session.writers and not session.active:
+                if session.writers and not session.active and not session.opening:
                     if any(w.applied_offset < w.durable_size for w in session.writers.values()):
                         continue
                     for writer_id, writer in session.writers.items():

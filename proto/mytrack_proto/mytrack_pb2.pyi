@@ -313,12 +313,14 @@ class SyncResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[RunInfo, _Mapping]] = ..., timed_out: _Optional[bool] = ..., history_rows: _Optional[int] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
-    __slots__ = ("run", "writer_id")
+    __slots__ = ("run", "writer_id", "quick")
     RUN_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    QUICK_FIELD_NUMBER: _ClassVar[int]
     run: RunKey
     writer_id: str
-    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ...) -> None: ...
+    quick: bool
+    def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., quick: _Optional[bool] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("pid", "socket", "uptime", "active_runs", "records_received", "records_applied", "version", "store", "writer_acked_seq", "writer_applied_seq", "last_applied_time", "last_error", "writer_pending", "files_pending", "bytes_pending", "upload_retries", "conflicts", "web_base", "web_token")

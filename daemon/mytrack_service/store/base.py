@@ -190,8 +190,9 @@ class MetadataStore(abc.ABC):
     """Runs, their history and the service's WAL positions."""
 
     @abc.abstractmethod
-    def create_run(self, run: RunRow) -> None:
-        """Inserts a new run; RunExistsError if the key is taken."""
+    def create_run(self, run: RunRow, writer: WriterRow | None = None) -> None:
+        """Inserts a new run, and registers ``writer`` in the same transaction;
+        RunExistsError (and nothing written) if the key is taken."""
 
     @abc.abstractmethod
     def get_run(self, key: RunKey) -> RunRow | None: ...

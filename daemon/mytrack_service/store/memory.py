@@ -149,7 +149,7 @@ class MemoryStore(MetadataStore):
         self._system: dict[RunKey, list[str]] = {}
         self._artifacts = ArtifactTables()
 
-    def create_run(self, run: RunRow) -> None:
+    def create_run(self, run: RunRow, writer: WriterRow | None = None) -> None:
         stored = roundtrip_run(run)
         with self._lock:
             if run.key in self._runs:
@@ -157,6 +157,8 @@ class MemoryStore(MetadataStore):
             self._runs[run.key] = stored
             self._created[run.key] = next(self._counter)
             self._history[run.key] = {}
+            if writer is not None:
+                self._writers[writer.writer_id] = dataclasses.replace(writer)
 
     def get_run(self, key: RunKey) -> RunRow | None:
         with self._lock:

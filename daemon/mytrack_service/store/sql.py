@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
@@ -69,6 +70,12 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
         self._password = parsed.password if isinstance(parsed.password, str) else None
         self._dialect = parsed.get_backend_name()
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        # SQLite has one writer at a time. Threads of this process queue for it
+        # here, in order, rather than in SQLite's busy handler, which polls with
+        # sleeps of up to 100 ms (64 ranks opening runs at once waited seconds).
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if self._dialect == "sqlite" else nullcontext()
+        )
         # The two hot upserts go to the driver's executemany directly: SQLAlchemy's
         # per-row parameter processing cost more than the database work.
         mark = "?" if self._dialect == "sqlite" else "%s"
@@ -97,12 +104,14 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
 
     # -- runs -------------------------------------------------------------
 
-    def create_run(self, run: RunRow) -> None:
+    def create_run(self, run: RunRow, writer: WriterRow | None = None) -> None:
         values = _run_values(run)
         with self._errors("create_run"):
             try:
                 with self._write() as conn:
                     conn.execute(runs.insert().values(values))
+                    if writer is not None:
+                        conn.execute(self._writer_upsert(writer))
             except IntegrityError as exc:  # the only constraint: uq_runs_key
                 raise RunExistsError(f"run {run.key.path} already exists") from exc
 
@@ -141,6 +150,10 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
     # -- writers ----------------------------------------------------------
 
     def register_writer(self, writer: WriterRow) -> None:
+        with self._errors("register_writer"), self._write() as conn:
+            conn.execute(self._writer_upsert(writer))
+
+    def _writer_upsert(self, writer: WriterRow) -> Any:
         values = {
             "writer_id": writer.writer_id, "entity": writer.key.entity,
             "project": writer.key.project, "run_id": writer.key.run_id,
@@ -153,8 +166,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             index_elements=[writers.c.writer_id],
             set_={name: stmt.excluded[name] for name in values if name != "writer_id"},
         )
-        with self._errors("register_writer"), self._write() as conn:
-            conn.execute(stmt)
+        return stmt
 
     def get_writer(self, writer_id: str) -> WriterRow | None:
         query = select(writers).where(writers.c.writer_id == writer_id)
@@ -365,7 +377,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success."""
-        with self._engine.connect() as conn:
+        with self._write_lock, self._engine.connect() as conn:
             conn.execution_options(mytrack_write=True)
             with conn.begin():
                 yield conn

@@ -49,7 +49,11 @@ _SCHEDULER_VARS = (
 )
 _MB = 1024 * 1024
 
-_threads: weakref.WeakKeyDictionary[Any, threading.Thread] = weakref.WeakKeyDictionary()
+_threads: weakref.WeakKeyDictionary[Any, tuple[threading.Thread, threading.Event]] = (
+    weakref.WeakKeyDictionary()
+)
+# Seconds after init() before the environment is collected (see _collect_and_send).
+START_DELAY = 3.0
 
 
 def collect_in_background(run: Run) -> None:
@@ -58,24 +62,32 @@ def collect_in_background(run: Run) -> None:
     if sender is None:
         return
     cwd, started = os.getcwd(), run.start_time
+    now = threading.Event()
     thread = threading.Thread(
-        target=_collect_and_send, args=(sender.enqueue, run.dir, cwd, started),
+        target=_collect_and_send, args=(sender.enqueue, run.dir, cwd, started, now),
         name="mytrack-environment", daemon=True,
     )
-    _threads[run] = thread
+    _threads[run] = (thread, now)
     thread.start()
 
 
 def settle(run: Run, timeout: float = 5.0) -> None:
     """Waits (at most ``timeout``) until ``run``'s environment record is queued."""
-    thread = _threads.pop(run, None)
-    if thread is not None:
+    started = _threads.pop(run, None)
+    if started is not None:
+        thread, now = started
+        now.set()
         thread.join(timeout)
 
 
 def _collect_and_send(
-    emit: Callable[[encode.Control], None], files_dir: str, cwd: str, started: float
+    emit: Callable[[encode.Control], None], files_dir: str, cwd: str, started: float,
+    now: threading.Event,
 ) -> None:
+    # Not at once: the git commands and the package list cost more CPU than
+    # init() itself, and 64 ranks starting together would spend it while the
+    # others are still in init(). finish() asks for it at once.
+    now.wait(START_DELAY)
     try:
         metadata, files = collect(files_dir, cwd, started)
         emit(encode.environment_record(metadata))

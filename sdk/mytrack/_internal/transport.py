@@ -56,7 +56,7 @@ def probe(address: ServiceAddress, timeout: float = 1.0) -> ServiceClient | None
         return None
     client = ServiceClient(address)
     try:
-        client.stub.Status(pb.StatusRequest(), timeout=timeout)
+        client.stub.Status(pb.StatusRequest(quick=True), timeout=timeout)
         return client
     except grpc.RpcError:
         client.close()

@@ -32,7 +32,7 @@ class WebAddress:
 def web_address(client: ServiceClient) -> WebAddress | None:
     """The UI of the service behind ``client``; None when it serves none or does not answer."""
     try:
-        status = client.call("Status", pb.StatusRequest(), timeout=_STATUS_TIMEOUT)
+        status = client.call("Status", pb.StatusRequest(quick=True), timeout=_STATUS_TIMEOUT)
     except Error:
         return None
     if not status.web_base:
