@@ -24,6 +24,7 @@ import pytest
 
 import mytrack
 from mytrack import cli, errors
+from mytrack._internal import environment
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
@@ -308,10 +309,13 @@ def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None
     """Once a live file's last version is uploaded and nothing writes it, run.status() reports no pending file for 2 s."""
     source = make(workdir, "idle.txt", b"idle-0")
     run = start(project)
+    # The run's own environment files (saved a few seconds after init) are
+    # queued now, so that only idle.txt can be pending below.
+    environment.settle(run)
     run.save("idle.txt")
     wait_digest(run.path, "idle.txt", b"idle-0")
     write_until_uploaded(run.path, source, "idle.txt", b"idle-1")  # watched from now on
-    wait_for(lambda: run.status().files_pending == 0, timeout=3, message="no pending file")
+    wait_for(lambda: run.status().files_pending == 0, timeout=20, message="no pending file")
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         assert run.status().files_pending == 0

@@ -23,6 +23,7 @@ import pytest
 
 import mytrack
 from mytrack import errors
+from mytrack._internal import environment
 from mytrack_proto.address import service_address
 from tests.conftest import wait_for
 
@@ -223,6 +224,7 @@ def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
 def test_status_counts_are_real_and_pending_reaches_zero(project: str) -> None:
     """status() reports real sent/acked/applied counts: everything applied after a flush, nothing pending after finish, no error."""
     run = mytrack.init(project=project, settings=QUIET)
+    environment.settle(run)  # its files are queued now, not in the middle of the checks below
     for i in range(5000):
         run.log({"a": i, "b": i * 0.5})
     during = run.status()
