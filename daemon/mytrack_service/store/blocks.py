@@ -51,16 +51,11 @@ class RowBlock:
 
     def floats(self) -> list[float]:
         """Every value, row after row."""
-        values = array("d", self.values)
-        if sys.byteorder == "big":
-            values.byteswap()
-        return values.tolist()
+        return _float64s(self.values).tolist()
 
     def row(self, index: int) -> dict[str, Any]:
         width = len(self.keys)
-        values = array("d", self.values[index * width * 8:(index + 1) * width * 8])
-        if sys.byteorder == "big":
-            values.byteswap()
+        values = _float64s(self.values[index * width * 8:(index + 1) * width * 8])
         return self._complete(dict(zip(self.keys, values.tolist())), index)
 
     def rows(self) -> list[tuple[int, dict[str, Any]]]:
@@ -76,6 +71,14 @@ class RowBlock:
         row["_runtime"] = self.runtimes[index]
         row["_timestamp"] = self.timestamps[index]
         return row
+
+
+def _float64s(data: bytes) -> array[float]:
+    """Little-endian float64 bytes as an array in this machine's order."""
+    values = array("d", data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def block_texts(pk: Any, block: RowBlock, start: int = 0, stop: int | None = None) -> list[tuple[Any, int, str]]:
@@ -103,9 +106,7 @@ def split_blocks(blocks: list[RowBlock]) -> tuple[dict[int, list[int]], dict[tup
     batch_steps: dict[int, list[int]] = {}
     new: dict[tuple[str, int], Series] = {}
     for block in blocks:
-        values, width = array("d", block.values), len(block.keys)
-        if sys.byteorder == "big":
-            values.byteswap()
+        values, width = _float64s(block.values), len(block.keys)
         columns: dict[str, Any] = {
             **{key: values[j::width] for j, key in enumerate(block.keys)},
             "_runtime": array("d", block.runtimes), "_timestamp": array("d", block.timestamps),
