@@ -311,8 +311,7 @@ class RunAssembly:
             return
         if not event.timestamps:
             return
-        offset, start = self.runtime_offset, self.start_time
-        runtimes = [offset + (ts - start if ts > start else 0.0) for ts in event.timestamps]
+        runtimes = [self._runtime_at(ts) for ts in event.timestamps]
         block = RowBlock(event.keys, cursor.step, event.values, runtimes, event.timestamps)
         self.out.blocks.append(block)
         # Every row has the same keys: folding the last into the summary is
@@ -322,18 +321,14 @@ class RunAssembly:
         self.runtime = max(self.runtime, max(runtimes))
         cursor.step = block.last_step + 1
         cursor.pending_ts = event.timestamps[-1]  # as _log leaves it
-        fields = self.out.fields
-        fields["summary"] = self.summary
-        fields["last_step"] = self.last_step
-        fields["runtime"] = self.runtime
-        fields["updated_at"] = event.timestamps[-1]
+        self._committed_fields(event.timestamps[-1])
 
     def _commit(self) -> None:
         cursor = self.cursor
         row = cursor.pending or {}
         ts = cursor.pending_ts
         step = cursor.step
-        runtime = self.runtime_offset + max(0.0, ts - self.start_time)
+        runtime = self._runtime_at(ts)
         row["_step"] = step
         row["_runtime"] = runtime
         row["_timestamp"] = ts
@@ -348,6 +343,14 @@ class RunAssembly:
             self.runtime = runtime
         cursor.step = step + 1
         cursor.pending = None
+        self._committed_fields(ts)
+
+    def _runtime_at(self, ts: float) -> float:
+        """``_runtime`` of a row logged at ``ts`` (continuing a resumed run's total)."""
+        return self.runtime_offset + max(0.0, ts - self.start_time)
+
+    def _committed_fields(self, ts: float) -> None:
+        """The run fields that every committed row moves."""
         fields = self.out.fields
         fields["summary"] = self.summary
         fields["last_step"] = self.last_step
@@ -406,7 +409,7 @@ class RunAssembly:
         if self.preempting and state != "finished":
             state = "preempted"
         if event.timestamp:
-            runtime = self.runtime_offset + max(0.0, event.timestamp - self.start_time)
+            runtime = self._runtime_at(event.timestamp)
             self.runtime = max(self.runtime, runtime)
         self.out.fields.update(
             state=state, exit_code=event.exit_code, runtime=self.runtime,

@@ -73,6 +73,13 @@ class RowBlock:
         return row
 
 
+def with_block_rows(
+    rows: list[tuple[int, dict[str, Any]]], blocks: list[RowBlock]
+) -> list[tuple[int, dict[str, Any]]]:
+    """``rows`` and the rows the blocks hold, for code that works row by row."""
+    return [*rows, *(row for block in blocks for row in block.rows())]
+
+
 def _float64s(data: bytes) -> array[float]:
     """Little-endian float64 bytes as an array in this machine's order."""
     values = array("d", data)

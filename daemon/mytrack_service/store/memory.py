@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mytrack_service.store.artifact_model import ArtifactTx, apply_ops
+from mytrack_service.store.blocks import with_block_rows
 from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.rows import decode_row, encode_row
 from mytrack_service.store.memory_artifacts import ArtifactTables
@@ -220,7 +221,7 @@ class MemoryStore(MetadataStore):
         # Validate everything first, then apply: nothing below can fail, which
         # is what makes the batch atomic here.
         check_run_fields(batch.run_fields)
-        rows = unique_rows([*batch.rows, *(row for block in batch.blocks for row in block.rows())])
+        rows = unique_rows(with_block_rows(batch.rows, batch.blocks))
         fields = dict(batch.run_fields)
         conflicts = 0
         with self._lock:

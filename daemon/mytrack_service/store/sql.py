@@ -43,7 +43,7 @@ from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.memory import (
     JSON_RUN_FIELDS, check_run_fields, flatten_row, merge_fields, merge_rows, unique_keys, unique_rows,
 )
-from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks
+from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks, with_block_rows
 from mytrack_service.store.rows import decode_row, encode_row
 
 _PAGE_ROWS = 5000  # full rows fetched per query
@@ -187,7 +187,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
         check_run_fields(batch.run_fields)
         blocks = batch.blocks
         if batch.merge_rows and blocks:  # merged row by row
-            rows, blocks = unique_rows([*batch.rows, *(r for b in blocks for r in b.rows())]), []
+            rows, blocks = unique_rows(with_block_rows(batch.rows, blocks)), []
         else:
             rows = unique_rows(batch.rows)
         conflicts = 0
