@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mytrack_proto.wal import read_entries
+from mytrack_proto.wal import MAGIC, read_entries
 from mytrack_service import artifacts
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.decode import DecodeError, ExitEvent, LogColumns, decode
@@ -174,6 +174,11 @@ class Applier:
         self, session: RunSession, writer: WriterSession, position: WriterPosition, budget: _Budget
     ) -> bool:
         """Feeds the writer's unapplied entries to the assembly; True if some remain."""
+        if position.applied_offset < len(MAGIC) <= writer.durable_size:
+            # A new writer's position is 0, before the WAL's magic: without this,
+            # one that died before sending a record never counts as all applied
+            # (and so is never ended as crashed).
+            position.applied_offset = len(MAGIC)
         if position.applied_offset >= writer.durable_size:
             return False
         if budget.calls >= _MAX_CALLS_PER_BATCH:

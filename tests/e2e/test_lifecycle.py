@@ -182,6 +182,23 @@ def test_kill_9_of_the_training_process_ends_the_run_crashed_with_every_acked_ro
     assert stored == [{"i": s, "_step": s} for s in range(len(stored))]
 
 
+EARLY_CRASH_SCRIPT = """
+run = mytrack.init(project=sys.argv[1], settings=mytrack.Settings(quiet=True))
+ready(path=run.path)
+os.kill(os.getpid(), 9)  # before a single record reached the service
+"""
+
+
+def test_kill_9_right_after_init_ends_the_run_crashed(spawn: Any, project: str) -> None:
+    """A process killed before it sent any record: its WAL holds only the header,
+    and the run still ends "crashed" within 5 s (it once stayed "running")."""
+    script = spawn(EARLY_CRASH_SCRIPT, project)
+    path = script.wait_line()["path"]
+    assert script.wait() == -signal.SIGKILL
+    wait_for(lambda: state_of(path) == "crashed", timeout=5, message="the run to be marked crashed")
+    assert rows(path) == []
+
+
 # -- killed by a signal ---------------------------------------------------------------------
 
 SIGNAL_SCRIPT = """
