@@ -79,9 +79,16 @@ def serve(config: ServiceConfig) -> int:
     pb_grpc.add_TrackerServicer_to_server(tracker, server)
     if os.path.exists(address.socket):
         os.unlink(address.socket)  # a dead service's; we hold the pid lock
-    server.add_insecure_port(address.target)
+    # Bound under a temporary name and renamed once serving: clients waiting for
+    # a service that is starting poll for the socket (a stat) and find it only
+    # when it answers, instead of failing connections that back off.
+    starting = os.path.join(os.path.dirname(address.socket), f"s{os.getpid()}.tmp")
+    if os.path.exists(starting):
+        os.unlink(starting)
+    server.add_insecure_port(f"unix://{starting}")
     server.start()
-    os.chmod(address.socket, 0o600)
+    os.chmod(starting, 0o600)
+    os.rename(starting, address.socket)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     logger.info("listening on %s (recovered %d writers)", address.socket, recovered)

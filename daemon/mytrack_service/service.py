@@ -150,7 +150,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         )
         run, resumed, step, wal_path = self._call(context, lambda: self.hub.open_run(open_request))
         return pb.OpenRunResponse(
-            run=run_info(run), resumed=resumed, starting_step=step, wal_path=wal_path
+            run=run_info(run), resumed=resumed, starting_step=step, wal_path=wal_path,
+            web_base=self.web_base, web_token=self.web_token,
         )
 
     def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncResponse:

@@ -85,6 +85,7 @@ class Sampler:
         if not targets:
             return 0
         machine = _machine()
+        children = _children_by_parent()
         gpus = self.gpus.read()
         now = self.clock()
         by_run: dict[RunKey, list[dict[str, Any]]] = {}
@@ -92,7 +93,7 @@ class Sampler:
             track = self._tracks.get(target.writer_id)
             if track is None:
                 track = self._tracks[target.writer_id] = self._new_track(target.key, machine)
-            sample = self._sample(target, track, machine, gpus, now)
+            sample = self._sample(target, track, machine, gpus, now, children)
             by_run.setdefault(target.key, []).append(sample)
         stored = 0
         for key, samples in by_run.items():
@@ -158,7 +159,7 @@ class Sampler:
 
     def _sample(
         self, target: _Target, track: _WriterTrack, machine: _Machine, gpus: list[GpuReading],
-        now: float,
+        now: float, children: dict[int, list[int]],
     ) -> dict[str, Any]:
         sample: dict[str, Any] = {
             "_timestamp": now,
@@ -178,7 +179,7 @@ class Sampler:
         if machine.net_io is not None and track.net_base is not None:
             sample["system/network.sent"] = _r(machine.net_io[0] - track.net_base[0])
             sample["system/network.recv"] = _r(machine.net_io[1] - track.net_base[1])
-        pids = _tree_stats(target.pid, track, sample)
+        pids = _tree_stats(target.pid, track, sample, children)
         for index, gpu in enumerate(gpus):
             prefix = f"system/gpu.{index}."
             for name, value in gpu.metrics.items():
@@ -213,17 +214,44 @@ def _machine() -> _Machine:
     )
 
 
-def _tree_stats(pid: int, track: _WriterTrack, sample: dict[str, Any]) -> set[int]:
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, read once per tick.
+
+    `psutil.Process.children` reads the whole process table for each call:
+    64 ranks (and their console helpers) would make that 64 reads a tick.
+    """
+    children: dict[int, list[int]] = {}
+    for process in psutil.process_iter(["ppid"]):
+        ppid = process.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(process.pid)
+    return children
+
+
+def _tree_stats(
+    pid: int, track: _WriterTrack, sample: dict[str, Any], children: dict[int, list[int]]
+) -> set[int]:
     """Adds the process tree's CPU, RSS and threads to ``sample``; returns its pids.
 
     CPU is the rate of CPU seconds since the last tick (for a process first
     seen now: since it started), summed over the tree, in % of one core.
+    ``children`` is the tick's process table (`_children_by_parent`).
     """
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return set()
+    tree, queue = [pid], [pid]
+    members = {pid}
+    while queue:
+        for child in children.get(queue.pop(), ()):
+            if child not in members:
+                members.add(child)
+                tree.append(child)
+                queue.append(child)
+    processes = []
+    for member in tree:
+        try:
+            processes.append(psutil.Process(member))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            if member == pid:
+                return set()
     cpu = rss = 0.0
     threads = 0
     seen: dict[int, tuple[float, float, float]] = {}

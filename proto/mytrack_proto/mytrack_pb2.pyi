@@ -279,16 +279,20 @@ class OpenRunRequest(_message.Message):
     def __init__(self, run: _Optional[_Union[RunKey, _Mapping]] = ..., writer_id: _Optional[str] = ..., name: _Optional[str] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., config_json: _Optional[bytes] = ..., resume: _Optional[str] = ..., run_dir: _Optional[str] = ..., start_time: _Optional[float] = ..., pid: _Optional[int] = ..., host: _Optional[str] = ..., sweep_id: _Optional[str] = ..., mode: _Optional[str] = ..., adopt_wal: _Optional[str] = ..., shared: _Optional[bool] = ..., primary: _Optional[bool] = ..., label: _Optional[str] = ..., stats_interval: _Optional[float] = ...) -> None: ...
 
 class OpenRunResponse(_message.Message):
-    __slots__ = ("run", "resumed", "starting_step", "wal_path")
+    __slots__ = ("run", "resumed", "starting_step", "wal_path", "web_base", "web_token")
     RUN_FIELD_NUMBER: _ClassVar[int]
     RESUMED_FIELD_NUMBER: _ClassVar[int]
     STARTING_STEP_FIELD_NUMBER: _ClassVar[int]
     WAL_PATH_FIELD_NUMBER: _ClassVar[int]
+    WEB_BASE_FIELD_NUMBER: _ClassVar[int]
+    WEB_TOKEN_FIELD_NUMBER: _ClassVar[int]
     run: RunInfo
     resumed: bool
     starting_step: int
     wal_path: str
-    def __init__(self, run: _Optional[_Union[RunInfo, _Mapping]] = ..., resumed: _Optional[bool] = ..., starting_step: _Optional[int] = ..., wal_path: _Optional[str] = ...) -> None: ...
+    web_base: str
+    web_token: str
+    def __init__(self, run: _Optional[_Union[RunInfo, _Mapping]] = ..., resumed: _Optional[bool] = ..., starting_step: _Optional[int] = ..., wal_path: _Optional[str] = ..., web_base: _Optional[str] = ..., web_token: _Optional[str] = ...) -> None: ...
 
 class SyncRequest(_message.Message):
     __slots__ = ("run", "writer_id", "last_seq", "timeout")

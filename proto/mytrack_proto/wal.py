@@ -89,6 +89,7 @@ class WalWriter:
         self.path = path
         self._lock = threading.Lock()
         self.last_payload: bytes | None = None
+        self._created: tuple[str, int] | None = None  # (folder, generation) until durable
         if os.path.exists(path) and os.path.getsize(path) > 0:
             end, self.last_payload = valid_end(path)
             if os.path.getsize(path) != end:
@@ -97,10 +98,12 @@ class WalWriter:
                     os.fsync(f.fileno())
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         else:
+            # Made durable with the first synced append, before anything in it is
+            # acked: 64 ranks opening runs at once then share a few directory
+            # fsyncs (`_DirSync`) instead of making 128 journal commits.
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.write(self._fd, MAGIC)
-            os.fsync(self._fd)
-            _fsync_dir(os.path.dirname(os.path.abspath(path)))
+            self._created = _DIR_SYNC.created(os.path.dirname(os.path.abspath(path)))
         self.size = os.fstat(self._fd).st_size
 
     def append(self, payloads: list[bytes], sync: bool = True) -> int:
@@ -112,13 +115,19 @@ class WalWriter:
                 written = os.write(self._fd, view)
                 view = view[written:]
             if sync:
-                os.fdatasync(self._fd)
+                self._sync_locked()
             self.size += len(data)
             return self.size
 
     def sync(self) -> None:
         with self._lock:
-            os.fdatasync(self._fd)
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        os.fdatasync(self._fd)
+        if self._created is not None:
+            _DIR_SYNC.sync(*self._created)
+            self._created = None
 
     def close(self) -> None:
         with self._lock:
@@ -133,3 +142,40 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _DirSync:
+    """Group commit of folder fsyncs: one fsync covers every file created before it began."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._created: dict[str, int] = {}  # folder -> files created in it so far
+        self._synced: dict[str, int] = {}  # folder -> files covered by a finished fsync
+        self._busy: set[str] = set()  # folders being fsynced now
+
+    def created(self, folder: str) -> tuple[str, int]:
+        """Notes a file created in ``folder``; `sync` with the result makes it durable."""
+        with self._cond:
+            generation = self._created.get(folder, 0) + 1
+            self._created[folder] = generation
+            return folder, generation
+
+    def sync(self, folder: str, generation: int) -> None:
+        with self._cond:
+            while self._synced.get(folder, 0) < generation:
+                if folder in self._busy:
+                    self._cond.wait()
+                    continue
+                self._busy.add(folder)
+                covered = self._created[folder]
+                self._cond.release()
+                try:
+                    _fsync_dir(folder)
+                finally:
+                    self._cond.acquire()
+                    self._busy.discard(folder)
+                    self._cond.notify_all()
+                self._synced[folder] = max(self._synced.get(folder, 0), covered)
+
+
+_DIR_SYNC = _DirSync()

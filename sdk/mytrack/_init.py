@@ -80,6 +80,7 @@ def init(
 
 
 def _start_run(settings: Settings, config_source: Any) -> Run:
+    auto = settings.resume == "auto"
     settings = autoresume.resolve(settings)
     run_id = settings.run_id or new_run_id()
     if not is_valid_run_id(run_id):
@@ -87,13 +88,12 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
             f"id {run_id!r} is invalid: use 1-128 letters, digits, '.', '_' or '-'"
         )
     config = sanitize(config_from_source(config_source))
-    entity, project = settings.entity or "", settings.project or ""
     start_time = time.time()
     stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start_time))
     run_dir = os.path.join(autoresume.runs_root(settings), f"run-{stamp}-{run_id}")
     os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
     writer_id = new_writer_id()
-    key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+    key = pb.RunKey(entity=settings.entity or "", project=settings.project or "", run_id=run_id)
     request = pb.OpenRunRequest(
         run=key, writer_id=writer_id, name=settings.run_name or "",
         group=settings.run_group or "", job_type=settings.run_job_type or "",
@@ -112,6 +112,30 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
         f.write(request.SerializeToString())
+    capture = console.begin(settings.console)
+    try:
+        run = _connect_run(settings, request, run_dir, start_time, capture)
+    except BaseException:
+        console.abandon(capture)
+        raise
+    console.attach(run, capture)
+    if auto and not offline:
+        # Only for resume="auto", as in W&B: the file is rewritten in place, and ext4
+        # flushes such a file at close (auto_da_alloc), which 64 ranks starting in one
+        # folder would otherwise wait on together.
+        autoresume.remember(settings, run.entity, run.project, run.id)
+    environment.collect_in_background(run)
+    return run
+
+
+def _connect_run(
+    settings: Settings, request: pb.OpenRunRequest, run_dir: str, start_time: float,
+    capture: console.ConsoleCapture | None,
+) -> Run:
+    """Opens the run with the service (or offline) and builds the `Run`."""
+    key, writer_id = request.run, request.writer_id
+    run_id, entity, project = key.run_id, key.entity, key.project
+    offline = settings.mode == "offline"
     client = None
     web = None
     info, resumed, starting_step = _offline_info(request), False, 0
@@ -128,7 +152,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
                 client.close()
             raise
         info, resumed, starting_step = response.run, response.resumed, response.starting_step
-        web = webui.web_address(client)
+        web = webui.from_reply(response)
     sender = Sender(
         settings.service_dir or "", writer_id, key,
         max_buffer_bytes=settings.max_buffer_bytes or 64 << 20,
@@ -149,8 +173,6 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     )
     exithooks.register(run)
     signals.install()
-    if not offline:
-        autoresume.remember(settings, run.entity, run.project, run.id)
     if not settings.quiet:
         verb = "resumed" if resumed else "started"
         where = (
@@ -159,9 +181,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         )
         if run.url and web is not None:
             where = f"view it at {run.url} ; {where}"
-        print(f"mytrack: run {run.name} ({run.path}) {verb}; {where}", file=sys.stderr, flush=True)
-    environment.collect_in_background(run)
-    console.attach(run)  # after our own line: the run's log holds the program's output
+        # Past the capture: the run's log holds the program's output, not ours.
+        console.write_uncaptured(capture, f"mytrack: run {run.name} ({run.path}) {verb}; {where}")
     return run
 
 

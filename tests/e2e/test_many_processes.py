@@ -238,3 +238,36 @@ def test_thirty_two_simultaneous_inits_on_a_cold_home_start_exactly_one_service(
     assert stop.returncode == 0 and f"pid {pid}" in stop.stdout
     assert not pid_alive(pid)
     assert _services_of(cold_home) == []
+
+
+COLD_START_SCRIPT = """
+import json, os, sys, psutil, mytrack
+run = mytrack.init(project="cold", settings=mytrack.Settings(quiet=True))
+service = int(open(os.path.join(os.environ["MYTRACK_DIR"], "service.pid")).read())
+children = psutil.Process().children()
+print(json.dumps({
+    "service": service, "parent": psutil.Process(service).ppid(), "me": os.getpid(),
+    "same_session": os.getsid(service) == os.getsid(0),
+    "children": [[c.pid, c.status(), " ".join(c.cmdline()[-2:])] for c in children],
+    "path": run.path,
+}))
+run.finish()
+"""
+
+
+def test_a_service_started_by_init_is_nobodys_child_in_a_session_of_its_own(
+    cold_home: Path, tmp_path: Path
+) -> None:
+    """init() on a cold home starts the service outside the program's session (no terminal signals, its own scheduling group) and leaves no process of it behind: its only child is the console helper."""
+    env = {**os.environ, "MYTRACK_DIR": str(cold_home), "MYTRACK_SILENT": "true"}
+    result = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["parent"] != seen["me"] and seen["same_session"] is False
+    assert [c[0] for c in seen["children"]] != [seen["service"]]
+    assert all(c[1] != psutil.STATUS_ZOMBIE for c in seen["children"]), seen["children"]
+    assert len(seen["children"]) == 1, seen["children"]  # the console helper only
+    assert _services_of(cold_home)[0].pid == seen["service"]
+    assert mytrack.Api(settings=mytrack.Settings(service_dir=str(cold_home))).run(
+        seen["path"]).state == "finished"

@@ -144,6 +144,25 @@ def test_stored_log_is_exact_and_piped_output_is_unchanged(workdir: Path, projec
     assert all(run.created_at - 1 <= t <= run.updated_at + 1 for t in stamps)
 
 
+@pytest.mark.parametrize("mode", ["auto", "wrap"])
+def test_init_line_is_shown_but_not_captured(workdir: Path, project: str, mode: str) -> None:
+    """init()'s own line reaches stderr but not the run's console log, though capture starts before it."""
+    script = _script(workdir, """
+        import sys, mytrack
+        run = mytrack.init(project=sys.argv[1], settings=mytrack.Settings(console=sys.argv[2]))
+        print("the program's line")
+        run.finish()
+    """)
+    result = subprocess.run([sys.executable, str(script), project, mode], cwd=workdir,
+                            env={**os.environ, "MYTRACK_SILENT": ""}, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "the program's line\n"
+    run = _latest_run(project)
+    assert result.stderr.count(f"mytrack: run {run.name} ({run.path}) started") == 1
+    assert _lines(run) == ["the program's line"]
+
+
 def test_terminal_output_through_a_pty_is_unchanged(workdir: Path, project: str) -> None:
     """On a terminal, what the user sees (colours, \\r bar, isatty of the script and its child) is byte-identical with and without capture."""
     plain = _run_in_pty(workdir, project + "-off", "off")

@@ -62,7 +62,7 @@ def test_summary_when_the_ui_is_not_there(
     from mytrack._internal import webui
 
     nowhere = webui.WebAddress(f"http://127.0.0.1:{_free_port()}", "t")
-    monkeypatch.setattr(webui, "web_address", lambda client: nowhere)
+    monkeypatch.setattr(webui, "from_reply", lambda reply: nowhere)
     settings = mytrack.Settings(quiet=True)
     with mytrack.init(project=project, config={"lr": 0.01}, name="my-run", settings=settings) as run:
         run.log({"loss": 0.25, "note": "<ok>"})

@@ -218,6 +218,23 @@ def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
     assert rows(third["path"]) == [{"n": i, "_step": i} for i in range(5)]
 
 
+def test_only_resume_auto_writes_the_resume_file(project: str, workdir: Path) -> None:
+    """init() writes mytrack/resume.json only for resume="auto" (as W&B does); its clean finish removes it."""
+    resume_file = workdir / "mytrack" / "resume.json"
+    plain = mytrack.init(project=project, settings=QUIET)
+    assert (workdir / "mytrack").is_dir() and not resume_file.exists()
+    plain.finish()
+    auto = mytrack.init(project=project, resume="auto", settings=QUIET)
+    assert json.loads(resume_file.read_text()) == {
+        "entity": auto.entity, "project": project, "run_id": auto.id,
+    }
+    later = mytrack.init(project=project, settings=QUIET, reinit="create_new")
+    assert json.loads(resume_file.read_text())["run_id"] == auto.id  # a plain run leaves it
+    later.finish()
+    auto.finish()
+    assert not resume_file.exists()
+
+
 # -- status() -----------------------------------------------------------------------------
 
 

@@ -268,3 +268,82 @@ def test_close_twice_is_harmless(tmp_path: Path) -> None:
     writer.close()
     writer.close()
     assert _payloads(path) == [b"a"]
+
+
+def test_a_new_wal_is_made_durable_by_its_first_synced_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a WAL fsyncs nothing; its first synced append fsyncs the file, then its folder, once."""
+    from mytrack_proto import wal
+
+    events: list[str] = []
+    monkeypatch.setattr(wal.os, "fdatasync", lambda fd: events.append("file"))
+    monkeypatch.setattr(wal, "_fsync_dir", lambda path: events.append(f"dir {path}"))
+    writer = WalWriter(str(tmp_path / "a.wal"))
+    try:
+        assert events == []
+        writer.append([b"one"], sync=False)
+        assert events == []
+        writer.append([b"two"])
+        assert events == ["file", f"dir {tmp_path}"]
+        writer.append([b"three"])
+        writer.sync()
+        assert events == ["file", f"dir {tmp_path}", "file", "file"]
+    finally:
+        writer.close()
+    assert _payloads(tmp_path / "a.wal") == [b"one", b"two", b"three"]
+    events.clear()
+    reopened = WalWriter(str(tmp_path / "a.wal"))  # an existing WAL: its entry is durable
+    try:
+        reopened.append([b"four"])
+        assert events == ["file"]
+    finally:
+        reopened.close()
+
+
+def test_folder_fsyncs_of_wals_created_together_are_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 WALs created in one folder, then synced from 16 threads at once, need far fewer than 16 folder fsyncs, and each returns only after an fsync that began after its creation."""
+    import threading
+
+    from mytrack_proto import wal
+
+    lock = threading.Lock()
+    fsyncs: list[int] = []  # files created when each folder fsync began
+    created = 0
+    gate = threading.Event()
+
+    def slow_fsync(path: str) -> None:
+        with lock:
+            fsyncs.append(created)
+        gate.wait(10)  # the first fsync is in progress while every thread arrives
+
+    monkeypatch.setattr(wal.os, "fdatasync", lambda fd: None)
+    monkeypatch.setattr(wal, "_fsync_dir", slow_fsync)
+    writers = []
+    for i in range(16):
+        writers.append(WalWriter(str(tmp_path / f"{i}.wal")))
+        with lock:
+            created += 1
+    covered_at_return: list[int] = []
+    arrived = threading.Barrier(17)
+
+    def append(writer: WalWriter) -> None:
+        arrived.wait(10)
+        writer.append([b"x"])
+        with lock:
+            covered_at_return.append(fsyncs[-1])
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in writers]
+    for thread in threads:
+        thread.start()
+    arrived.wait(10)
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    for writer in writers:
+        writer.close()
+    assert len(covered_at_return) == 16
+    assert 1 <= len(fsyncs) <= 2, fsyncs
+    assert all(covered == 16 for covered in covered_at_return)

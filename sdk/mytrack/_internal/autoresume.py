@@ -1,6 +1,6 @@
 """``resume="auto"``: continue the last run started from the same folder.
 
-``init()`` remembers the run in ``<dir>/mytrack/resume.json``; a clean finish
+``init(resume="auto")`` remembers the run in ``<dir>/mytrack/resume.json``; a clean finish
 (exit code 0) forgets it. The next ``init(resume="auto")`` from that folder
 resumes it if it crashed, was preempted, or still looks alive; otherwise it
 starts a new run.

@@ -121,6 +121,23 @@ class ConsoleCapture:
         self._flusher.join(timeout)
         self.mode = ""
 
+    def write_uncaptured(self, text: str) -> None:
+        """Writes a line to stderr as it was before the capture (not captured)."""
+        line = text + "\n"
+        stream: Any = sys.stderr
+        if self._redirect is not None:
+            _flush(stream)
+            if self._redirect.write_original(2, line.encode("utf-8", "replace")):
+                return
+        for patched, _ in self._patched:
+            if patched is stream:
+                type(stream).write(stream, line)  # the class's write, not our wrapper
+                _flush(stream)
+                return
+        if stream is not None:
+            stream.write(line)
+            _flush(stream)
+
     def abandon_in_child(self) -> None:
         """After fork, in the child: stop feeding a flusher that does not exist here."""
         self._unwrap()
@@ -302,30 +319,110 @@ class ConsoleCapture:
         self.lines_sent += len(batch)
 
 
+def _flush(stream: Any) -> None:
+    try:
+        stream.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
 # -- one capture per process, owned by a run --------------------------------------------
 
+
+class _Held:
+    """The capture's emit while its run is being created: records wait for the sender.
+
+    `begin` starts the capture before the service is reached, so that the tee
+    process starts while a cold service does (64 ranks at once: both are CPU
+    that would otherwise queue one after the other).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[encode.Control] | None = []
+        self._target: Callable[[encode.Control], None] | None = None
+
+    def __call__(self, record: encode.Control) -> None:
+        with self._lock:
+            if self._target is None:
+                if self._records is not None:
+                    self._records.append(record)
+                return
+        self._target(record)
+
+    def connect(self, target: Callable[[encode.Control], None]) -> None:
+        with self._lock:  # in order: what was held goes before anything new
+            for record in self._records or ():
+                target(record)
+            self._records, self._target = None, target
+
+    def drop(self) -> None:
+        with self._lock:
+            self._records = None
+
+
 _lock = threading.Lock()
-_active: tuple[weakref.ref[Any], ConsoleCapture] | None = None
+_active: tuple[Callable[[], Any], ConsoleCapture] | None = None
+_STARTING = object()  # the owner of a capture whose run is being created
 
 
-def attach(run: Run) -> None:
-    """Starts capturing for ``run`` per its ``console`` setting (not when "off")."""
+def begin(mode: str | None) -> ConsoleCapture | None:
+    """Starts capturing for a run about to be created (`attach` hands it over).
+
+    None when ``mode`` is "off" or another live run of this process captures.
+    """
     global _active
-    sender = run._sender
-    mode = run.settings.console or "auto"
-    if sender is None or mode == "off":
-        return
+    mode = mode or "auto"
+    if mode == "off":
+        return None
     with _lock:
         if _active is not None and _active[0]() is not None:
-            logger.debug("console: already captured for another run; %s captures nothing", run.path)
-            return
-        capture = ConsoleCapture(sender.enqueue)
-        if capture.start(mode):
+            logger.debug("console: already captured for another run; this one captures nothing")
+            return None
+        capture = ConsoleCapture(_Held())
+        if not capture.start(mode):
+            return None
+        _active = (lambda: _STARTING, capture)
+        return capture
+
+
+def attach(run: Run, capture: ConsoleCapture | None) -> None:
+    """Gives ``run`` the capture `begin` started; what it holds goes to the run's sender."""
+    global _active
+    sender = run._sender
+    if capture is None or sender is None:
+        return
+    with _lock:
+        if _active is not None and _active[1] is capture:
             _active = (weakref.ref(run), capture)
+    held = capture._emit
+    if isinstance(held, _Held):
+        held.connect(sender.enqueue)
+
+
+def abandon(capture: ConsoleCapture | None) -> None:
+    """The run was not created: the streams are restored, what was captured is dropped."""
+    global _active
+    if capture is None:
+        return
+    with _lock:
+        if _active is not None and _active[1] is capture:
+            _active = None
+    if isinstance(capture._emit, _Held):
+        capture._emit.drop()
+    capture.stop(timeout=2.0)
+
+
+def write_uncaptured(capture: ConsoleCapture | None, text: str) -> None:
+    """Writes ``text`` to the program's stderr, past the capture: mytrack's own line."""
+    if capture is not None:
+        capture.write_uncaptured(text)
+        return
+    print(text, file=sys.stderr, flush=True)
 
 
 def detach(run: Run, timeout: float = 5.0) -> None:

@@ -6,7 +6,8 @@ window size is copied, and output processing is off on our side (the real
 terminal still does its own), so programs that check for a terminal (colours,
 progress bars) and the bytes that reach the screen are unchanged.
 
-The reading end is served by the tee process (tee.py): it forwards every
+The reading end is served by the tee process (tee.py, started by the reader
+thread so that ``init()`` does not wait for it to be scheduled): it forwards every
 chunk to the original stdout/stderr at once, so the program's last words
 reach the terminal even when it dies right after writing them, and sends a
 copy back in batches, read here by one thread. Where the helper cannot be
@@ -85,15 +86,24 @@ class Redirect:
                              *(s for _, s in self._saved)])
             raise
         _flush_python_streams()
-        self._start_helper()
         for (fd, _), write_end in zip(self._saved, self._write_ends, strict=True):
             os.dup2(write_end, fd)  # inheritable: child processes write here too
-        if self._helper is not None:
-            target, name = self._copy_loop, "mytrack-console-copy"
-        else:
-            target, name = self._loop, "mytrack-console-reader"
-        self._thread = threading.Thread(target=target, name=name, daemon=True)
+        # The helper is started by the reader thread: init() goes on meanwhile
+        # (64 ranks starting at once wait a while for their helper to be
+        # scheduled); what is written before it runs waits in the pipes.
+        self._helper_known = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="mytrack-console-reader", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._start_helper()
+        finally:
+            self._helper_known.set()
+        if self._helper is not None:
+            self._copy_loop()
+        else:
+            self._loop()
 
     def _prepare(self, index: int, fd: int) -> None:
         original = os.dup(fd)
@@ -112,7 +122,7 @@ class Redirect:
         if not sys.executable or not os.path.exists(sys.executable):
             return
         try:
-            program = tee.helper_source()
+            program = tee.helper_code()
         except OSError:  # installed without sources
             return
         copy_r, copy_w = os.pipe()
@@ -121,7 +131,7 @@ class Redirect:
         fds = (out_r, err_r, out, err, copy_w, ctl_r)
         try:
             self._helper = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", program, *map(str, fds)],
+                [sys.executable, "-I", "-S", "-c", tee.BOOTSTRAP, *map(str, fds), program],
                 pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -136,6 +146,7 @@ class Redirect:
         """Puts the originals back and waits until what was in flight is captured."""
         _flush_python_streams()
         self._restore()
+        self._helper_known.wait(timeout)
         request = self._ctl_w if self._helper is not None else self._wake_w
         try:
             if request >= 0:
@@ -160,6 +171,14 @@ class Redirect:
                 os.dup2(original, fd)
             except OSError:
                 pass
+
+    def write_original(self, fd: int, data: bytes) -> bool:
+        """Writes to what ``fd`` (1 or 2) was before the capture; False if not captured."""
+        for captured, original in self._saved:
+            if captured == fd and not self._restored:
+                _write_all(original, data)
+                return True
+        return False
 
     def passthrough_only(self) -> None:
         """Keeps passing output through, without capturing it any more."""

@@ -36,17 +36,24 @@ def connect(home: str, timeout: float = 30.0) -> ServiceClient:
     if client is not None:
         return client
     ensure_private_dir(address.home)
+    # gRPC sets itself up with its first channel (a few ms of CPU): done now,
+    # while the service starts, not once it answers and every rank wants it.
+    unused = [ServiceClient(address)]
     deadline = time.monotonic() + timeout
     delay = 0.005
-    while time.monotonic() < deadline:
-        with _try_lock(address.lock) as locked:
-            if locked:
-                return probe(address, timeout=2.0) or _start(address, deadline)
-        client = probe(address, timeout=1.0)
-        if client is not None:
-            return client
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    try:
+        while time.monotonic() < deadline:
+            with _try_lock(address.lock) as locked:
+                if locked:
+                    return probe(address, 2.0, unused) or _start(address, deadline, unused)
+            client = probe(address, 1.0, unused)
+            if client is not None:
+                return client
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        for spare in unused:
+            spare.close()
     raise CommError(f"no mytrack service answered within {timeout:.0f}s; see {address.log}")
 
 
@@ -65,32 +72,31 @@ def _try_lock(path: str) -> Iterator[bool]:
         os.close(fd)  # closing releases the lock
 
 
-# Started by a tiny intermediate interpreter that exits at once, so the
-# service is never our child (no zombie, no signal from the terminal's process
-# group); it imports nothing, to keep a cold init() short.
-_SPAWN = (
-    "import subprocess, sys\n"
-    "log = open(sys.argv[1], 'ab')\n"
-    "subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,"
-    " start_new_session=True, close_fds=True)\n"
-)
-
-
-def _start(address: ServiceAddress, deadline: float) -> ServiceClient:
-    subprocess.run(
-        [sys.executable, "-S", "-c", _SPAWN, address.log,
-         sys.executable, "-m", "mytrack_service", "start", "--home", address.home],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        check=False, timeout=max(1.0, deadline - time.monotonic()),
-    )
+def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]) -> ServiceClient:
+    # The service starts in a session of its own: no signal from the terminal's
+    # process group, and a scheduling group of its own (Linux autogroups), so 64
+    # ranks busy starting do not slow its start. With --fork its first process
+    # exits at once (reaped below) and the service is never our child.
+    with open(address.log, "ab") as log:
+        starter = subprocess.Popen(
+            [sys.executable, "-m", "mytrack_service", "--fork", "start", "--home", address.home],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            close_fds=True,
+        )
     delay = 0.005
-    while time.monotonic() < deadline:
-        client = probe(address, timeout=1.0)
-        if client is not None:
-            return client
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    try:
+        while time.monotonic() < deadline:
+            starter.poll()
+            client = probe(address, 1.0, unused)
+            if client is not None:
+                return client
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        try:
+            starter.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
     raise CommError(
         f"mytrack-service did not start within the init timeout; see {address.log}"
     )
-

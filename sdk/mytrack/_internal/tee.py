@@ -1,7 +1,7 @@
 """The tee process of descriptor-level console capture.
 
-A tiny helper process (``python -I -S -c HELPER``, standard library only, a
-few milliseconds to start) reads the pipes or pseudo-terminals that fds 1
+A tiny helper process (``python -I -S -c BOOTSTRAP``, standard library only,
+its program passed compiled, a few milliseconds to start) reads the pipes or pseudo-terminals that fds 1
 and 2 of the training process point at and writes every chunk to the
 original stdout/stderr at once. It also does the capture work: it turns the
 bytes into lines (`lines.LineAssembler`, its source included in HELPER) and
@@ -28,6 +28,8 @@ only forwards.
 
 from __future__ import annotations
 
+import functools
+import marshal
 import os
 import struct
 
@@ -154,3 +156,19 @@ def helper_source() -> str:
     """The tee program: the line assembler's source, the encoder, the loop."""
     with open(os.path.splitext(lines.__file__)[0] + ".py", encoding="utf-8") as source:
         return source.read() + ENCODER + LOOP
+
+
+# The helper's command line runs this, with the compiled program as the last
+# argument: compiling the program's source costs the helper about as much CPU
+# as starting the interpreter (64 ranks start 64 helpers at once).
+BOOTSTRAP = "import marshal, sys; exec(marshal.loads(bytes.fromhex(sys.argv.pop())))"
+
+
+@functools.cache
+def helper_code() -> str:
+    """`helper_source` compiled and marshalled (hex), for `BOOTSTRAP`.
+
+    The helper is ``sys.executable``, the interpreter running this, so the
+    marshal format is its own.
+    """
+    return marshal.dumps(compile(helper_source(), "<mytrack-tee>", "exec")).hex()

@@ -45,16 +45,19 @@ class ServiceClient:
         self._channel.close()
 
 
-def probe(address: ServiceAddress, timeout: float = 1.0) -> ServiceClient | None:
+def probe(
+    address: ServiceAddress, timeout: float = 1.0, unused: list[ServiceClient] | None = None
+) -> ServiceClient | None:
     """A client of the service on ``address`` if one answers, else None.
 
     Each probe uses a fresh channel: a channel that once failed to connect
     backs off before trying again, which would hide a service that has just
-    started. The channel that answered is the one handed back.
+    started. The channel that answered is the one handed back. ``unused`` may
+    hold a client made earlier that never tried to connect; it is taken first.
     """
     if not os.path.exists(address.socket):
         return None
-    client = ServiceClient(address)
+    client = unused.pop() if unused else ServiceClient(address)
     try:
         client.stub.Status(pb.StatusRequest(quick=True), timeout=timeout)
         return client

@@ -35,6 +35,11 @@ def web_address(client: ServiceClient) -> WebAddress | None:
         status = client.call("Status", pb.StatusRequest(quick=True), timeout=_STATUS_TIMEOUT)
     except Error:
         return None
-    if not status.web_base:
+    return from_reply(status)
+
+
+def from_reply(reply: pb.StatusResponse | pb.OpenRunResponse) -> WebAddress | None:
+    """The UI named in a Status or OpenRun reply; None when the service serves none."""
+    if not reply.web_base:
         return None
-    return WebAddress(base=status.web_base.rstrip("/"), token=status.web_token)
+    return WebAddress(base=reply.web_base.rstrip("/"), token=reply.web_token)
