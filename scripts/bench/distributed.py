@@ -45,7 +45,7 @@ init_s = time.perf_counter() - t0
 # Ranks meet after init(), as training ranks do at their first collective: init()
 # is timed while every rank is starting, the log loop while every rank logs.
 open(f"{start_file}.inited-{rank}", "w").close()
-while len(os.listdir(os.path.dirname(start_file))) < 2 * int(sys.argv[5]) + 1:
+while not os.path.exists(f"{start_file}.go"):
     time.sleep(0.02)
 began = time.time()
 for i in range(steps):
@@ -72,12 +72,9 @@ def _service_pid(home: str) -> int | None:
 
 
 def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: str) -> dict[str, Any]:
-    signals = os.path.join(workdir, f"signals-{mode}")  # only the ranks' files: counted
-    os.makedirs(signals)
-    start_file = os.path.join(signals, "start")
+    start_file = os.path.join(workdir, f"start-{mode}")
     children = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, start_file, mode, str(steps), str(rank),
-                          str(procs)],
+        subprocess.Popen([sys.executable, "-c", _WORKER, start_file, mode, str(steps), str(rank)],
                          cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
         for rank in range(procs)
     ]
@@ -91,6 +88,11 @@ def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: st
     peak = 0.0
     began = time.perf_counter()
     open(start_file, "w").close()
+    while sum(os.path.exists(f"{start_file}.inited-{r}") for r in range(procs)) < procs:
+        if any(child.poll() is not None for child in children):
+            break  # a rank failed: its error shows below
+        time.sleep(0.01)
+    open(f"{start_file}.go", "w").close()
     results = []
     for child in children:
         while child.poll() is None:
