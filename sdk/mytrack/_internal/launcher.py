@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mytrack._internal.transport import ServiceClient, probe
@@ -40,21 +40,36 @@ def connect(home: str, timeout: float = 30.0) -> ServiceClient:
     # while the service starts, not once it answers and every rank wants it.
     unused = [ServiceClient(address)]
     deadline = time.monotonic() + timeout
-    delay = 0.005
+
+    def start_if_free() -> ServiceClient | None:
+        with _try_lock(address.lock) as locked:
+            if locked:
+                return probe(address, 2.0, unused) or _start(address, deadline, unused)
+        return None
+
     try:
-        while time.monotonic() < deadline:
-            with _try_lock(address.lock) as locked:
-                if locked:
-                    return probe(address, 2.0, unused) or _start(address, deadline, unused)
-            client = probe(address, 1.0, unused)
-            if client is not None:
-                return client
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        client = _poll(address, deadline, unused, start_if_free)
     finally:
         for spare in unused:
             spare.close()
-    raise CommError(f"no mytrack service answered within {timeout:.0f}s; see {address.log}")
+    if client is None:
+        raise CommError(f"no mytrack service answered within {timeout:.0f}s; see {address.log}")
+    return client
+
+
+def _poll(
+    address: ServiceAddress, deadline: float, unused: list[ServiceClient],
+    first: Callable[[], ServiceClient | None],
+) -> ServiceClient | None:
+    """Probes, backing off, until the service answers (or ``first``, run at each turn, does)."""
+    delay = 0.005
+    while time.monotonic() < deadline:
+        client = first() or probe(address, 1.0, unused)
+        if client is not None:
+            return client
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return None
 
 
 @contextmanager
@@ -83,20 +98,15 @@ def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             close_fds=True,
         )
-    delay = 0.005
     try:
-        while time.monotonic() < deadline:
-            starter.poll()
-            client = probe(address, 1.0, unused)
-            if client is not None:
-                return client
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        client = _poll(address, deadline, unused, lambda: starter.poll() and None)
     finally:
         try:
             starter.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-    raise CommError(
-        f"mytrack-service did not start within the init timeout; see {address.log}"
-    )
+    if client is None:
+        raise CommError(
+            f"mytrack-service did not start within the init timeout; see {address.log}"
+        )
+    return client
