@@ -46,7 +46,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mytrack._internal import encode
 from mytrack._internal.descriptors import Redirect, fd_capture_possible
@@ -399,9 +399,7 @@ def attach(run: Run, capture: ConsoleCapture | None) -> None:
     with _lock:
         if _active is not None and _active[1] is capture:
             _active = (weakref.ref(run), capture)
-    held = capture._emit
-    if isinstance(held, _Held):
-        held.connect(sender.enqueue)
+    _held(capture).connect(sender.enqueue)
 
 
 def abandon(capture: ConsoleCapture | None) -> None:
@@ -412,9 +410,13 @@ def abandon(capture: ConsoleCapture | None) -> None:
     with _lock:
         if _active is not None and _active[1] is capture:
             _active = None
-    if isinstance(capture._emit, _Held):
-        capture._emit.drop()
+    _held(capture).drop()
     capture.stop(timeout=2.0)
+
+
+def _held(capture: ConsoleCapture) -> _Held:
+    """The emit `begin` gave the capture."""
+    return cast(_Held, capture._emit)
 
 
 def write_uncaptured(capture: ConsoleCapture | None, text: str) -> None:
