@@ -11,16 +11,18 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import socket
-import uuid
 import signal
+import socket
+import subprocess
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_proto import tee
 from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
 from mytrack_service.alerts import AlertSender
 from mytrack_service.blobs.registry import open_blobs
@@ -50,6 +52,9 @@ def serve(config: ServiceConfig) -> int:
     _setup_logging(address)
     logger.info("starting pid=%d home=%s store=%s", os.getpid(), address.home,
                 redact(config.store_uri))
+    # First: ranks starting with this service hand it their console capture
+    # while the store opens.
+    tee_server = _start_tee_server(address)
     store = open_store(config.store_uri)
     blobs = open_blobs(config.blobs_uri)
     hub = Hub(store, address.home, node_id=_node_id(address.home))
@@ -114,10 +119,54 @@ def serve(config: ServiceConfig) -> int:
     store.close()
     if os.path.exists(address.socket):
         os.unlink(address.socket)
+    _stop_tee_server(address, tee_server)
     os.ftruncate(pid_fd, 0)
     os.close(pid_fd)
     logger.info("stopped")
     return 0
+
+
+def _start_tee_server(address: ServiceAddress) -> tuple[subprocess.Popen[bytes], int] | None:
+    """Listens on the home's tee socket and starts the tee server (mytrack_proto.tee).
+
+    Bound under a temporary name and renamed once listening, like the service's
+    socket. Without it (None), each client starts its own tee process.
+    """
+    starting = os.path.join(os.path.dirname(address.tee), f"t{os.getpid()}.tmp")
+    listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if os.path.exists(starting):
+            os.unlink(starting)
+        listen.bind(starting)
+        os.chmod(starting, 0o600)
+        listen.listen(256)  # 64 ranks connect at once
+        started = tee.start_server(listen)
+        os.replace(starting, address.tee)  # over a dead service's
+        return started
+    except (OSError, subprocess.SubprocessError) as exc:
+        if os.path.exists(starting):
+            os.unlink(starting)
+        logger.warning("no tee server (%s): clients start their own tee processes", exc)
+        return None
+    finally:
+        listen.close()  # the server's now
+
+
+def _stop_tee_server(address: ServiceAddress, started: tuple[subprocess.Popen[bytes], int] | None) -> None:
+    """The server exits; the tee processes it forked go on serving their programs."""
+    if started is None:
+        return
+    process, watch = started
+    os.close(watch)
+    try:
+        process.wait(5.0)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    try:
+        os.unlink(address.tee)
+    except FileNotFoundError:
+        pass
 
 
 def _lock_pid_file(address: ServiceAddress, wait: float = 10.0) -> int:

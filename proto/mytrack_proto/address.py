@@ -19,6 +19,7 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 class ServiceAddress:
     home: str
     socket: str
+    tee: str  # the tee server's socket (console capture; mytrack_proto.tee)
     lock: str  # held while a process starts the service
     pid: str  # holds the service's pid; flock'ed by the live service
     log: str
@@ -38,12 +39,15 @@ def service_address(home: str) -> ServiceAddress:
     """
     home = os.path.abspath(os.path.expanduser(home))
     socket = os.path.join(home, "service.sock")
+    tee = os.path.join(home, "tee.sock")
     if len(socket.encode()) > _MAX_SOCKET_PATH:
         digest = hashlib.sha256(home.encode()).hexdigest()[:16]
         socket = os.path.join(short_socket_dir(), f"{digest}.sock")
+        tee = os.path.join(short_socket_dir(), f"{digest}.tee.sock")
     return ServiceAddress(
         home=home,
         socket=socket,
+        tee=tee,
         lock=os.path.join(home, "service.lock"),
         pid=os.path.join(home, "service.pid"),
         log=os.path.join(home, "service.log"),

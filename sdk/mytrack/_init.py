@@ -22,6 +22,7 @@ from mytrack._run import Run
 from mytrack.errors import Error, InvalidTypeError, InvalidValueError, PreInitError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
+from mytrack_proto.address import service_address
 
 REINIT_MODES = ("finish_previous", "return_previous", "create_new")
 
@@ -112,7 +113,9 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
         f.write(request.SerializeToString())
-    capture = console.begin(settings.console)
+    # The service's tee server gives the capture its tee process (offline: none).
+    tee_server = None if offline else service_address(settings.service_dir or "").tee
+    capture = console.begin(settings.console, tee_server)
     try:
         run = _connect_run(settings, request, run_dir, start_time, capture)
     except BaseException:

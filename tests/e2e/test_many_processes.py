@@ -258,16 +258,19 @@ run.finish()
 def test_a_service_started_by_init_is_nobodys_child_in_a_session_of_its_own(
     cold_home: Path, tmp_path: Path
 ) -> None:
-    """init() on a cold home starts the service outside the program's session (no terminal signals, its own scheduling group) and leaves no process of it behind: its only child is the console helper."""
+    """init() on a cold home starts the service outside the program's session (no terminal signals, its own scheduling group) and leaves no process behind: the service's tee server serves the console, so the program has no child at all."""
     env = {**os.environ, "MYTRACK_DIR": str(cold_home), "MYTRACK_SILENT": "true"}
     result = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["parent"] != seen["me"] and seen["same_session"] is False
-    assert [c[0] for c in seen["children"]] != [seen["service"]]
-    assert all(c[1] != psutil.STATUS_ZOMBIE for c in seen["children"]), seen["children"]
-    assert len(seen["children"]) == 1, seen["children"]  # the console helper only
+    assert seen["children"] == []  # neither the service, nor a zombie, nor a tee process
     assert _services_of(cold_home)[0].pid == seen["service"]
     assert mytrack.Api(settings=mytrack.Settings(service_dir=str(cold_home))).run(
         seen["path"]).state == "finished"
+    (tee_server,) = psutil.Process(seen["service"]).children()
+    assert "serve" in tee_server.cmdline() and (cold_home / "tee.sock").exists()
+    assert _service_cli(cold_home, "stop").returncode == 0
+    tee_server.wait(10)  # raises psutil.TimeoutExpired while it still runs
+    assert not (cold_home / "tee.sock").exists()

@@ -297,20 +297,26 @@ def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
                                             "parent after"]
 
 
-def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str) -> None:
-    """If the tee process is killed, the program's own thread takes over: later lines still reach stdout and the log."""
+@pytest.mark.parametrize("source", ["service", "own"])
+def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str, source: str) -> None:
+    """If the tee process (forked by the service's tee server, or the program's own without one) is killed, the program's own thread takes over: later lines still reach stdout and the log."""
     code = f"""
-        import signal, sys, time
+        import os, signal, sys, time
         import psutil
         import mytrack
+        from mytrack._internal import console
+        from mytrack_proto import tee as tee_program
+        if {source!r} == "own":
+            tee_program.hand_over = lambda *args, **kwargs: None  # as with no tee server
         run = mytrack.init(project={project!r})
         print("before", flush=True)
         api_run, deadline = mytrack.Api().run(run.path), time.monotonic() + 30
         while not any(line["text"] == "before" for line in api_run.console()):
             assert time.monotonic() < deadline, "'before' never reached the service"
             time.sleep(0.05)
-        # The tee runs isolated (-I); the service's spawner (-S alone) may be a child too.
-        (tee,) = [p for p in psutil.Process().children() if "-I" in p.cmdline()]
+        tee = psutil.Process(console._active[1]._redirect.helper_pid)
+        assert (tee.ppid() == os.getpid()) == ({source!r} == "own"), tee.ppid()
+        assert psutil.Process().children() == ([tee] if {source!r} == "own" else [])
         tee.send_signal(signal.SIGKILL)
         tee.wait(10)
         for i in range(3):

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mytrack._internal import encode
 from mytrack._internal.descriptors import Redirect, fd_capture_possible
-from mytrack._internal.lines import Line, LineAssembler
+from mytrack_proto.lines import Line, LineAssembler
 
 if TYPE_CHECKING:
     from mytrack._run import Run
@@ -93,11 +93,14 @@ class ConsoleCapture:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self, mode: str) -> str:
-        """Starts capturing ("auto" or "wrap"); returns the way used ("" if none)."""
+    def start(self, mode: str, tee_server: str | None = None) -> str:
+        """Starts capturing ("auto" or "wrap"); returns the way used ("" if none).
+
+        ``tee_server``: the socket of the service's tee server (descriptors.py).
+        """
         if mode == "auto" and fd_capture_possible():
             try:
-                self._redirect = Redirect(self._put_bytes, self._put_lines)
+                self._redirect = Redirect(self._put_bytes, self._put_lines, tee_server)
                 self.mode = "fd"
             except OSError as exc:
                 logger.debug("console: descriptor capture failed (%s); wrapping streams", exc)
@@ -137,6 +140,11 @@ class ConsoleCapture:
         if stream is not None:
             stream.write(line)
             _flush(stream)
+
+    def settle(self) -> None:
+        """The service answered (or never will): the tee is found now (descriptors.py)."""
+        if self._redirect is not None:
+            self._redirect.settle()
 
     def abandon_in_child(self) -> None:
         """After fork, in the child: stop feeding a flusher that does not exist here."""
@@ -370,10 +378,12 @@ _active: tuple[Callable[[], Any], ConsoleCapture] | None = None
 _STARTING = object()  # the owner of a capture whose run is being created
 
 
-def begin(mode: str | None) -> ConsoleCapture | None:
+def begin(mode: str | None, tee_server: str | None = None) -> ConsoleCapture | None:
     """Starts capturing for a run about to be created (`attach` hands it over).
 
     None when ``mode`` is "off" or another live run of this process captures.
+    ``tee_server``: where the run's service (maybe still starting) serves tee
+    processes; None offline.
     """
     global _active
     mode = mode or "auto"
@@ -384,7 +394,7 @@ def begin(mode: str | None) -> ConsoleCapture | None:
             logger.debug("console: already captured for another run; this one captures nothing")
             return None
         capture = ConsoleCapture(_Held())
-        if not capture.start(mode):
+        if not capture.start(mode, tee_server):
             return None
         _active = (lambda: _STARTING, capture)
         return capture
@@ -394,7 +404,10 @@ def attach(run: Run, capture: ConsoleCapture | None) -> None:
     """Gives ``run`` the capture `begin` started; what it holds goes to the run's sender."""
     global _active
     sender = run._sender
-    if capture is None or sender is None:
+    if capture is None:
+        return
+    capture.settle()
+    if sender is None:
         return
     with _lock:
         if _active is not None and _active[1] is capture:

@@ -6,13 +6,15 @@ window size is copied, and output processing is off on our side (the real
 terminal still does its own), so programs that check for a terminal (colours,
 progress bars) and the bytes that reach the screen are unchanged.
 
-The reading end is served by the tee process (tee.py, started by the reader
-thread so that ``init()`` does not wait for it to be scheduled): it forwards every
-chunk to the original stdout/stderr at once, so the program's last words
-reach the terminal even when it dies right after writing them, and sends a
-copy back in batches, read here by one thread. Where the helper cannot be
-started (no usable ``sys.executable``) or dies, a thread of ours reads the
-pipes and forwards instead.
+The reading end is served by a tee process (mytrack_proto/tee.py): it
+forwards every chunk to the original stdout/stderr at once, so the program's
+last words reach the terminal even when it dies right after writing them,
+and sends a copy back in batches, read here by one thread. The reader thread
+gets it, so that ``init()`` does not wait: from the service's tee server when
+there is one (the descriptors are passed over its socket; while the service
+starts, output waits in the pipes), else by starting one. Where neither
+works (no usable ``sys.executable``) or the tee process dies, a thread of
+ours reads the pipes and forwards instead.
 
 Stopping, in an order that loses nothing: Python's buffers are flushed, the
 originals are put back on fds 1 and 2, the reader drains what is already in
@@ -35,9 +37,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mytrack._internal import tee
+from mytrack_proto import tee
 
 _READ_BYTES = 65536
+_SERVER_WAIT = 60.0  # seconds the reader waits at most for a starting service's tee server
 
 # (stream index, bytes, time.time() when read): raw output, from our own reader
 Put = Callable[[int, bytes, float], None]
@@ -66,7 +69,7 @@ def fd_capture_possible() -> bool:
 class Redirect:
     """fds 1 and 2 redirected through the tee process; see the module docstring."""
 
-    def __init__(self, put: Put, put_lines: PutLines) -> None:
+    def __init__(self, put: Put, put_lines: PutLines, tee_server: str | None = None) -> None:
         self._put = put
         self._put_lines = put_lines
         self._saved: list[tuple[int, int]] = []  # (fd 1 or 2, dup of the original)
@@ -76,7 +79,11 @@ class Redirect:
         self._capturing = True
         self._restored = False  # the originals are back on fds 1 and 2
         self._drained = threading.Event()
-        self._helper: subprocess.Popen[bytes] | None = None
+        self._tee_server = tee_server  # the service's tee socket, if it may have one
+        self._settled = threading.Event()  # the service answered, or will not
+        self._teeing = False  # a tee process serves the pipes
+        self._process: subprocess.Popen[bytes] | None = None  # the tee, if we started it
+        self.helper_pid = 0
         self._copy_r = self._ctl_w = -1
         try:
             for index, fd in enumerate((1, 2)):
@@ -88,9 +95,9 @@ class Redirect:
         _flush_python_streams()
         for (fd, _), write_end in zip(self._saved, self._write_ends, strict=True):
             os.dup2(write_end, fd)  # inheritable: child processes write here too
-        # The helper is started by the reader thread: init() goes on meanwhile
-        # (64 ranks starting at once wait a while for their helper to be
-        # scheduled); what is written before it runs waits in the pipes.
+        # The tee is found by the reader thread: init() goes on meanwhile
+        # (with a service that is starting, it waits for the service's tee
+        # server); what is written before the tee runs waits in the pipes.
         self._helper_known = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="mytrack-console-reader", daemon=True)
         self._thread.start()
@@ -100,7 +107,7 @@ class Redirect:
             self._start_helper()
         finally:
             self._helper_known.set()
-        if self._helper is not None:
+        if self._teeing:
             self._copy_loop()
         else:
             self._loop()
@@ -118,36 +125,61 @@ class Redirect:
         self._reads[read_end] = (index, original)
 
     def _start_helper(self) -> None:
-        """Starts the tee process; without it, our own thread reads (see _loop)."""
-        if not sys.executable or not os.path.exists(sys.executable):
-            return
-        try:
-            program = tee.helper_code()
-        except OSError:  # installed without sources
-            return
+        """Gets a tee process; without one, our own thread reads (see _loop)."""
         copy_r, copy_w = os.pipe()
         ctl_r, ctl_w = os.pipe()
         (out_r, (_, out)), (err_r, (_, err)) = self._reads.items()
         fds = (out_r, err_r, out, err, copy_w, ctl_r)
         try:
-            self._helper = subprocess.Popen(
+            pid = self._from_server(fds) or self._spawn(fds)
+        finally:
+            self._close_all([copy_w, ctl_r])  # the tee's now
+        if not pid:
+            self._close_all([copy_r, ctl_w])
+            return
+        self._copy_r, self._ctl_w, self.helper_pid, self._teeing = copy_r, ctl_w, pid, True
+
+    def settle(self) -> None:
+        """The service answered (or never will): no more waiting for its tee server."""
+        self._settled.set()
+
+    def _from_server(self, fds: tuple[int, ...]) -> int | None:
+        """A tee process forked by the service's tee server; None if there is none."""
+        path = self._tee_server
+        if not path:
+            return None
+        deadline = time.monotonic() + _SERVER_WAIT
+        while not os.path.exists(path):  # the service is starting
+            if self._settled.wait(0.02) or time.monotonic() > deadline:
+                if not os.path.exists(path):
+                    return None
+        return tee.hand_over(path, fds)
+
+    def _spawn(self, fds: tuple[int, ...]) -> int | None:
+        """Starts a tee process of our own; its pid, or None."""
+        if not sys.executable or not os.path.exists(sys.executable):
+            return None
+        try:
+            program = tee.helper_code()
+        except OSError:  # installed without sources
+            return None
+        try:
+            self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", tee.BOOTSTRAP, *map(str, fds), program],
                 pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         except (OSError, subprocess.SubprocessError):
-            self._close_all([copy_r, ctl_w])
-            return
-        finally:
-            self._close_all([copy_w, ctl_r])  # the helper's now
-        self._copy_r, self._ctl_w = copy_r, ctl_w
+            return None
+        return self._process.pid
 
     def stop(self, timeout: float) -> None:
         """Puts the originals back and waits until what was in flight is captured."""
         _flush_python_streams()
         self._restore()
+        self._settled.set()
         self._helper_known.wait(timeout)
-        request = self._ctl_w if self._helper is not None else self._wake_w
+        request = self._ctl_w if self._teeing else self._wake_w
         try:
             if request >= 0:
                 os.write(request, b"x")
@@ -156,9 +188,9 @@ class Redirect:
         self._drained.wait(timeout)
         self._close_all(self._write_ends)
         self._write_ends = []
-        if self._helper is not None:
+        if self._process is not None:
             try:  # at once when no child process holds the pipes; else it goes on alone
-                self._helper.wait(0.2)
+                self._process.wait(0.2)
             except subprocess.TimeoutExpired:
                 pass
 
@@ -189,7 +221,7 @@ class Redirect:
         self._close_all([*self._reads, *self._write_ends, self._wake_r, self._wake_w,
                          self._copy_r, self._ctl_w, *(s for _, s in self._saved)])
         self._reads, self._write_ends, self._saved = {}, [], []
-        self._helper = None
+        self._process, self._teeing = None, False
 
     # -- with the tee process ------------------------------------------------------------
 
@@ -216,8 +248,8 @@ class Redirect:
         except OSError:
             pass
         finally:
-            if not ended:  # the helper died: stop() must not write to a closed fd
-                self._helper = None
+            if not ended:  # the tee died: stop() must not write to a closed fd
+                self._teeing = False
             self._close_all([self._copy_r, self._ctl_w])
             self._copy_r = self._ctl_w = -1
         if not ended and not self._restored:  # serve the pipes ourselves
