@@ -60,6 +60,9 @@ class Output:
     console: list[ConsoleLine] = field(default_factory=list)
     # Shared runs: rows merge with the stored rows of the same steps.
     merge_rows: bool = False
+    # With merge_rows: each step's row in ``rows``, so that a batch of 10,000 rows
+    # merges in linear time.
+    row_of_step: dict[int, dict[str, Any]] = field(default_factory=dict)
     conflicts: int = 0  # same key, same step, two writers, within this output
     # Alerts to deliver (to the webhook) once this output is committed.
     alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -359,14 +362,17 @@ class RunAssembly:
 
     def _merge_row(self, step: int, row: dict[str, Any]) -> None:
         """Shared runs: rows of one step merge; the store merges with what it has."""
-        self.out.merge_rows = True
-        for index in range(len(self.out.rows) - 1, -1, -1):
-            if self.out.rows[index][0] == step:
-                old = self.out.rows[index][1]
-                self.out.conflicts += count_conflicts(old, row)
-                old.update(row)
-                return
-        self.out.rows.append((step, row))
+        out = self.out
+        out.merge_rows = True
+        if len(out.row_of_step) != len(out.rows):  # rows committed before the run was shared
+            out.row_of_step = dict(out.rows)
+        old = out.row_of_step.get(step)
+        if old is not None:
+            out.conflicts += count_conflicts(old, row)
+            old.update(row)
+            return
+        out.row_of_step[step] = row
+        out.rows.append((step, row))
 
     def _file(self, name: str, pending: bool) -> None:
         info = self.files[name]

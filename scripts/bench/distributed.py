@@ -4,8 +4,9 @@
 Prints, for the embedded store (and for PostgreSQL + S3 when MYTRACK_BENCH_STORE
 and MYTRACK_BENCH_BLOBS name them):
   * 64 processes x 2,000 steps of 10 scalars, one run each (grouped): init()
-    p50/p99, aggregate steps/s until durable, time until every step is readable,
-    peak RSS of the service;
+    p50/p99, aggregate steps/s until durable (every rank's flush acked) and until
+    readable (every step back through Api: the runs' last step), peak RSS of the
+    service;
   * 8 writers x 10,000 steps into one shared run: the same figures.
 
 Usage: python scripts/bench/distributed.py [--ranks 64] [--steps 2000]
@@ -26,6 +27,8 @@ import time
 from typing import Any
 
 import psutil
+
+import mytrack
 
 _WORKER = r"""
 import json, os, sys, time
@@ -50,6 +53,8 @@ while not os.path.exists(f"{start_file}.go"):
 began = time.time()
 for i in range(steps):
     run.log({f"m{k}_{rank % 4}": i * 0.5 + k for k in range(10)})
+if mode == "shared":
+    run.log({f"done_{rank}": 1})  # read back once this writer's every step is applied
 run._sender.flush()
 durable = time.time()
 run.finish()
@@ -93,26 +98,39 @@ def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: st
             break  # a rank failed: its error shows below
         time.sleep(0.01)
     open(f"{start_file}.go", "w").close()
-    results = []
-    for child in children:
-        while child.poll() is None:
-            pid = _service_pid(env["MYTRACK_DIR"])
-            if pid:
-                try:
-                    peak = max(peak, psutil.Process(pid).memory_info().rss / 2**20)
-                except psutil.NoSuchProcess:
-                    pass
-            time.sleep(0.05)
-        results.append(json.loads(child.stdout.read().strip().splitlines()[-1]))
+    api = mytrack.Api(settings=mytrack.Settings(service_dir=env["MYTRACK_DIR"]))
+    readable_at = 0.0
+    while any(child.poll() is None for child in children) or not readable_at:
+        pid = _service_pid(env["MYTRACK_DIR"])
+        if pid:
+            try:
+                peak = max(peak, psutil.Process(pid).memory_info().rss / 2**20)
+            except psutil.NoSuchProcess:
+                pass
+        if not readable_at and _all_readable(api, mode, procs, steps):
+            readable_at = time.time()
+        if any(child.returncode not in (None, 0) for child in children):
+            break  # a rank failed: its error shows below
+        time.sleep(0.05)
+    results = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
     wall = time.perf_counter() - began
     inits = [r["init_s"] * 1000 for r in results]
-    durable = max(r["durable"] for r in results) - min(r["began"] for r in results)
+    first = min(r["began"] for r in results)
     return {
         "mode": mode, "procs": procs, "steps_each": steps,
         "init_p50_ms": _pct(inits, 0.5), "init_p99_ms": _pct(inits, 0.99),
-        "durable_steps_per_s": procs * steps / durable, "wall_s": wall,
-        "service_peak_rss_mb": peak,
+        "durable_steps_per_s": procs * steps / (max(r["durable"] for r in results) - first),
+        "readable_steps_per_s": procs * steps / (readable_at - first),
+        "wall_s": wall, "service_peak_rss_mb": peak,
     }
+
+
+def _all_readable(api: Any, mode: str, procs: int, steps: int) -> bool:
+    """Whether every step of the scenario's runs can be read back (one ListRuns call)."""
+    runs = [r for r in api.runs("bench-dist") if (r.group == "grouped") == (mode == "grouped")]
+    if mode == "shared":  # applied in order per writer: its last key means all its steps
+        return len(runs) == 1 and all(f"done_{w}" in runs[0].summary for w in range(procs))
+    return len(runs) == procs and all(r.last_step >= steps - 1 for r in runs)
 
 
 def run_all(args: argparse.Namespace, extra_env: dict[str, str], label: str) -> list[dict[str, Any]]:
@@ -149,7 +167,8 @@ def main() -> int:
         results += run_all(args, extra, "postgres+s3" if blobs else "postgres")
     for r in results:
         print(f"{r['backend']:12} {r['mode']:8} {r['procs']:3} x {r['steps_each']:>6,} steps: "
-              f"{r['durable_steps_per_s']:>9,.0f} steps/s durable; init p50 {r['init_p50_ms']:.0f} ms, "
+              f"{r['durable_steps_per_s']:>9,.0f} steps/s durable, {r['readable_steps_per_s']:>9,.0f} "
+              f"readable; init p50 {r['init_p50_ms']:.0f} ms, "
               f"p99 {r['init_p99_ms']:.0f} ms; wall {r['wall_s']:.1f} s; "
               f"service peak RSS {r['service_peak_rss_mb']:.0f} MB")
     print(json.dumps(results))

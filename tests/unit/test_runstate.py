@@ -592,3 +592,19 @@ def test_columnar_batch_resumed_run_continues_steps_and_runtime() -> None:
                     last_step=9)
     assert fast[:3] == slow[:3]
     assert [row[0] for row in fast[0]] == [10, 11]
+
+
+def test_shared_writers_rows_of_one_step_merge_within_a_batch() -> None:
+    """Two writers of a shared run, thousands of steps in one batch: one row per step holding both writers' keys, the same key at the same step counted as a conflict, the later value winning."""
+    assembly = _assembly(service_state={"step": 0, "start_time": T0, "shared": True})
+    steps = 5_000
+    for writer, key in (("w1", "a"), ("w2", "b")):
+        assembly.select(writer)
+        for i in range(steps):
+            assembly.apply(log({key: i, "both": f"{writer}-{i}"} if i == 7 else {key: i}, t=i))
+    out = assembly.take()
+    assert out.merge_rows
+    assert [step for step, _ in out.rows] == list(range(steps))
+    assert {k: out.rows[7][1][k] for k in ("a", "b", "both")} == {"a": 7, "b": 7, "both": "w2-7"}
+    assert all(row["a"] == row["b"] == step for step, row in out.rows)
+    assert out.conflicts == 1
