@@ -35,6 +35,9 @@ _WORKERS = 4
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 60.0
 _DEBOUNCE = 0.5  # seconds of quiet after a live change before uploading
+# Live watches are re-read from the store when files were written or the live
+# runs changed (at most once a second), and at least this often in any case.
+_REFRESH_SECONDS = 30.0
 
 
 def min_interval(size: int) -> float:
@@ -74,6 +77,9 @@ class Transfers:
         self._slots: dict[tuple[RunKey, str], _Slot] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._files_written = True  # since the live watches were last read
+        self._last_refresh = 0.0  # monotonic time they were
+        self._watched_runs: list[RunKey] | None = None  # the live runs they were read for
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="mytrack-upload")
         self._thread = threading.Thread(target=self._run, name="mytrack-transfers", daemon=True)
@@ -83,6 +89,8 @@ class Transfers:
         self._thread.start()
 
     def wake(self) -> None:
+        """Files were written (new ones, or a new policy): uploads and watches are re-read."""
+        self._files_written = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -118,16 +126,14 @@ class Transfers:
     # -- scheduling -------------------------------------------------------------
 
     def _run(self) -> None:
-        last_refresh = 0.0
         while not self._stop.is_set():
             self._wake.wait(0.25)
             self._wake.clear()
             try:
-                if time.monotonic() - last_refresh > 1.0:
-                    self._refresh_watches()
-                    last_refresh = time.monotonic()
+                self._maybe_refresh_watches()
                 due = self.store.list_files(pending=True)
             except StoreError as exc:
+                self._files_written = True  # the watches are read again next time
                 self._note(f"cannot list pending uploads: {exc}")
                 continue
             now = time.monotonic()
@@ -141,10 +147,24 @@ class Transfers:
                     generation = slot.generation
                 self._pool.submit(self._upload, row, generation)
 
-    def _refresh_watches(self) -> None:
+    def _maybe_refresh_watches(self) -> None:
+        """Re-reads the live files when files were written or the live runs changed.
+
+        At most once a second, and not a query per live run each second (64
+        ranks: 64 queries/s) when nothing changed.
+        """
+        since = time.monotonic() - self._last_refresh
+        live = self.live_runs()
+        if since > 1.0 and (self._files_written or live != self._watched_runs) \
+                or since > _REFRESH_SECONDS:
+            self._files_written = False
+            self._refresh_watches(live)
+            self._last_refresh, self._watched_runs = time.monotonic(), live
+
+    def _refresh_watches(self, live: list[RunKey]) -> None:
         wanted = {
             row.path: (row.key, row.name)
-            for key in self.live_runs()
+            for key in live
             for row in self.store.list_files(key)
             if row.policy == "live"
         }

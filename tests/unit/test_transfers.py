@@ -375,3 +375,43 @@ def test_file_changing_continuously_is_still_uploaded_while_it_changes(
         return len(blobs.puts) >= 2
 
     wait_for(write_every_200ms_and_check, timeout=3, message="an upload during the writes")
+
+
+class ListCountingStore(MemoryStore):
+    """Counts the per-run file listings (the live watches' refresh)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_listings = 0
+
+    def list_files(self, key: RunKey | None = None, pending: bool | None = None) -> list[FileRow]:
+        if key is not None:
+            self.run_listings += 1
+        return super().list_files(key, pending)
+
+
+def test_live_watches_are_read_again_only_when_something_changed(tmp_path: Path) -> None:
+    """The live files are listed per live run when files were written or the live runs changed (at most once a second), not every second regardless: 64 ranks made 64 queries a second."""
+    store = ListCountingStore()
+    keys = [RunKey("e", "p", f"r{i}") for i in range(3)]
+    for key in keys:
+        store.create_run(RunRow(key=key, created_at=time.time()))
+    live = list(keys)
+    transfers = Transfers(store, LocalBlobStore(str(tmp_path / "blobs")), live_runs=lambda: list(live))
+
+    def refresh_after(seconds: float) -> int:
+        """Listings made by a refresh check ``seconds`` after the last refresh."""
+        before = store.run_listings
+        transfers._last_refresh = time.monotonic() - seconds
+        transfers._maybe_refresh_watches()
+        return store.run_listings - before
+
+    assert refresh_after(2.0) == 3  # the first time
+    assert refresh_after(2.0) == 0  # nothing changed
+    transfers.wake()  # the applier wrote files
+    assert refresh_after(0.5) == 0  # within the second: later
+    assert refresh_after(2.0) == 3
+    live.pop()
+    assert refresh_after(2.0) == 2  # a run ended
+    assert refresh_after(2.0) == 0
+    assert refresh_after(31.0) == 2  # the periodic safety net
