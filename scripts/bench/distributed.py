@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from typing import Any
 
 import psutil
@@ -32,17 +33,18 @@ import mytrack
 
 _WORKER = r"""
 import json, os, sys, time
-start_file, mode, steps, rank = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+start_file, mode, steps, rank, project = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                          int(sys.argv[4]), sys.argv[5])
 import mytrack
 open(f"{start_file}.ready-{rank}", "w").close()
 while not os.path.exists(start_file):
     time.sleep(0.001)
 t0 = time.perf_counter()
 if mode == "shared":
-    run = mytrack.init(project="bench-dist", id="shared-bench", settings=mytrack.Settings(
+    run = mytrack.init(project=project, id="shared-bench", settings=mytrack.Settings(
         mode="shared", x_primary=rank == 0, x_label=f"rank-{rank}", quiet=True))
 else:
-    run = mytrack.init(project="bench-dist", group="grouped", job_type="worker",
+    run = mytrack.init(project=project, group="grouped", job_type="worker",
                        settings=mytrack.Settings(quiet=True))
 init_s = time.perf_counter() - t0
 # Ranks meet after init(), as training ranks do at their first collective: init()
@@ -78,8 +80,11 @@ def _service_pid(home: str) -> int | None:
 
 def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: str) -> dict[str, Any]:
     start_file = os.path.join(workdir, f"start-{mode}")
+    # A project of its own: a shared store (PostgreSQL) keeps the runs of earlier benchmarks.
+    project = f"bench-dist-{uuid.uuid4().hex[:8]}"
     children = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, start_file, mode, str(steps), str(rank)],
+        subprocess.Popen([sys.executable, "-c", _WORKER, start_file, mode, str(steps), str(rank),
+                          project],
                          cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
         for rank in range(procs)
     ]
@@ -107,7 +112,7 @@ def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: st
                 peak = max(peak, psutil.Process(pid).memory_info().rss / 2**20)
             except psutil.NoSuchProcess:
                 pass
-        if not readable_at and _all_readable(api, mode, procs, steps):
+        if not readable_at and _all_readable(api, project, mode, procs, steps):
             readable_at = time.time()
         if any(child.returncode not in (None, 0) for child in children):
             break  # a rank failed: its error shows below
@@ -125,9 +130,9 @@ def scenario(mode: str, procs: int, steps: int, env: dict[str, str], workdir: st
     }
 
 
-def _all_readable(api: Any, mode: str, procs: int, steps: int) -> bool:
+def _all_readable(api: Any, project: str, mode: str, procs: int, steps: int) -> bool:
     """Whether every step of the scenario's runs can be read back (one ListRuns call)."""
-    runs = [r for r in api.runs("bench-dist") if (r.group == "grouped") == (mode == "grouped")]
+    runs = [r for r in api.runs(project) if (r.group == "grouped") == (mode == "grouped")]
     if mode == "shared":  # applied in order per writer: its last key means all its steps
         return len(runs) == 1 and all(f"done_{w}" in runs[0].summary for w in range(procs))
     return len(runs) == procs and all(r.last_step >= steps - 1 for r in runs)
