@@ -16,14 +16,15 @@ while the tee process forwards it. And per-line work in a thread of the
 training process takes the GIL from the training loop: here it costs the
 training process nothing.
 
-Where it comes from: the service runs a tee server (`start_server`; the same
-program, ``serve`` mode) listening on the home's ``tee.sock``. A training
-process passes it the six descriptors (`hand_over`, SCM_RIGHTS) and the
-server forks a child that serves them: a fraction of a millisecond of CPU,
-outside the training processes' scheduling group, where starting an
-interpreter costs each of 64 ranks starting at once over ten. Without a
-service (offline runs) or when the hand-over fails, the training process
-starts its own (``python -I -S -c BOOTSTRAP fds... program``).
+Where it comes from: a training process usually starts its own (``python -I
+-S -c BOOTSTRAP fds... program``). But the service runs a tee server
+(`start_server`; the same program, ``serve`` mode) listening on the home's
+``tee.sock``, and a process that starts the service (as the ranks of a job
+starting together do) passes it the six descriptors instead (`hand_over`,
+SCM_RIGHTS): the server forks a child, in a session of its own, that serves
+them, a fraction of a millisecond of CPU where starting an interpreter costs
+each of 64 ranks starting at once over ten. The forked child continues the
+program past ``serve`` exactly as a started tee runs it.
 
 A tee process ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a scheduler's
 SIGTERM goes to the whole process group: it must keep forwarding the
@@ -83,10 +84,61 @@ def encode_lines(batch):
 
 LOOP = r'''
 import codecs, os, select, signal, socket, struct, sys, time
-for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_s, signal.SIG_IGN)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
 FRAME = struct.Struct("<BII")
 
+
+def serve(listen_fd, watch_fd):
+    # Tee processes for the service's clients: each connection passes the six
+    # descriptors of a tee (SCM_RIGHTS); a forked child answers its pid and
+    # returns them, to run the loop below. Forking this small single-threaded
+    # process costs a fraction of a millisecond where starting an interpreter
+    # costs over ten. The server itself never returns.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    server = socket.socket(fileno=listen_fd)
+    while True:
+        ready, _, _ = select.select([server, watch_fd], [], [])
+        if watch_fd in ready:
+            os._exit(0)  # the service is gone (its end of the pipe closed)
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            continue
+        fds, child = [], False
+        try:
+            conn.settimeout(5.0)
+            _, fds, _, _ = socket.recv_fds(conn, 16, 6)
+            child = len(fds) == 6 and os.fork() == 0
+        except OSError:
+            pass
+        if child:
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()
+                server.close()
+                os.close(watch_fd)
+                conn.sendall(str(os.getpid()).encode())
+                conn.close()
+            except OSError:  # the client gave up waiting: it serves its pipes itself
+                os._exit(0)
+            return fds
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+
+if sys.argv[1] == "serve":
+    fds = serve(int(sys.argv[2]), int(sys.argv[3]))
+else:
+    fds = map(int, sys.argv[1:7])
+out_r, err_r, orig_out, orig_err, copy_w, ctl_r = fds
+reads = {out_r: (0, orig_out), err_r: (1, orig_err)}
+for fd in reads:
+    os.set_blocking(fd, False)
+assemblers = (LineAssembler("stdout"), LineAssembler("stderr"))
+decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
+found, copying, sent_at = [], True, time.monotonic()
 
 def write_all(fd, data):
     view = memoryview(data)
@@ -99,114 +151,62 @@ def write_all(fd, data):
             return False
     return True
 
+def send():
+    global found, copying, sent_at
+    sent_at = time.monotonic()
+    while found and copying:
+        count, size = 0, 0
+        while count < len(found) and count < 1000 and size < (1 << 20):
+            size += len(found[count][2])
+            count += 1
+        payload = encode_lines(found[:count])
+        del found[:count]
+        if not write_all(copy_w, FRAME.pack(1, count, len(payload)) + payload):
+            copying = False  # the training process is gone: only forward
+    found = []
 
-def tee(out_r, err_r, orig_out, orig_err, copy_w, ctl_r):
-    reads = {out_r: (0, orig_out), err_r: (1, orig_err)}
-    for fd in reads:
-        os.set_blocking(fd, False)
-    assemblers = (LineAssembler("stdout"), LineAssembler("stderr"))
-    decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
-    found, copying, sent_at = [], True, time.monotonic()
+def pump(fd):
+    index, original = reads[fd]
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return 0
+    except OSError:  # EIO: a pseudo-terminal whose writers all closed
+        data = b""
+    if not data:
+        del reads[fd]
+        poller.unregister(fd)
+        return 0
+    write_all(original, data)
+    if copying:
+        assemblers[index].feed(decoders[index].decode(data), time.time(), found)
+    return len(data)
 
-    def send():
-        nonlocal found, copying, sent_at
-        sent_at = time.monotonic()
-        while found and copying:
-            count, size = 0, 0
-            while count < len(found) and count < 1000 and size < (1 << 20):
-                size += len(found[count][2])
-                count += 1
-            payload = encode_lines(found[:count])
-            del found[:count]
-            if not write_all(copy_w, FRAME.pack(1, count, len(payload)) + payload):
-                copying = False  # the training process is gone: only forward
-        found = []
-
-    def pump(fd):
-        index, original = reads[fd]
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return 0
-        except OSError:  # EIO: a pseudo-terminal whose writers all closed
-            data = b""
-        if not data:
-            del reads[fd]
-            poller.unregister(fd)
-            return 0
-        write_all(original, data)
-        if copying:
-            assemblers[index].feed(decoders[index].decode(data), time.time(), found)
-        return len(data)
-
-    poller = select.poll()
-    for fd in (*reads, ctl_r):
-        poller.register(fd, select.POLLIN)
-    while reads:
-        wait = None if not found else max(0, int((sent_at + 0.5 - time.monotonic()) * 1000))
-        for fd, _ in poller.poll(wait):
-            if fd == ctl_r:
-                request = os.read(ctl_r, 64)
-                poller.unregister(ctl_r)
-                if request and copying:  # drain: what was written so far, partial lines, END
-                    for fd2 in list(reads):
-                        while pump(fd2):
-                            pass
-                    for assembler in assemblers:
-                        assembler.finish(time.time(), found)
-                    send()
-                    if copying:
-                        write_all(copy_w, FRAME.pack(255, 0, 0))
-                copying = False
-                found = []
-                os.close(copy_w)
-            elif fd in reads:
-                pump(fd)
-        if found and (len(found) >= 1000 or time.monotonic() - sent_at >= 0.5):
-            send()
-
-
-def serve(listen_fd, watch_fd):
-    # Tee processes for the service's clients: each connection passes the six
-    # descriptors of `tee` (SCM_RIGHTS); a forked child serves them and answers
-    # its pid. Forking this small single-threaded process costs a fraction of a
-    # millisecond where starting an interpreter costs over ten.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    server = socket.socket(fileno=listen_fd)
-    while True:
-        ready, _, _ = select.select([server, watch_fd], [], [])
-        if watch_fd in ready:
-            return  # the service is gone (its end of the pipe closed)
-        try:
-            conn, _ = server.accept()
-        except OSError:
-            continue
-        fds = []
-        try:
-            conn.settimeout(5.0)
-            _, fds, _, _ = socket.recv_fds(conn, 16, 6)
-            if len(fds) == 6 and os.fork() == 0:
-                try:
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    server.close()
-                    os.close(watch_fd)
-                    conn.sendall(str(os.getpid()).encode())
-                    conn.close()
-                    tee(*fds)
-                finally:
-                    os._exit(0)
-        except OSError:
-            pass
-        finally:
-            for fd in fds:
-                os.close(fd)
-            conn.close()
-
-
-if sys.argv[1] == "serve":
-    serve(int(sys.argv[2]), int(sys.argv[3]))
-else:
-    tee(*map(int, sys.argv[1:7]))
+poller = select.poll()
+for fd in (*reads, ctl_r):
+    poller.register(fd, select.POLLIN)
+while reads:
+    wait = None if not found else max(0, int((sent_at + 0.5 - time.monotonic()) * 1000))
+    for fd, _ in poller.poll(wait):
+        if fd == ctl_r:
+            request = os.read(ctl_r, 64)
+            poller.unregister(ctl_r)
+            if request and copying:  # drain: what was written so far, partial lines, END
+                for fd2 in list(reads):
+                    while pump(fd2):
+                        pass
+                for assembler in assemblers:
+                    assembler.finish(time.time(), found)
+                send()
+                if copying:
+                    write_all(copy_w, FRAME.pack(255, 0, 0))
+            copying = False
+            found = []
+            os.close(copy_w)
+        elif fd in reads:
+            pump(fd)
+    if found and (len(found) >= 1000 or time.monotonic() - sent_at >= 0.5):
+        send()
 '''
 
 

@@ -113,9 +113,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
         f.write(request.SerializeToString())
-    # The service's tee server gives the capture its tee process (offline: none).
-    tee_server = None if offline else service_address(settings.service_dir or "").tee
-    capture = console.begin(settings.console, tee_server)
+    capture = console.begin(settings.console, _tee_server(settings))
     try:
         run = _connect_run(settings, request, run_dir, start_time, capture)
     except BaseException:
@@ -129,6 +127,22 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         autoresume.remember(settings, run.entity, run.project, run.id)
     environment.collect_in_background(run)
     return run
+
+
+def _tee_server(settings: Settings) -> str | None:
+    """Where the capture gets its tee process: the service's tee server if this
+    process finds no service running (it starts one, or waits for one starting,
+    as ranks do at a cold start), else None (it starts its own).
+
+    A forked tee costs a rank a fraction of a millisecond of CPU where starting
+    an interpreter costs 13-14 ms, which 64 ranks starting together on a small
+    machine wait for; but on such a machine a tee outside the program's session
+    costs it a few microseconds more per printed line (docs/architecture.md).
+    """
+    if settings.mode == "offline":
+        return None
+    address = service_address(settings.service_dir or "")
+    return None if os.path.exists(address.socket) else address.tee
 
 
 def _connect_run(

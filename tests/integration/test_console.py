@@ -298,16 +298,15 @@ def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
 
 
 @pytest.mark.parametrize("source", ["service", "own"])
-def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str, source: str) -> None:
-    """If the tee process (forked by the service's tee server, or the program's own without one) is killed, the program's own thread takes over: later lines still reach stdout and the log."""
+def test_output_goes_on_when_the_tee_process_dies(
+    workdir: Path, project: str, source: str, tmp_path: Path
+) -> None:
+    """If the tee process (forked by the service's tee server for a program that starts the service, or the program's own where the service runs already) is killed, the program's own thread takes over: later lines still reach stdout and the log."""
     code = f"""
-        import os, signal, sys, time
+        import json, os, signal, sys, time
         import psutil
         import mytrack
         from mytrack._internal import console
-        from mytrack_proto import tee as tee_program
-        if {source!r} == "own":
-            tee_program.hand_over = lambda *args, **kwargs: None  # as with no tee server
         run = mytrack.init(project={project!r})
         print("before", flush=True)
         api_run, deadline = mytrack.Api().run(run.path), time.monotonic() + 30
@@ -322,9 +321,22 @@ def test_output_goes_on_when_the_tee_process_dies(workdir: Path, project: str, s
         for i in range(3):
             print(f"after {{i}}", flush=True)
         run.finish()
+        stored = [line["text"] for line in mytrack.Api().run(run.path).console()]
+        open({str(tmp_path / "stored.json")!r}, "w").write(json.dumps(stored))
     """
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,
-                            env=_env(), capture_output=True, timeout=60)
+    env = _env()
+    if source == "service":  # a home of its own: the program starts the service
+        env["MYTRACK_DIR"] = str(tmp_path / "cold-home")
+    else:
+        mytrack.Api().projects()  # the service runs already
+    try:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,
+                                env=env, capture_output=True, timeout=60)
+    finally:
+        if source == "service":
+            subprocess.run([sys.executable, "-m", "mytrack_service", "--home", env["MYTRACK_DIR"],
+                            "stop"], env=env, capture_output=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b"before\nafter 0\nafter 1\nafter 2\n"
-    assert _lines(_latest_run(project)) == ["before", "after 0", "after 1", "after 2"]
+    stored = json.loads((tmp_path / "stored.json").read_text())
+    assert stored == ["before", "after 0", "after 1", "after 2"]

@@ -11,8 +11,9 @@ forwards every chunk to the original stdout/stderr at once, so the program's
 last words reach the terminal even when it dies right after writing them,
 and sends a copy back in batches, read here by one thread. The reader thread
 gets it, so that ``init()`` does not wait: from the service's tee server when
-there is one (the descriptors are passed over its socket; while the service
-starts, output waits in the pipes), else by starting one. Where neither
+``init()`` found no service running (the descriptors are passed over its
+socket; while the service starts, output waits in the pipes), else by
+starting one. Where neither
 works (no usable ``sys.executable``) or the tee process dies, a thread of
 ours reads the pipes and forwards instead.
 
