@@ -54,7 +54,8 @@ END = 255
 
 # OutputLine fields (proto/mytrack.proto): timestamp = 1 (double), stream = 2,
 # text = 3; Output.lines = 1. tests/unit/test_console_tee.py checks them
-# against the generated classes.
+# against the generated classes. Its `_varint` repeats encode.py's on purpose:
+# this program runs in a ``-I -S`` interpreter on the standard library alone.
 ENCODER = r'''
 import struct as _struct
 
