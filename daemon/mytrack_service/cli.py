@@ -14,8 +14,8 @@ import grpc
 
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
-from mytrack_proto.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
-from mytrack_service.config import ServiceConfig
+from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
+from mytrack_service.settings import ServiceSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--home", dest="sub_home", help=argparse.SUPPRESS)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    config = ServiceConfig.from_env(
+    config = ServiceSettings.from_env(
         home=getattr(args, "sub_home", None) or args.home,
         idle_timeout=getattr(args, "idle_timeout", None),
     )
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     return _status(service_address(config.home), args.json)
 
 
-def _start(config: ServiceConfig, detach: bool, no_wait: bool) -> int:
-    from mytrack_service.server import AlreadyRunning, serve
+def _start(config: ServiceSettings, detach: bool, no_wait: bool) -> int:
+    from mytrack_service.service import AlreadyRunning, serve
 
     address = service_address(config.home)
     if not detach:

@@ -1,7 +1,7 @@
-"""Wire and disk formats shared by the mytrack SDK and mytrack-service.
+"""The protocol between the mytrack SDK and mytrack-service: generated code only.
 
-``mytrack_pb2`` / ``mytrack_pb2_grpc`` are generated (``scripts/gen-proto``);
-``wal`` is the framing of the per-run write-ahead log; ``tee`` (with ``lines``)
-is the console tee program, which a training process starts itself or the
-service's tee server forks for it.
+``mytrack_pb2`` / ``mytrack_pb2_grpc`` are generated from ``mytrack.proto`` by
+``scripts/gen-proto``; nothing else lives here. What both sides share beyond the
+messages (the WAL's framing, the service's addresses, run names, console lines
+and the tee program) is in ``mytrack_common``.
 """

@@ -32,7 +32,7 @@ CHILD = r"""
 import json, os, sys, time
 import psutil
 import mytrack
-from mytrack._internal import environment
+from mytrack._internal.lifecycle import environment
 mode, iterations, work = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 run = mytrack.init(project="bench-console", settings=mytrack.Settings(console=mode, quiet=True))
 t0 = time.perf_counter()

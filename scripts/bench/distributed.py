@@ -70,7 +70,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _service_pid(home: str) -> int | None:
-    from mytrack_proto.address import service_address
+    from mytrack_common.address import service_address
 
     try:
         return int(open(service_address(home).pid).read().strip())

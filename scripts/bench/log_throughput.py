@@ -79,7 +79,7 @@ def _pct(values: list[int], q: float) -> float:
 
 def bench_mytrack(steps: int, home: str, workdir: str) -> dict[str, Any]:
     import mytrack
-    from mytrack_proto.address import service_address
+    from mytrack_common.address import service_address
 
     os.environ["MYTRACK_DIR"] = home
     t0 = time.perf_counter()

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 from mytrack import errors, plot
-from mytrack._alert import AlertLevel
-from mytrack._config import Config
-from mytrack._init import alert, finish, init, log, restore, save, unwatch, watch
-from mytrack._run import Run
-from mytrack._summary import Summary
+from mytrack._internal.run.alert import AlertLevel
+from mytrack._internal.run.config import Config
+from mytrack._internal.lifecycle.init import alert, finish, init, log, restore, save, unwatch, watch
+from mytrack._internal.run.run import Run
+from mytrack._internal.run.summary import Summary
 from mytrack.api import Api
 from mytrack.artifacts import Artifact
 from mytrack.data_types import Audio, Histogram, Html, Image, Object3D, Table, Video

@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from mytrack._internal import launcher
-from mytrack._internal.api_media import ApiMedia, load_rows
-from mytrack._internal.download import download
-from mytrack._internal.encode import dumps
-from mytrack._internal.transport import ServiceClient
+from mytrack._internal.transport import launcher
+from mytrack._internal.media.readback import ApiMedia, load_rows
+from mytrack._internal.files.download import download
+from mytrack._internal.transport.encode import dumps
+from mytrack._internal.transport.client import ServiceClient
 from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
@@ -85,12 +85,12 @@ class Api:
     # -- artifacts (see mytrack.artifacts) ---------------------------------------
 
     def _artifacts(self) -> Any:
-        from mytrack._internal.artifacts_client import ArtifactService
+        from mytrack._internal.artifacts.client import ArtifactService
 
         return ArtifactService(self._rpc)
 
     def _artifact_path(self, name: str) -> tuple[str, str, str, str]:
-        from mytrack._internal.artifacts_client import parse_name
+        from mytrack._internal.artifacts.client import parse_name
 
         return parse_name(name, self.default_entity, self._settings.project or "uncategorized")
 
@@ -100,7 +100,7 @@ class Api:
         Raises:
             ArtifactNotFoundError: no such artifact, version or alias (or not of ``type``).
         """
-        from mytrack._internal.artifacts_client import from_doc
+        from mytrack._internal.artifacts.client import from_doc
 
         entity, project, short, version = self._artifact_path(name)
         service = self._artifacts()

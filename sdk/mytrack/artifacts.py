@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from mytrack.errors import ArtifactError, InvalidValueError
 
 if TYPE_CHECKING:
-    from mytrack._internal.artifacts_client import ArtifactService
+    from mytrack._internal.artifacts.client import ArtifactService
 
 _BUFSIZE = 1 << 20
 
@@ -227,7 +227,7 @@ class Artifact:
     def add_reference(self, uri: str, name: str | None = None, checksum: bool = True,
                       max_objects: int | None = None) -> list[ArtifactManifestEntry]:
         """Adds a reference (``file://`` path or ``s3://bucket/key-or-prefix``) without copying it."""
-        from mytrack._internal import artifact_refs
+        from mytrack._internal.artifacts import refs as artifact_refs
 
         self._check_mutable()
         found = artifact_refs.reference_entries(str(uri), name, checksum, max_objects)
@@ -350,7 +350,7 @@ class Artifact:
         Raises:
             ArtifactError: a blob or reference whose content does not match.
         """
-        from mytrack._internal.artifact_download import download_entries
+        from mytrack._internal.artifacts.download import download_entries
 
         service = self._require_stored()
         target = os.path.abspath(root or os.path.join("artifacts", f"{self._name}:{self.version}"))

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from mytrack._internal import artifacts_cli
+from mytrack._internal.artifacts import cli as artifacts_cli
 from mytrack.api import Api, ApiRun, _flatten
 from mytrack.errors import Error, InvalidValueError
 
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ui(open_browser: bool) -> int:
     """Prints the UI's address, token included (starting the service if needed)."""
-    from mytrack._internal import launcher, webui
+    from mytrack._internal.transport import launcher
+    from mytrack._internal.transport import webui
     from mytrack.settings import Settings
 
     settings = Settings().resolve()
@@ -197,7 +198,7 @@ def _sync(api: Api, paths: list[str], root: str | None, include_offline: bool,
           timeout: float) -> int:
     from rich.progress import Progress
 
-    from mytrack._internal.sync import find_writers, sync_writer
+    from mytrack._internal.transport.sync import find_writers, sync_writer
 
     if not paths and root is None:
         raise InvalidValueError("name run folders to sync, or --dir DIR to find them")

@@ -12,14 +12,14 @@ dicts with a ``download()`` method.
 
 from __future__ import annotations
 
-from mytrack._media.audio import Audio
-from mytrack._media.base import Media
-from mytrack._media.chart import Plot
-from mytrack._media.histogram import Histogram
-from mytrack._media.html import Html
-from mytrack._media.image import Image
-from mytrack._media.object3d import Object3D
-from mytrack._media.table import Table
-from mytrack._media.video import Video
+from mytrack._internal.media.audio import Audio
+from mytrack._internal.media.base import Media
+from mytrack._internal.media.chart import Plot
+from mytrack._internal.media.histogram import Histogram
+from mytrack._internal.media.html import Html
+from mytrack._internal.media.image import Image
+from mytrack._internal.media.object3d import Object3D
+from mytrack._internal.media.table import Table
+from mytrack._internal.media.video import Video
 
 __all__ = ["Audio", "Histogram", "Html", "Image", "Media", "Object3D", "Plot", "Table", "Video"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mytrack._media.chart import Plot
-from mytrack._media.curves import precision_recall, roc, thin
-from mytrack._media.table import Table
+from mytrack._internal.media.chart import Plot
+from mytrack._internal.media.curves import precision_recall, roc, thin
+from mytrack._internal.media.table import Table
 from mytrack.errors import InvalidValueError
 
 __all__ = ["Plot", "bar", "confusion_matrix", "histogram", "line", "line_series", "pr_curve",

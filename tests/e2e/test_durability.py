@@ -22,8 +22,8 @@ import psutil
 import pytest
 
 import mytrack
-from mytrack_proto import wal
-from mytrack_proto.address import service_address
+from mytrack_common import wal
+from mytrack_common.address import service_address
 from tests.conftest import wait_for
 
 # -- helpers ----------------------------------------------------------------------
@@ -209,7 +209,7 @@ ACKED_THEN_KILLED_SCRIPT = """
     from pathlib import Path
     import psutil
     import mytrack
-    from mytrack_proto.address import service_address
+    from mytrack_common.address import service_address
 
     marker = Path(sys.argv[1])
     run = mytrack.init(project="durability", settings=mytrack.Settings(quiet=True))

@@ -33,8 +33,8 @@ import psutil
 import pytest
 
 import mytrack
-from mytrack_proto.address import service_address
-from mytrack_service import transfers as transfers_module
+from mytrack_common.address import service_address
+from mytrack_service.outbound import transfers as transfers_module
 from tests.conftest import wait_for
 
 MiB = 2**20

@@ -30,7 +30,7 @@ import psutil
 import pytest
 
 import mytrack
-from mytrack_proto.address import service_address
+from mytrack_common.address import service_address
 from tests.conftest import wait_for, wait_for_console_tee
 
 META = ("_runtime", "_timestamp")

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 import mytrack
-from mytrack_proto.address import ServiceAddress, service_address
+from mytrack_common.address import ServiceAddress, service_address
 from tests.conftest import wait_for, wait_for_console_tee
 
 _BIN = Path(sys.executable).parent

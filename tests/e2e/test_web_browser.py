@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 
 import mytrack
-from mytrack._internal import launcher, webui
-from mytrack_service.config import ServiceConfig
+from mytrack._internal.transport import launcher
+from mytrack._internal.transport import webui
+from mytrack_service.settings import ServiceSettings
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.registry import open_store
 from tests.conftest import wait_for
@@ -198,7 +199,7 @@ def test_a_one_step_spike_in_a_million_is_drawn_zoomed_out(
     """A run of 1,000,000 steps with one spike: the zoomed-out chart holds at most ~2,000 points, the spike among them."""
     entity = mytrack.Settings().resolve().entity or ""
     key = RunKey(entity, project, "spike1m")
-    store = open_store(ServiceConfig.from_env().store_uri)  # the service's store, written directly: fast
+    store = open_store(ServiceSettings.from_env().store_uri)  # the service's store, written directly: fast
     try:
         store.create_run(RunRow(key, name="spiky", state="finished", last_step=999_999))
         for start in range(0, 1_000_000, 100_000):

@@ -306,7 +306,7 @@ def test_output_goes_on_when_the_tee_process_dies(
         import json, os, signal, sys, time
         import psutil
         import mytrack
-        from mytrack._internal import console
+        from mytrack._internal.console import capture as console
         run = mytrack.init(project={project!r})
         print("before", flush=True)
         api_run, deadline = mytrack.Api().run(run.path), time.monotonic() + 30

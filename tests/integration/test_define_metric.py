@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import mytrack
-from mytrack._metric import Metric
+from mytrack._internal.run.metric import Metric
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)

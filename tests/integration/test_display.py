@@ -59,7 +59,7 @@ def test_summary_when_the_ui_is_not_there(
     shown: list[str], project: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no web UI answering at run.url, display() renders the run's name, path, config and latest summary values."""
-    from mytrack._internal import webui
+    from mytrack._internal.transport import webui
 
     nowhere = webui.WebAddress(f"http://127.0.0.1:{_free_port()}", "t")
     monkeypatch.setattr(webui, "from_reply", lambda reply: nowhere)

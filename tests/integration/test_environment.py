@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import mytrack
-from mytrack._internal import environment
+from mytrack._internal.lifecycle import environment
 from tests.conftest import wait_for
 
 SCRIPT = """

@@ -24,7 +24,7 @@ import pytest
 
 import mytrack
 from mytrack import cli, errors
-from mytrack._internal import environment
+from mytrack._internal.lifecycle import environment
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image as PILImage
 
 import mytrack
-from mytrack._internal.api_media import ApiMedia
+from mytrack._internal.media.readback import ApiMedia
 from mytrack.errors import InvalidTypeError, InvalidValueError
 
 QUIET = mytrack.Settings(quiet=True)

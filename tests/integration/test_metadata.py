@@ -23,7 +23,7 @@ import yaml
 
 import mytrack
 from mytrack.errors import UsageError
-from mytrack_proto.address import service_address
+from mytrack_common.address import service_address
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
@@ -31,7 +31,8 @@ QUIET = mytrack.Settings(quiet=True)
 
 def _web() -> Any:
     """The web UI (address and token) of the session's service, as run.url uses it."""
-    from mytrack._internal import launcher, webui
+    from mytrack._internal.transport import launcher
+    from mytrack._internal.transport import webui
 
     client = launcher.connect(os.environ["MYTRACK_DIR"])
     try:

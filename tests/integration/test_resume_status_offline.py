@@ -23,8 +23,8 @@ import pytest
 
 import mytrack
 from mytrack import errors
-from mytrack._internal import environment
-from mytrack_proto.address import service_address
+from mytrack._internal.lifecycle import environment
+from mytrack_common.address import service_address
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)

@@ -23,7 +23,7 @@ import pytest
 
 import mytrack
 from mytrack import errors
-from mytrack_proto.address import service_address
+from mytrack_common.address import service_address
 
 QUIET = mytrack.Settings(quiet=True)
 META = ("_runtime", "_timestamp")

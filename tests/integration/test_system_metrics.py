@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 import mytrack
-from mytrack_service.gpus import FakeGpuReader, GpuReading, NvmlReader
-from mytrack_service.sessions import Hub, OpenRequest
+from mytrack_service.health.gpus import FakeGpuReader, GpuReading, NvmlReader
+from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest
 from mytrack_service.store.base import RunKey
 from mytrack_service.store.memory import MemoryStore
-from mytrack_service.sysmetrics import Sampler
+from mytrack_service.health.system_metrics import Sampler
 from tests.conftest import stop_service
 
 INTERVAL = 0.2
@@ -182,24 +182,24 @@ def test_per_run_interval_setting(sampling_home: Home, workdir: Path, project: s
 # -- the sampler in-process: injected GPU reader, cost ---------------------------------
 
 
-def _hub_with_writer(tmp_path: Path, pid: int) -> tuple[Hub, RunKey]:
-    hub = Hub(MemoryStore(), str(tmp_path))
+def _hub_with_writer(tmp_path: Path, pid: int) -> tuple[LiveRuns, RunKey]:
+    live_runs = LiveRuns(MemoryStore(), str(tmp_path))
     key = RunKey("e", "p", "r1")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    hub.open_run(OpenRequest(
+    live_runs.open_run(OpenRequest(
         key=key, writer_id="w1", name="n", group="", job_type="", tags=[], notes="",
         config={}, resume="", run_dir=str(run_dir), start_time=time.time() - 5.0, pid=pid,
         host=socket.gethostname(), sweep_id="",
     ))
-    return hub, key
+    return live_runs, key
 
 
 def test_gpu_metrics_from_an_injected_reader(tmp_path: Path) -> None:
     """Each GPU reading becomes system/gpu.N.* keys; proc.memory_used sums only the run's process tree."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        hub, key = _hub_with_writer(tmp_path, os.getpid())
+        live_runs, key = _hub_with_writer(tmp_path, os.getpid())
         fake = FakeGpuReader([
             GpuReading(
                 {"utilization": 87.0, "memory_used": 30000.0, "memory_total": 81920.0,
@@ -209,9 +209,9 @@ def test_gpu_metrics_from_an_injected_reader(tmp_path: Path) -> None:
             ),
             GpuReading({"utilization": 0.0, "memory_used": 10.0, "memory_total": 81920.0}, {}),
         ])
-        sampler = Sampler(hub, gpus=fake)
+        sampler = Sampler(live_runs, gpus=fake)
         assert sampler.sample_once() == 1
-        (sample,) = list(hub.store.read_system(key))
+        (sample,) = list(live_runs.store.read_system(key))
         assert sample["system/gpu.0.utilization"] == 87.0
         assert sample["system/gpu.0.memory_used"] == 30000.0
         assert sample["system/gpu.0.memory_total"] == 81920.0
@@ -242,8 +242,8 @@ def test_real_nvml_library_without_a_gpu_is_not_an_error() -> None:
 
 def test_sampling_costs_under_one_percent_of_a_core_at_ten_seconds(tmp_path: Path) -> None:
     """One tick for a run costs well under 100 ms of CPU (1 % of a core at the 10 s default)."""
-    hub, _ = _hub_with_writer(tmp_path, os.getpid())
-    sampler = Sampler(hub, gpus=FakeGpuReader([]))
+    live_runs, _ = _hub_with_writer(tmp_path, os.getpid())
+    sampler = Sampler(live_runs, gpus=FakeGpuReader([]))
     sampler.sample_once()  # the first tick sets up the writer's track
     start = time.thread_time()
     ticks = 20

@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 import mytrack
-from mytrack._internal import launcher, webui
+from mytrack._internal.transport import launcher
+from mytrack._internal.transport import webui
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)

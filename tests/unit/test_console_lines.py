@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mytrack_proto.lines import Line, LineAssembler
+from mytrack_common.lines import Line, LineAssembler
 
 
 def feed(*chunks: str, finish: bool = False, max_line: int = 1 << 20) -> list[str]:

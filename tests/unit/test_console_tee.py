@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-from mytrack._internal import encode
-from mytrack_proto import tee
+from mytrack._internal.transport import encode
+from mytrack_common import tee
 from mytrack_proto import mytrack_pb2 as pb
 
 

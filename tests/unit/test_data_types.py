@@ -16,8 +16,8 @@ import pytest
 from PIL import Image as PILImage
 
 import mytrack
-from mytrack._internal.media import MediaSink, media_name
-from mytrack._internal.values import check_log_data, convert_value
+from mytrack._internal.media.run_files import MediaSink, media_name
+from mytrack._internal.run.values import check_log_data, convert_value
 from mytrack.errors import InvalidTypeError, InvalidValueError
 
 

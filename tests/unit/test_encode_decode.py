@@ -1,4 +1,4 @@
-"""SDK encode -> service decode round trips (mytrack._internal.encode, mytrack_service.decode)."""
+"""SDK encode -> service decode round trips (mytrack._internal.transport.encode, mytrack_service.apply.decode)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mytrack._internal import encode
+from mytrack._internal.transport import encode
 from mytrack_proto import mytrack_pb2 as pb
-from mytrack_service.decode import (
+from mytrack_service.apply.decode import (
     ConfigChange,
     DecodeError,
     ExitEvent,
@@ -179,7 +179,7 @@ def test_control_records_round_trip() -> None:
 
 
 def test_garbage_payload_raises_decode_error() -> None:
-    """Bytes that are not a Record raise mytrack_service.decode.DecodeError (which the applier skips)."""
+    """Bytes that are not a Record raise mytrack_service.apply.decode.DecodeError (which the applier skips)."""
     with pytest.raises(DecodeError):
         decode(b"\xff\xff\xff\xff not protobuf")
 

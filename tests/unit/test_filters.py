@@ -1,4 +1,4 @@
-"""Unit tests for mytrack_service.filters (W&B-style run filters)."""
+"""Unit tests for mytrack_service.query.filters (W&B-style run filters)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mytrack_service.filters import FilterError, matches, validate_filter
+from mytrack_service.query.filters import FilterError, matches, validate_filter
 
 _DOC: dict[str, Any] = {
     "id": "abc12345",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mytrack
-from mytrack._media.curves import precision_recall, roc, thin
+from mytrack._internal.media.curves import precision_recall, roc, thin
 from mytrack.errors import InvalidValueError
 
 # scikit-learn's documented example: precision_recall_curve / roc_curve of these.

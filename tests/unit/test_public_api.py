@@ -118,8 +118,8 @@ def test_import_service_does_not_import_sdk() -> None:
         + _LOADED
     )
     result = _run_python(code)
-    assert "mytrack_service.service" in result["loaded"]
-    assert "mytrack_service.uploader" in result["loaded"]
+    assert "mytrack_service.rpc" in result["loaded"]
+    assert "mytrack_service.apply.applier" in result["loaded"]
     sdk = [m for m in result["loaded"] if m == "mytrack" or m.startswith("mytrack.")]
     assert sdk == []
     assert [f for f in result["failed"] if "mytrack" in f] == []

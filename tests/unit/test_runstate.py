@@ -1,4 +1,4 @@
-"""Unit tests for the service's step/commit assembly (mytrack_service.runstate).
+"""Unit tests for the service's step/commit assembly (mytrack_service.apply.assembly).
 
 The assembly is fed decoded events directly, the way the applier feeds it
 records read from a WAL; rows and run fields are compared exactly.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mytrack_service.decode import (
+from mytrack_service.apply.decode import (
     ConfigChange,
     Event,
     ExitEvent,
@@ -26,7 +26,7 @@ from mytrack_service.decode import (
     RunFieldsChange,
     SummaryChange,
 )
-from mytrack_service.runstate import RunAssembly
+from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.memory import MemoryStore
 
@@ -35,7 +35,7 @@ T0 = 1_700_000_000.0  # the run's start time
 
 
 def _run_row(**fields: Any) -> RunRow:
-    """A freshly created run, as the hub creates it."""
+    """A freshly created run, as the live_runs creates it."""
     fields.setdefault("created_at", T0)
     fields.setdefault("service_state", {"step": 0, "start_time": T0})
     return RunRow(key=KEY, **fields)

@@ -1,4 +1,4 @@
-"""Unit tests for the SDK sender thread (mytrack._internal.sender) without a service.
+"""Unit tests for the SDK sender thread (mytrack._internal.transport.sender) without a service.
 
 The service side is replaced by an in-process fake of the gRPC stub: it
 records what arrives on the stream and acks it only when the test opens its
@@ -19,12 +19,12 @@ from typing import Any
 import grpc
 import pytest
 
-from mytrack._internal import sender as sender_mod
-from mytrack._internal.encode import config_record
-from mytrack._internal.sender import Sender, _batches
+from mytrack._internal.transport import sender as sender_mod
+from mytrack._internal.transport.encode import config_record
+from mytrack._internal.transport.sender import Sender, _batches
 from mytrack.errors import CommError
 from mytrack_proto import mytrack_pb2 as pb
-from mytrack_service.decode import ConfigChange, LogCall, LogColumns, decode
+from mytrack_service.apply.decode import ConfigChange, LogCall, LogColumns, decode
 from tests.conftest import wait_for
 
 # -- _batches -------------------------------------------------------------------------------

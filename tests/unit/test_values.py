@@ -1,4 +1,4 @@
-"""Unit tests for the validation and conversion of logged values (mytrack._internal.values)."""
+"""Unit tests for the validation and conversion of logged values (mytrack._internal.run.values)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mytrack._internal.values import MAX_ARRAY_ELEMENTS, check_log_data
+from mytrack._internal.run.values import MAX_ARRAY_ELEMENTS, check_log_data
 from mytrack.errors import InvalidKeyError, InvalidTypeError
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for the write-ahead log framing (mytrack_proto.wal)."""
+"""Unit tests for the write-ahead log framing (mytrack_common.wal)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mytrack_proto.wal import (
+from mytrack_common.wal import (
     MAGIC,
     MAX_ENTRY_BYTES,
     WalEntry,
@@ -274,7 +274,7 @@ def test_a_new_wal_is_made_durable_by_its_first_synced_append(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Creating a WAL fsyncs nothing; its first synced append fsyncs the file, then its folder, once."""
-    from mytrack_proto import wal
+    from mytrack_common import wal
 
     events: list[str] = []
     monkeypatch.setattr(wal.os, "fdatasync", lambda fd: events.append("file"))
@@ -307,7 +307,7 @@ def test_folder_fsyncs_of_wals_created_together_are_shared(
     """16 WALs created in one folder, then synced from 16 threads at once, need far fewer than 16 folder fsyncs, and each returns only after an fsync that began after its creation."""
     import threading
 
-    from mytrack_proto import wal
+    from mytrack_common import wal
 
     lock = threading.Lock()
     fsyncs: list[int] = []  # files created when each folder fsync began

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from mytrack_service.store.base import RunKey
-from mytrack_service.watcher import LiveWatcher
+from mytrack_service.outbound.live_files import LiveWatcher
 from tests.conftest import wait_for
 
 KEY = RunKey("me", "p", "r1")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mytrack_service.blobs.base import BlobStore
-from mytrack_service.sessions import Hub, HubError
+from mytrack_service.ingest.live_runs import LiveRuns, IngestError
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web.files import RunFiles
@@ -35,10 +35,10 @@ _HUB_STATUS = {"not_found": 404, "invalid": 400, "exists": 409, "precondition": 
 
 
 class WebApi:
-    def __init__(self, hub: Hub, blobs: BlobStore) -> None:
-        self.hub = hub
-        self.store = hub.store
-        self.files = RunFiles(hub.store, blobs)
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore) -> None:
+        self.live_runs = live_runs
+        self.store = live_runs.store
+        self.files = RunFiles(live_runs.store, blobs)
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
@@ -194,8 +194,8 @@ class WebApi:
     def stop(self, key: RunKey) -> Response:
         """Asks the run's live writers to stop (they end as killed), as `mytrack runs stop` does."""
         try:
-            delivered, state = self.hub.stop_run(key)
-        except HubError as exc:
+            delivered, state = self.live_runs.stop_run(key)
+        except IngestError as exc:
             raise ApiError(_HUB_STATUS.get(exc.code, 500), str(exc)) from None
         return json_response({"delivered": delivered, "state": state})
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mytrack_service.metrics import MetricRegistry
+from mytrack_service.apply.metric_definitions import MetricRegistry
 from mytrack_service.store.base import MetadataStore, RunKey, RunRow
 from mytrack_service.web.responses import ApiError
 from mytrack_service.web.table import table_row
@@ -127,7 +127,7 @@ def _writers(run: RunRow, metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _files(store: MetadataStore, key: RunKey) -> list[dict[str, Any]]:
-    from mytrack_service import console_file
+    from mytrack_service.query import console_file
 
     rows = [
         {"name": f.name, "size": f.size, "mime": f.mime, "updated_at": f.updated_at,

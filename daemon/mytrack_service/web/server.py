@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mytrack_service.blobs.base import BlobStore
-from mytrack_service.sessions import Hub
+from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.store.base import StoreError
 from mytrack_service.web import pages
 from mytrack_service.web.api import WebApi
@@ -50,9 +50,9 @@ _PAGE_CSP = (
 class WebServer:
     """The UI's listener and thread. ``base`` is empty until started (or when off)."""
 
-    def __init__(self, hub: Hub, blobs: BlobStore, home: str, port: int) -> None:
-        self.hub = hub
-        self.api = WebApi(hub, blobs)
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int) -> None:
+        self.live_runs = live_runs
+        self.api = WebApi(live_runs, blobs)
         self.home = home
         self.port = port
         self.token = secrets.token_urlsafe(24)
@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._refuse(parts)
         query.pop("token", None)
         cookie = from_query and method == "GET"
-        app.hub.last_activity = app.hub.clock()  # someone looks: keep the service up
+        app.live_runs.last_activity = app.live_runs.clock()  # someone looks: keep the service up
         try:
             if parts[:1] == ["api"]:
                 response = self._api(method, parts[1:], query)

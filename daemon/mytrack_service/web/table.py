@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mytrack_service.filters import FilterError, matches, validate_filter
-from mytrack_service.service import run_document
+from mytrack_service.query.filters import FilterError, matches, validate_filter
+from mytrack_service.rpc import run_document
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
 

@@ -1,0 +1,253 @@
+"""The applier: moves WAL entries into the store, in batches.
+
+One thread. Each cycle reads, for every run with unapplied entries, the new
+part of each writer's WAL (only up to the fsync'ed size), feeds the records to
+the run's assembly, and commits the resulting rows, run fields and the new WAL
+positions in one store transaction. If the store fails, the run's in-memory
+state is reloaded from the last committed batch and the cycle is retried
+later with backoff, so nothing is applied twice or skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mytrack_common.wal import MAGIC, read_entries
+from mytrack_service.query import artifacts
+from mytrack_service.blobs.base import BlobStore
+from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
+from mytrack_service.apply.metric_definitions import combine_nodes
+from mytrack_service.apply.assembly import RunAssembly
+from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
+from mytrack_service.store.base import Batch, StoreError, WriterPosition
+
+logger = logging.getLogger("mytrack_service.apply.applier")
+
+# Most log() calls applied in one transaction: bounds memory and latency.
+_MAX_CALLS_PER_BATCH = 5_000
+# A call of a columnar batch, kept as raw float64s until the store writes it
+# (store/blocks.py), takes a fraction of the memory of a decoded dict call.
+_COLUMNAR_CALL_WEIGHT = 0.5
+# Wait this long after a wake-up so that records arriving together share a
+# batch (fewer, larger transactions), unless someone waits for the result.
+_COALESCE_SECONDS = 0.05
+
+
+def _combine_aggregates(fields: dict[str, Any]) -> None:
+    if "service_state" in fields and "summary" in fields:
+        combine_nodes(fields["service_state"], fields["summary"])
+
+
+@dataclass
+class _Budget:
+    """What one apply cycle of a run has taken so far."""
+
+    calls: float = 0.0  # log() calls, weighted
+    records: int = 0
+
+
+class Applier:
+    def __init__(self, live_runs: LiveRuns) -> None:
+        self.live_runs = live_runs
+        self.last_error = ""
+        self.last_applied_time = 0.0
+        self._wake = threading.Event()
+        self.urgent = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
+        live_runs.on_append = self._wake.set
+        self.on_files: Callable[[], None] = lambda: None  # uploads became due
+        # Where artifact entries are uploaded (server.py sets it; None: not uploaded).
+        self.blobs: BlobStore | None = None
+        # Alerts committed to the store, to deliver (after the commit: a batch
+        # redone after a store failure does not deliver twice).
+        self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, urgent: bool = False) -> None:
+        if urgent:
+            self.urgent.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Applies everything received, then stops the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            stopping = self._stop.is_set()
+            self._wake.wait(0.5)
+            if not stopping and not self.urgent.is_set():
+                self._stop.wait(_COALESCE_SECONDS)
+            self._wake.clear()
+            self.urgent.clear()
+            try:
+                more = self.cycle()
+                backoff = 0.1
+                self.last_error = ""  # the store answers again
+            except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
+                if isinstance(exc, StoreError):
+                    self._note_error(f"store write failed, will retry: {exc}")
+                else:
+                    logger.exception("apply cycle failed; will retry")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                if stopping and backoff >= 5.0:
+                    logger.error("stopping with unapplied records: %s", exc)
+                    return
+                continue
+            if more:
+                self._wake.set()
+            elif stopping:
+                return
+
+    def cycle(self) -> bool:
+        """One pass over every run; True if some run has more to apply."""
+        with self.live_runs.lock:
+            sessions = list(self.live_runs.sessions.values())
+        more = False
+        for session in sessions:
+            try:
+                more |= self._apply(session)
+            except StoreError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad run must not stop the others
+                logger.exception("applying %s failed; will retry", session.key.path)
+                session.needs_reload = True
+        self.live_runs.evict_idle()
+        return more
+
+    def _apply(self, session: RunSession) -> bool:
+        if session.needs_reload:
+            self._reload(session)
+        positions: list[tuple[WriterSession, WriterPosition]] = []
+        budget = _Budget()
+        more = False
+        for writer in list(session.writers.values()):
+            if writer.state is not WriterState.OPEN and writer.applied_offset >= writer.durable_size:
+                continue
+            if writer.wal is None:
+                writer.refresh_adopted()
+            position = WriterPosition(writer.writer_id, writer.applied_offset, writer.applied_seq)
+            session.assembly.select(writer.writer_id)
+            more |= self._read_writer(session, writer, position, budget)
+            if self._ends_crashed(writer, position):
+                session.assembly.apply(ExitEvent(None, "crashed", writer.last_heartbeat))
+                position.closed = True
+            if (position.applied_offset, position.closed) != (writer.applied_offset, False):
+                positions.append((writer, position))
+        if not positions:
+            return more
+        out = session.assembly.take()
+        if out.artifacts and self.blobs is not None:
+            artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
+        batch = Batch(
+            session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
+            merge_rows=out.merge_rows, artifacts=out.artifacts, blocks=out.blocks,
+            on_merged=_combine_aggregates if out.merge_rows else None,
+        )
+        try:
+            conflicts = out.conflicts + self.live_runs.store.write_batch(batch)
+        except StoreError:
+            session.needs_reload = True
+            raise
+        if conflicts:
+            self._conflicted(session, conflicts, out.warnings)
+        self._committed(positions, budget.records, out.warnings)
+        if out.files:
+            self.on_files()
+        if out.alerts:
+            self.on_alerts(out.alerts)
+        return more
+
+    def _read_writer(
+        self, session: RunSession, writer: WriterSession, position: WriterPosition, budget: _Budget
+    ) -> bool:
+        """Feeds the writer's unapplied entries to the assembly; True if some remain."""
+        if position.applied_offset < len(MAGIC) <= writer.durable_size:
+            # A new writer's position is 0, before the WAL's magic: without this,
+            # one that died before sending a record never counts as all applied
+            # (and so is never ended as crashed).
+            position.applied_offset = len(MAGIC)
+        if position.applied_offset >= writer.durable_size:
+            return False
+        if budget.calls >= _MAX_CALLS_PER_BATCH:
+            return True
+        for entry in read_entries(writer.wal_path, start=position.applied_offset):
+            if entry.end > writer.durable_size:
+                return False
+            if budget.calls >= _MAX_CALLS_PER_BATCH:
+                return True
+            position.applied_offset = entry.end
+            try:
+                seq, events = decode(entry.payload)
+            except DecodeError as exc:
+                self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
+                continue
+            if seq <= position.applied_seq:
+                continue  # applied before a restart
+            position.applied_seq = seq
+            budget.records += 1
+            for event in events:
+                session.assembly.apply(event)
+                budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
+                if isinstance(event, ExitEvent):
+                    position.closed = True
+        return False
+
+    @staticmethod
+    def _conflicted(session: RunSession, conflicts: int, warnings: list[str]) -> None:
+        """Counts key conflicts between writers; warns the writers the first time."""
+        if session.assembly.conflicts == 0:
+            warnings.append(
+                f"two writers of shared run {session.key.path} logged the same key at the same "
+                "step; the later value was kept (run.status().conflicts counts them)"
+            )
+        session.assembly.conflicts += conflicts
+
+    @staticmethod
+    def _ends_crashed(writer: WriterSession, position: WriterPosition) -> bool:
+        """A dead writer whose WAL is all applied and that never sent an exit."""
+        return (
+            bool(writer.dead_reason) and writer.state is WriterState.OPEN
+            and not position.closed and position.applied_offset >= writer.durable_size
+        )
+
+    def _committed(
+        self,
+        positions: list[tuple[WriterSession, WriterPosition]],
+        records: int,
+        warnings: list[str],
+    ) -> None:
+        with self.live_runs.changed:
+            for writer, position in positions:
+                writer.applied_offset = position.applied_offset
+                writer.applied_seq = position.applied_seq
+                if position.closed:
+                    writer.state = WriterState.CLOSED
+                writer.notices.extend(("warning", text) for text in warnings)
+            self.live_runs.records_applied += records
+            self.last_applied_time = time.time()
+            self.live_runs.changed.notify_all()
+
+    def _reload(self, session: RunSession) -> None:
+        """Back to the last committed state: the batch is redone later."""
+        run = self.live_runs.store.get_run(session.key)
+        if run is not None:
+            session.assembly = RunAssembly(run, self.live_runs.node_id)
+        session.needs_reload = False
+
+    def _note_error(self, text: str) -> None:
+        if text != self.last_error:
+            logger.warning("%s", text)
+        self.last_error = text

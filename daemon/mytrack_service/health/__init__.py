@@ -1,0 +1,1 @@
+"""Health: crash detection of writers (liveness) and the system metrics sampled for live runs (CPU, memory, disk, network, GPUs)."""

@@ -1,0 +1,397 @@
+"""gRPC handlers: the edge where messages become live_runs calls and back.
+
+LiveRuns and store errors are turned into gRPC status codes here, with messages
+meant for the user; nothing raw (sqlite, OS) crosses the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import grpc
+
+from mytrack_proto import mytrack_pb2 as pb
+from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_service import __version__
+from mytrack_service.query import console_file
+from mytrack_service.query.filters import FilterError, matches, validate_filter
+from mytrack_service.ingest.live_runs import LiveRuns, IngestError, OpenRequest
+from mytrack_service.query import artifacts
+from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
+from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
+from mytrack_service.outbound.transfers import Transfers
+from mytrack_service.apply.applier import Applier
+
+logger = logging.getLogger("mytrack_service.rpc")
+
+_CODES = {
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "exists": grpc.StatusCode.ALREADY_EXISTS,
+    "precondition": grpc.StatusCode.FAILED_PRECONDITION,
+}
+_PAGE_ROWS = 2_000
+_CHUNK_BYTES = 1 << 20
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=True).encode()
+
+
+def _key(message: pb.RunKey) -> RunKey:
+    return RunKey(message.entity, message.project, message.run_id)
+
+
+def run_info(run: RunRow) -> pb.RunInfo:
+    k = run.key
+    return pb.RunInfo(
+        key=pb.RunKey(entity=k.entity, project=k.project, run_id=k.run_id),
+        name=run.name, state=run.state, group=run.group, job_type=run.job_type,
+        tags=run.tags, notes=run.notes, config_json=_dumps(run.config),
+        summary_json=_dumps(run.summary), created_at=run.created_at,
+        updated_at=run.updated_at, runtime=run.runtime, last_step=run.last_step,
+        exit_code=run.exit_code or 0, run_dir=run.run_dir, host=run.host,
+        sweep_id=run.sweep_id, metadata_json=_dumps(run.metadata),
+        heartbeat_at=run.heartbeat_at, metrics_json=_dumps(_metrics(run.service_state)),
+    )
+
+
+def _metrics(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """define_metric definitions in force (a shared run's nodes each keep theirs)."""
+    if "nodes" not in state:
+        return list(state.get("metrics", []))
+    merged: dict[str, dict[str, Any]] = {}
+    for node in state["nodes"].values():
+        merged.update((m["name"], m) for m in node.get("metrics", []))
+    return list(merged.values())
+
+
+def run_document(run: RunRow) -> dict[str, Any]:
+    """The shape the filters of `Api.runs` are evaluated against."""
+    return {
+        "id": run.key.run_id, "name": run.name, "display_name": run.name,
+        "state": run.state, "group": run.group, "job_type": run.job_type,
+        "tags": run.tags, "notes": run.notes, "created_at": run.created_at,
+        "config": run.config, "summary": run.summary, "sweep_id": run.sweep_id,
+    }
+
+
+class TrackerService(pb_grpc.TrackerServicer):
+    def __init__(
+        self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
+        socket_path: str, store_label: str, request_stop: Callable[[], None],
+    ) -> None:
+        self.live_runs = live_runs
+        self.applier = applier
+        self.transfers = transfers
+        self.blobs = blobs
+        self.socket_path = socket_path
+        self.store_label = store_label
+        self.request_stop = request_stop
+        self.started = time.time()
+        self.web_base = ""  # the web UI's address and token (server.py sets them)
+        self.web_token = ""
+
+    # -- the stream -----------------------------------------------------------
+
+    def Stream(
+        self, request_iterator: Iterator[pb.ClientMessage], context: grpc.ServicerContext
+    ) -> Iterator[pb.ServerMessage]:
+        first = next(request_iterator, None)
+        if first is None or not first.HasField("hello"):
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a stream must begin with Hello")
+        hello = first.hello
+        writer = self._call(context, lambda: self.live_runs.attach(hello.writer_id, hello.pid, hello.host))
+        writer.streams += 1
+        try:
+            yield pb.ServerMessage(ack=pb.Ack(acked_seq=writer.max_seq))
+            for message in request_iterator:
+                kind = message.WhichOneof("kind")
+                if kind == "batch":
+                    batch = message.batch
+                    acked = self._call(
+                        context,
+                        lambda: self.live_runs.append(writer, batch.first_seq, list(batch.records)),
+                    )
+                    yield pb.ServerMessage(ack=pb.Ack(acked_seq=acked))
+                elif kind == "heartbeat":
+                    self.live_runs.heartbeat(writer)
+                # Notices (warnings, stop requests) ride on the replies; the SDK's
+                # heartbeats make sure one comes within a heartbeat interval.
+                while writer.notices:
+                    notice_kind, text = writer.notices.pop(0)
+                    yield pb.ServerMessage(notice=pb.Notice(kind=notice_kind, text=text))
+        finally:
+            writer.streams -= 1
+            writer.last_heartbeat = self.live_runs.clock()
+
+    # -- control ----------------------------------------------------------------
+
+    def OpenRun(self, request: pb.OpenRunRequest, context: grpc.ServicerContext) -> pb.OpenRunResponse:
+        try:
+            config = json.loads(request.config_json or b"{}")
+        except ValueError:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "config_json is not valid JSON")
+        open_request = OpenRequest(
+            key=_key(request.run), writer_id=request.writer_id, name=request.name,
+            group=request.group, job_type=request.job_type, tags=list(request.tags),
+            notes=request.notes, config=config, resume=request.resume, run_dir=request.run_dir,
+            start_time=request.start_time, pid=request.pid, host=request.host,
+            sweep_id=request.sweep_id, adopt_wal=request.adopt_wal, shared=request.shared,
+            primary=request.primary or not request.shared, label=request.label,
+            stats_interval=(
+                request.stats_interval if request.HasField("stats_interval") else None
+            ),
+        )
+        run, resumed, step, wal_path = self._call(context, lambda: self.live_runs.open_run(open_request))
+        return pb.OpenRunResponse(
+            run=run_info(run), resumed=resumed, starting_step=step, wal_path=wal_path,
+            web_base=self.web_base, web_token=self.web_token,
+        )
+
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncResponse:
+        self.applier.wake(urgent=True)
+        timeout = request.timeout if request.timeout > 0 else 60.0
+        done = self.live_runs.wait_applied(request.writer_id, request.last_seq, timeout)
+        key = _key(request.run)
+        run = self._call(context, lambda: self.live_runs.store.get_run(key))
+        if run is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        rows = self._call(context, lambda: self.live_runs.store.count_history(key))
+        return pb.SyncResponse(run=run_info(run), timed_out=not done, history_rows=rows)
+
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        if request.quick:
+            return pb.StatusResponse(
+                pid=os.getpid(), socket=self.socket_path, uptime=time.time() - self.started,
+                version=__version__, web_base=self.web_base, web_token=self.web_token,
+            )
+        response = pb.StatusResponse(
+            pid=os.getpid(), socket=self.socket_path, uptime=time.time() - self.started,
+            active_runs=self.live_runs.active_runs(), records_received=self.live_runs.records_received,
+            records_applied=self.live_runs.records_applied, version=__version__,
+            store=self.store_label, last_applied_time=self.applier.last_applied_time,
+            last_error=self.applier.last_error,
+            web_base=self.web_base, web_token=self.web_token,
+        )
+        key = _key(request.run) if request.run.run_id else None
+        try:
+            files, size = self.transfers.pending(key)
+        except StoreError as exc:  # Status must answer while the store is down
+            files = size = 0
+            response.last_error = response.last_error or f"the store failed: {exc}"
+        response.files_pending, response.bytes_pending = files, size
+        response.upload_retries = self.transfers.retries
+        if not response.last_error:
+            response.last_error = self.transfers.last_error
+        session = self.live_runs.sessions.get(key) if key is not None else None
+        if session is not None:
+            response.conflicts = session.assembly.conflicts
+        writer = self.live_runs.writers.get(request.writer_id) if request.writer_id else None
+        if writer is not None:
+            response.writer_acked_seq = writer.max_seq
+            response.writer_applied_seq = writer.applied_seq
+            response.writer_pending = max(0, writer.max_seq - writer.applied_seq)
+        return response
+
+    def StopRun(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.StopRunResponse:
+        key = _key(request)
+        delivered, state = self._call(context, lambda: self.live_runs.stop_run(key))
+        return pb.StopRunResponse(delivered=delivered, state=state)
+
+    def Shutdown(self, request: pb.ShutdownRequest, context: grpc.ServicerContext) -> pb.ShutdownResponse:
+        self.request_stop()
+        return pb.ShutdownResponse()
+
+    # -- queries ------------------------------------------------------------------
+
+    def GetRun(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.RunInfo:
+        key = _key(request)
+        run = self._call(context, lambda: self.live_runs.store.get_run(key))
+        if run is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        return run_info(run)
+
+    def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext) -> pb.ListRunsResponse:
+        try:
+            filters = json.loads(request.filters_json) if request.filters_json else None
+            validate_filter(filters or {})
+        except (ValueError, FilterError) as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"invalid filters: {exc}")
+        runs = self._call(
+            context, lambda: self.live_runs.store.list_runs(request.entity or None, request.project or None)
+        )
+        chosen = [run_info(r) for r in runs if matches(run_document(r), filters)]
+        return pb.ListRunsResponse(runs=chosen)
+
+    def ListProjects(
+        self, request: pb.ListProjectsRequest, context: grpc.ServicerContext
+    ) -> pb.ListProjectsResponse:
+        projects = self._call(context, self.live_runs.store.list_projects)
+        return pb.ListProjectsResponse(
+            projects=[
+                pb.ProjectInfo(entity=p.entity, project=p.project, run_count=p.run_count,
+                               last_activity=p.last_activity)
+                for p in projects
+            ]
+        )
+
+    def ScanHistory(
+        self, request: pb.HistoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.HistoryPage]:
+        key = _key(request.run)
+        if self._call(context, lambda: self.live_runs.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        size = request.page_size or _PAGE_ROWS
+        rows = self._stream_rows(key, request, context)
+        page: list[dict[str, Any]] = []
+        try:
+            for row in rows:
+                page.append(row)
+                if len(page) >= size:
+                    yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
+                    page = []
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        if page:
+            yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
+
+    def ListFiles(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.FileList:
+        key = _key(request)
+        if self._call(context, lambda: self.live_runs.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        rows = self._call(context, lambda: self.live_runs.store.list_files(key))
+        if not any(row.name == console_file.NAME for row in rows):
+            log = self._call(context, lambda: console_file.describe(self.live_runs.store, key))
+            if log is not None:
+                rows = sorted([*rows, log[0]], key=lambda row: row.name)
+        return pb.FileList(files=[_file_info(row) for row in rows])
+
+    def ReadFile(self, request: pb.FileRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
+        key = _key(request.run)
+        if self._call(context, lambda: self.live_runs.store.get_run(key)) is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
+        row = self._call(context, lambda: self.live_runs.store.get_file(key, request.name))
+        if row is None and request.name == console_file.NAME:
+            yield from self._read_console_file(key, context)
+            return
+        if row is None or not row.digest:
+            what = "has no file" if row is None else "has not uploaded yet the file"
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} {what} {request.name!r}")
+        try:
+            with self.blobs.open(row.digest) as stream:
+                yield pb.FileChunk(info=_file_info(row))
+                while chunk := stream.read(_CHUNK_BYTES):
+                    yield pb.FileChunk(data=chunk)
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+
+    def _read_console_file(
+        self, key: RunKey, context: grpc.ServicerContext
+    ) -> Iterator[pb.FileChunk]:
+        """The virtual ``output.log`` (see console_file.py)."""
+        log = self._call(context, lambda: console_file.describe(self.live_runs.store, key))
+        if log is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND,
+                   f"run {key.path} has no file {console_file.NAME!r} (it printed nothing)")
+        row, last_line = log
+        yield pb.FileChunk(info=_file_info(row))
+        try:
+            for data in console_file.chunks(self.live_runs.store, key, last_line):
+                yield pb.FileChunk(data=data)
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+
+    def _stream_rows(
+        self, key: RunKey, request: pb.HistoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[dict[str, Any]]:
+        low = request.min_step if request.HasField("min_step") else None
+        high = request.max_step if request.HasField("max_step") else None
+        label = request.label or None
+        store = self.live_runs.store
+        if request.stream in ("", "history"):
+            return store.read_history(key, list(request.keys) or None, low, high)
+        if request.stream == "system":
+            return store.read_system(
+                key, list(request.keys) or None, None if low is None else float(low),
+                None if high is None else float(high), label,
+            )
+        if request.stream == "console":
+            return store.read_console(key, label, low, high)
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+               f"unknown stream {request.stream!r}: use history, system or console")
+
+    # -- artifacts ----------------------------------------------------------------
+
+    def ArtifactQuery(self, request: pb.JsonRequest, context: grpc.ServicerContext) -> pb.JsonResponse:
+        try:
+            query = json.loads(request.json or b"{}")
+            if not isinstance(query, dict):
+                raise ValueError("expected a JSON object")
+        except ValueError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad artifact query: {exc}")
+        try:
+            found = self._call(context, lambda: artifacts.answer(
+                self.live_runs.store, request.kind, query, self._artifact_result))
+        except artifacts.QueryError as exc:
+            _abort(context, _CODES[exc.code], str(exc))
+        return pb.JsonResponse(json=_dumps(found))
+
+    def _artifact_result(self, client_id: str, timeout: float) -> dict[str, Any] | None:
+        """The stored result of an artifact record, waiting until it is applied."""
+        deadline = time.monotonic() + timeout
+        self.applier.wake(urgent=True)
+        while True:
+            with self.live_runs.store.artifacts() as tx:
+                found = tx.result(client_id)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            with self.live_runs.changed:
+                self.live_runs.changed.wait(0.05)
+
+    def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
+        try:
+            stream = self.blobs.open(request.digest)
+        except ValueError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except BlobNotFound:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"no blob {request.digest}")
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+        try:
+            with stream:
+                while chunk := stream.read(_CHUNK_BYTES):
+                    yield pb.FileChunk(data=chunk)
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _call(self, context: grpc.ServicerContext, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except IngestError as exc:
+            _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        except StoreError as exc:
+            logger.warning("store error: %s", exc)
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        except OSError as exc:
+            logger.warning("I/O error: %s", exc)
+            _abort(context, grpc.StatusCode.INTERNAL, f"the service hit an I/O error: {exc}")
+
+
+def _file_info(row: FileRow) -> pb.FileInfo:
+    return pb.FileInfo(
+        name=row.name, size=row.size, digest=row.digest, updated_at=row.updated_at,
+        policy=row.policy, mime=row.mime, pending=row.pending, uploads=row.uploads,
+    )
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise AssertionError("unreachable")  # context.abort raises

@@ -1,0 +1,1 @@
+"""Artifacts on the SDK side: the run's artifact methods, references, verified downloads and the ``mytrack artifacts`` command."""

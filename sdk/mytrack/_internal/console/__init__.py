@@ -1,0 +1,1 @@
+"""Console capture: what the training process prints reaches the run as timestamped lines."""

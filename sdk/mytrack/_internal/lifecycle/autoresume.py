@@ -1,0 +1,72 @@
+"""``resume="auto"``: continue the last run started from the same folder.
+
+``init(resume="auto")`` remembers the run in ``<dir>/mytrack/resume.json``; a clean finish
+(exit code 0) forgets it. The next ``init(resume="auto")`` from that folder
+resumes it if it crashed, was preempted, or still looks alive; otherwise it
+starts a new run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+
+from mytrack._internal.transport import launcher
+from mytrack.errors import Error
+from mytrack.settings import Settings
+from mytrack_proto import mytrack_pb2 as pb
+
+_RESUMABLE = ("crashed", "preempted", "preempting", "running")
+
+
+def runs_root(settings: Settings) -> str:
+    return os.path.join(os.path.abspath(settings.dir or "."), "mytrack")
+
+
+def _path(settings: Settings) -> str:
+    return os.path.join(runs_root(settings), "resume.json")
+
+
+def resolve(settings: Settings) -> Settings:
+    """Settings with run_id and resume="allow" filled in for resume="auto"."""
+    if settings.resume != "auto":
+        return settings
+    allow = dataclasses.replace(settings, resume="allow")
+    try:
+        with open(_path(settings), encoding="utf-8") as f:
+            last = json.load(f)
+        key = pb.RunKey(entity=last["entity"], project=last["project"], run_id=last["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return allow
+    if settings.run_id and settings.run_id != key.run_id:
+        return allow
+    try:
+        client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
+        try:
+            state = client.call("GetRun", key).state
+        finally:
+            client.close()
+    except Error:
+        return allow
+    if state not in _RESUMABLE:
+        return allow
+    return dataclasses.replace(
+        allow, run_id=key.run_id, entity=key.entity, project=key.project
+    )
+
+
+def remember(settings: Settings, entity: str, project: str, run_id: str) -> None:
+    with contextlib.suppress(OSError):
+        with open(_path(settings), "w", encoding="utf-8") as f:
+            json.dump({"entity": entity, "project": project, "run_id": run_id}, f)
+
+
+def forget(settings: Settings, run_id: str) -> None:
+    """After a clean finish: the run is not to be resumed automatically."""
+    path = _path(settings)
+    with contextlib.suppress(OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            if json.load(f).get("run_id") == run_id:
+                os.unlink(path)

@@ -1,0 +1,199 @@
+"""Run config: attribute and item access, recorded changes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from mytrack._internal.run.values import check_key, convert_value
+from mytrack.errors import InvalidTypeError, InvalidValueError, UsageError
+
+# Sends the changed keys (already converted) to the service.
+Publish = Callable[[dict[str, Any]], None]
+
+
+def config_from_source(source: Any) -> dict[str, Any]:
+    """A dict from a dict, argparse.Namespace, dataclass instance or YAML/JSON path."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, argparse.Namespace):
+        return dict(vars(source))
+    if dataclasses.is_dataclass(source) and not isinstance(source, type):
+        return dataclasses.asdict(source)
+    if isinstance(source, str | os.PathLike):
+        return _load_file(os.fspath(source))
+    raise InvalidTypeError(
+        "config must be a dict, an argparse.Namespace, a dataclass instance or the "
+        f"path of a YAML or JSON file, got {type(source).__name__}"
+    )
+
+
+def _load_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read config file {path!r}: {exc}") from None
+    if path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise UsageError(f"reading {path!r} needs PyYAML: pip install pyyaml") from None
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidValueError(f"config file {path!r} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidValueError(f"config file {path!r} must hold a mapping at the top level")
+    data.pop("wandb_version", None)  # the header of W&B's config.yaml
+    # W&B's config-defaults.yaml form: {key: {"value": v, "desc": ...}}.
+    return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in data.items()}
+
+
+def sanitize(items: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked, JSON-ready copies of config items; errors name the key."""
+    out: dict[str, Any] = {}
+    for key, value in items.items():
+        check_key(key, "config")
+        out[key] = convert_value(value, key)
+    return out
+
+
+class Config:
+    """The run's config. ``config.lr`` and ``config["lr"]`` read and write alike.
+
+    Changing the value of an existing key raises unless
+    ``update(..., allow_val_change=True)`` is used, as in W&B.
+    """
+
+    def __init__(self, items: Mapping[str, Any] | None = None, publish: Publish | None = None) -> None:
+        object.__setattr__(self, "_items", dict(items or {}))
+        object.__setattr__(self, "_publish", publish)
+
+    # -- writes ----------------------------------------------------------------
+
+    def update(self, d: Any, allow_val_change: bool = False) -> None:
+        """Merges ``d`` (any accepted config source) into the config."""
+        self._set(sanitize(config_from_source(d)), allow_val_change)
+
+    def setdefaults(self, d: Any) -> None:
+        """Sets the keys of ``d`` that are not set yet."""
+        items = sanitize(config_from_source(d))
+        self._set({k: v for k, v in items.items() if k not in self._items}, True)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._set(sanitize({key: value}), False)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def _set(self, items: dict[str, Any], allow_val_change: bool) -> None:
+        if not allow_val_change:
+            for key, value in items.items():
+                if key in self._items and not _same(self._items[key], value):
+                    raise UsageError(
+                        f"config key {key!r} already has the value {self._items[key]!r}; "
+                        f"to change it to {value!r}, use "
+                        "config.update({...}, allow_val_change=True)"
+                    )
+        changed = {k: v for k, v in items.items() if k not in self._items or not _same(self._items[k], v)}
+        if not changed:
+            return
+        if self._publish is not None:
+            self._publish(changed)  # first: it raises on a finished run, changing nothing
+        self._items.update(changed)
+
+    # -- reads -----------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> Any:
+        return self._items.keys()
+
+    def items(self) -> Any:
+        return self._items.items()
+
+    def values(self) -> Any:
+        return self._items.values()
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._items))  # a deep copy
+
+    def __repr__(self) -> str:
+        return f"Config({self._items!r})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True  # NaN is NaN for this purpose
+    return bool(a == b)
+
+
+class ConfigStatic:
+    """A read-only view of a config: attribute and item reads, no writes."""
+
+    def __init__(self, config: Config) -> None:
+        object.__setattr__(self, "_config", config)
+
+    def __getattr__(self, key: str) -> Any:
+        return getattr(self._config, key)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._config[key]
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise UsageError("config_static is read-only; use run.config to change the config")
+
+    __setitem__ = __setattr__
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._config
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._config)
+
+    def __len__(self) -> int:
+        return len(self._config)
+
+    def keys(self) -> Any:
+        return self._config.keys()
+
+    def items(self) -> Any:
+        return self._config.items()
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._config.as_dict()
+
+    def __repr__(self) -> str:
+        return f"ConfigStatic({self._config.as_dict()!r})"

@@ -1,0 +1,165 @@
+"""Validation and conversion of logged values, in the caller's thread.
+
+`check_log_data` is on log()'s hot path: a dict of plain scalars costs one pass
+over its items and a shallow copy (the caller may reuse its dict). Anything else
+goes through `_convert`, which builds JSON-ready copies (NumPy scalars and
+arrays become Python numbers and lists, tuples become lists) and raises an error
+naming the key for what cannot be recorded.
+
+Media (`mytrack.Image`, `mytrack.Table`..., lists of them, matplotlib figures)
+are turned into descriptors there too, their files written through the run's
+`MediaSink` (one batch per call: committed when the whole call converted,
+discarded when a later value is refused). Without a sink (config, summary)
+values that write files are refused.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mytrack._internal.media.base import Media
+from mytrack.errors import InvalidKeyError, InvalidTypeError
+
+if TYPE_CHECKING:
+    from mytrack._internal.media.run_files import MediaBatch, MediaSink
+
+_PLAIN = frozenset({float, int, str, bool, type(None)})
+# Arrays larger than this are refused until the data types (Histogram, ...) take
+# them; a silent conversion of a big tensor would flood the history.
+MAX_ARRAY_ELEMENTS = 10_000
+
+
+def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
+    """Returns a private, JSON-ready copy of ``data`` or raises naming the key.
+
+    ``media``: where the files of media values go (a run's log()); None refuses them.
+    """
+    if type(data) is not dict:
+        if not isinstance(data, Mapping):
+            raise InvalidTypeError(
+                f"log() takes a dict of key -> value, got {type(data).__name__}"
+            )
+        data = dict(data)
+    for key, value in data.items():
+        if type(key) is not str:
+            raise InvalidTypeError(
+                f"log() keys must be strings, got {type(key).__name__} ({key!r})"
+            )
+        if not key or key[0] == "_":
+            _bad_key(key)
+        if type(value) not in _PLAIN:
+            return _convert_with_media(data, media)
+    return dict(data)
+
+
+def _convert_with_media(data: Mapping[Any, Any], media: MediaSink | None) -> dict[str, Any]:
+    if media is None:
+        return _convert_dict(data, "", None)
+    batch = media.batch()
+    try:
+        out = _convert_dict(data, "", batch)
+    except BaseException:
+        batch.discard()  # nothing of a refused call is recorded
+        raise
+    batch.commit()
+    return out
+
+
+def check_key(key: Any, where: str) -> str:
+    if type(key) is not str:
+        raise InvalidTypeError(f"{where} keys must be strings, got {type(key).__name__} ({key!r})")
+    if not key or key[0] == "_":
+        _bad_key(key)
+    return key
+
+
+def _bad_key(key: str) -> None:
+    if not key:
+        raise InvalidKeyError("log() keys must be non-empty strings")
+    raise InvalidKeyError(f"key {key!r}: keys starting with '_' are reserved for mytrack")
+
+
+def _convert_dict(data: Mapping[Any, Any], prefix: str, media: MediaBatch | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if type(key) is not str:
+            raise InvalidTypeError(
+                f"log() keys must be strings, got {type(key).__name__} ({key!r})"
+                + (f" inside {prefix!r}" if prefix else "")
+            )
+        if not prefix:
+            check_key(key, "log()")
+        elif not key:
+            raise InvalidKeyError(f"empty key inside {prefix!r}")
+        out[key] = convert_value(value, f"{prefix}.{key}" if prefix else key, media)
+    return out
+
+
+def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any:
+    """A JSON-ready copy of ``value``; ``name`` is the dotted key for errors.
+
+    Media become descriptors, their files written through ``media``.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, Mapping):
+        return _convert_dict(value, name, media)
+    if kind is list or kind is tuple:
+        return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(value)]
+    if isinstance(value, Media):
+        return _media_descriptor(value, name, media)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        if isinstance(value, numpy.generic):
+            return convert_value(value.item(), name)
+        if isinstance(value, numpy.ndarray):
+            return _convert_array(value, name, numpy, media)
+    if isinstance(value, enum.Enum):
+        return convert_value(value.value, name)
+    for base in (bool, int, float, str):  # subclasses of the plain types
+        if isinstance(value, base):
+            # base.__str__/__int__... of the base class, not the subclass's override
+            return str.__str__(value) if base is str else base(value)
+    if hasattr(value, "savefig") and hasattr(value, "get_size_inches"):  # a matplotlib figure
+        from mytrack._internal.media.image import Image
+
+        return _media_descriptor(Image(value), name, media)
+    raise InvalidTypeError(
+        f"key {name!r}: cannot log a value of type {kind.__module__}.{kind.__qualname__}; "
+        "expected bool, int, float, str, None, a NumPy number or array, "
+        "a list/tuple or a dict of these, or a mytrack data type (Image, Histogram, Table...)"
+    )
+
+
+def _media_descriptor(value: Media, name: str, media: MediaBatch | None) -> dict[str, Any]:
+    if media is None and value.needs_files:
+        raise InvalidTypeError(
+            f"key {name!r}: a {type(value).__name__} writes a file, so it can only be logged "
+            "with run.log(); config and summary take plain values"
+        )
+    return value.to_descriptor(media, name)
+
+
+def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None = None) -> Any:
+    if array.ndim == 0:
+        return convert_value(array.item(), name)
+    if array.size > MAX_ARRAY_ELEMENTS:
+        raise InvalidTypeError(
+            f"key {name!r}: a NumPy array of {array.size} elements is too large to log "
+            f"as a value (at most {MAX_ARRAY_ELEMENTS}); log a summary statistic or a "
+            "mytrack.Histogram of it instead"
+        )
+    if array.dtype.kind in "biufc" and array.dtype.kind != "c":
+        return array.tolist()
+    if array.dtype.kind in "US":
+        return array.astype(str).tolist()
+    if array.dtype.kind == "O":
+        return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(array.tolist())]
+    raise InvalidTypeError(
+        f"key {name!r}: cannot log a NumPy array of dtype {array.dtype}; "
+        "expected a bool, int, float or str array"
+    )

@@ -1,0 +1,401 @@
+"""The sender: one thread that delivers a writer's records to the service.
+
+``log()`` only appends to `Sender.queue` (a deque: no lock, no I/O). The
+sender thread wakes every few milliseconds, encodes what is queued into
+`Record`s with consecutive sequence numbers, keeps each encoded record in
+``_unacked`` until the service acks it (acks come after the WAL fsync), and
+sends them in batches on one bidirectional stream.
+
+When the stream breaks (service killed, restarted, upgraded) the sender
+reconnects, starting a service if none answers, and resends every unacked
+record; the service drops the ones it already has by (writer id, seq). Nothing
+is ever dropped here: when the unacked bytes or the queue reach their bounds,
+``log()`` waits (backpressure) and the time it waited is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from mytrack._internal.transport import encode
+from mytrack._internal.transport.launcher import connect
+from mytrack._internal.transport.client import ServiceClient
+from mytrack_proto import mytrack_pb2 as pb
+from mytrack_common.wal import WalWriter
+
+logger = logging.getLogger("mytrack")
+
+_MAX_RECORD_ENTRIES = 2_000  # log() calls per LogBatch record
+_MAX_BATCH_BYTES = 4 * 1024 * 1024  # serialized records per stream message
+_POLL_ACTIVE = 0.005
+_POLL_IDLE = 0.05
+
+
+@dataclass
+class SenderStats:
+    records_sent: int = 0
+    records_acked: int = 0
+    reconnects: int = 0
+    backpressure_seconds: float = 0.0
+    last_ack_time: float = 0.0
+    last_error: str = ""
+
+
+class _Stream:
+    """One bidirectional Stream call: requests from a queue, acks to callbacks."""
+
+    def __init__(self, client: ServiceClient, hello: pb.Hello, sender: Sender) -> None:
+        self._requests: queue.SimpleQueue[pb.ClientMessage | None] = queue.SimpleQueue()
+        self._requests.put(pb.ClientMessage(hello=hello))
+        self._sender = sender
+        self.broken = False
+        self._call = client.stub.Stream(self._iterate())
+        self._reader = threading.Thread(target=self._read, name="mytrack-acks", daemon=True)
+        self._reader.start()
+
+    def _iterate(self) -> Iterator[pb.ClientMessage]:
+        while True:
+            message = self._requests.get()
+            if message is None:
+                return
+            yield message
+
+    def send(self, message: pb.ClientMessage) -> None:
+        self._requests.put(message)
+
+    def _read(self) -> None:
+        error = "the service closed the stream"
+        try:
+            for message in self._call:
+                if message.HasField("ack"):
+                    self._sender._on_ack(message.ack.acked_seq)
+                elif message.HasField("notice"):
+                    self._sender._on_notice(message.notice.kind, message.notice.text)
+        except grpc.RpcError as exc:
+            error = str(exc.details() or exc.code()) if hasattr(exc, "details") else str(exc)
+        self.broken = True
+        self._sender._on_broken(self, error)
+
+    def close(self) -> None:
+        self._requests.put(None)
+
+    def cancel(self) -> None:
+        self._requests.put(None)
+        self._call.cancel()
+
+
+class _WalStream:
+    """Offline mode: "sends" to the run's own WAL; fsynced means acked."""
+
+    broken = False
+
+    def __init__(self, path: str, sender: Sender) -> None:
+        self._wal = WalWriter(path)
+        self._sender = sender
+
+    def send(self, message: pb.ClientMessage) -> None:
+        if message.HasField("batch"):
+            batch = message.batch
+            self._wal.append(list(batch.records))
+            self._sender._on_ack(batch.first_seq + len(batch.records) - 1)
+
+    def close(self) -> None:
+        self._wal.close()
+
+    cancel = close
+
+
+class Sender:
+    """Delivers one writer's records; see the module docstring."""
+
+    def __init__(
+        self,
+        home: str,
+        writer_id: str,
+        run_key: pb.RunKey,
+        *,
+        max_buffer_bytes: int,
+        max_queue_entries: int,
+        heartbeat_interval: float,
+        connect_timeout: float,
+        client: ServiceClient | None = None,
+        offline_wal: str = "",
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self.queue: deque[Any] = deque()
+        self.max_queue_entries = max_queue_entries
+        self.stats = SenderStats()
+        self.notices: deque[tuple[str, str]] = deque(maxlen=100)
+        self._home = home
+        self._hello = pb.Hello(
+            writer_id=writer_id, run=run_key, pid=os.getpid(), host=socket.gethostname()
+        )
+        self._offline_wal = offline_wal
+        self._on_stop = on_stop
+        # Offline there is no service to compute the summary: the last value of
+        # each key, kept as the entries are encoded (off log()'s path).
+        self.last_values: dict[str, Any] = {}
+        self._max_buffer_bytes = max_buffer_bytes
+        self._heartbeat_interval = heartbeat_interval
+        self._connect_timeout = connect_timeout
+        self._client = client
+        self._cond = threading.Condition()  # guards everything below
+        self._unacked: deque[tuple[int, bytes]] = deque()
+        self._unacked_bytes = 0
+        self._next_seq = 1
+        self._acked_seq = 0
+        self._stream: _Stream | _WalStream | None = None
+        self._closing = False
+        self._last_send = 0.0
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mytrack-sender", daemon=True)
+        self._thread.start()
+
+    # -- called from the user's threads ------------------------------------
+
+    def enqueue(self, item: Any) -> None:
+        """Queues a control record (or a log entry) and waits if the queue is full."""
+        self.queue.append(item)
+        if len(self.queue) >= self.max_queue_entries:
+            self.wait_for_room()
+
+    def wait_for_room(self) -> None:
+        """Backpressure: blocks until the sender has taken entries off the queue.
+
+        Waits until the queue is half empty, not just below the bound, so that
+        a producer faster than the sender is woken once per half-queue rather
+        than once per entry.
+        """
+        start = time.monotonic()
+        self._wake.set()
+        with self._cond:
+            while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
+                self._cond.wait(0.05)
+                self._wake.set()
+        self.stats.backpressure_seconds += time.monotonic() - start
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Waits until everything queued so far is acked; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = None
+            while True:
+                if not self.queue:
+                    target = self._next_seq - 1 if target is None else target
+                    if self._acked_seq >= target:
+                        return True
+                self._wake.set()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last record encoded so far."""
+        return self._next_seq - 1
+
+    @property
+    def acked_seq(self) -> int:
+        return self._acked_seq
+
+    @property
+    def pending_records(self) -> int:
+        with self._cond:
+            return len(self._unacked) + (1 if self.queue else 0)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flushes, ends the stream and stops the thread; False if not all acked."""
+        flushed = self.flush(timeout)
+        with self._cond:
+            self._closing = True
+        self._wake.set()
+        self._thread.join(timeout=5.0)
+        return flushed
+
+    def client(self) -> ServiceClient | None:
+        return self._client
+
+    # -- the sender thread --------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # noqa: BLE001 - never die silently: log() would block forever
+            logger.exception("the mytrack sender thread failed")
+            self.stats.last_error = "the sender thread failed; see the log"
+
+    def _loop(self) -> None:
+        backoff = 0.05
+        while True:
+            busy = bool(self.queue)
+            self._wake.wait(_POLL_ACTIVE if busy else _POLL_IDLE)
+            self._wake.clear()
+            with self._cond:
+                if self._closing:
+                    break
+            if self._stream is None or self._stream.broken:
+                if not self._reconnect():
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                backoff = 0.05
+            self._pump()
+            if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
+                self._send(pb.ClientMessage(heartbeat=pb.Heartbeat(timestamp=time.time())))
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def _reconnect(self) -> bool:
+        if self._offline_wal:
+            try:
+                self._stream = _WalStream(self._offline_wal, self)
+            except OSError as exc:
+                self._note_error(f"cannot write the offline WAL {self._offline_wal}: {exc}")
+                return False
+            return True
+        old = self._stream
+        if old is not None:
+            old.cancel()
+            self.stats.reconnects += 1
+        try:
+            if self._client is None or old is not None:
+                if self._client is not None:
+                    self._client.close()
+                self._client = connect(self._home, timeout=self._connect_timeout)
+            stream = _Stream(self._client, self._hello, self)
+        except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff
+            self._note_error(f"cannot reach the mytrack service: {exc}")
+            self._client = None
+            return False
+        with self._cond:
+            self._stream = stream
+            pending = list(self._unacked)
+        # Resend in order everything not acked; the service drops duplicates.
+        for first_seq, records in _batches(pending):
+            self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records)))
+        return True
+
+    def _pump(self) -> None:
+        while self.queue and self._unacked_bytes < self._max_buffer_bytes:
+            records = self._encode_some()
+            if not records:
+                return
+            with self._cond:
+                self._unacked.extend(records)
+                self._unacked_bytes += sum(len(r) for _, r in records)
+                self._cond.notify_all()  # room in the queue for waiting log() calls
+            for first, payloads in _batches(records):
+                self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first, records=payloads)))
+            self.stats.records_sent += len(records)
+
+    def _encode_some(self) -> list[tuple[int, bytes]]:
+        """Encodes queued items into records with consecutive seqs.
+
+        Consecutive log() calls share a LogBatch record as long as they have the
+        same shape (the same columnar keys, or all general), up to a bound.
+        """
+        records: list[tuple[int, bytes]] = []
+        logs: list[Any] = []
+        shape: tuple[str, ...] | None = None
+        popleft = self.queue.popleft
+        seq = self._next_seq
+        for _ in range(4 * _MAX_RECORD_ENTRIES):
+            try:
+                item = popleft()
+            except IndexError:
+                break
+            if type(item) is tuple:
+                if self._offline_wal:
+                    self.last_values.update(item[0])
+                item_shape = encode.columnar_keys(item)
+                if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
+                    records.append((seq, encode.log_batch(seq, logs, shape)))
+                    seq, logs = seq + 1, []
+                logs.append(item)
+                shape = item_shape
+                continue
+            if type(item) is encode.SummaryNote:
+                self.last_values.update(item.update)
+                for key in item.remove:
+                    self.last_values.pop(key, None)
+                continue
+            if logs:
+                records.append((seq, encode.log_batch(seq, logs, shape)))
+                seq, logs = seq + 1, []
+            records.append((seq, item.build(seq)))
+            seq += 1
+        if logs:
+            records.append((seq, encode.log_batch(seq, logs, shape)))
+            seq += 1
+        self._next_seq = seq
+        return records
+
+    def _send(self, message: pb.ClientMessage) -> None:
+        stream = self._stream
+        if stream is not None and not stream.broken:
+            stream.send(message)
+            self._last_send = time.monotonic()
+
+    # -- callbacks from the ack reader ---------------------------------------
+
+    def _on_ack(self, acked_seq: int) -> None:
+        with self._cond:
+            if acked_seq <= self._acked_seq:
+                return
+            self._acked_seq = acked_seq
+            while self._unacked and self._unacked[0][0] <= acked_seq:
+                _, payload = self._unacked.popleft()
+                self._unacked_bytes -= len(payload)
+                self.stats.records_acked += 1
+            self.stats.last_ack_time = time.time()
+            self._cond.notify_all()
+        self._wake.set()
+
+    def _on_notice(self, kind: str, text: str) -> None:
+        self.notices.append((kind, text))
+        if kind == "warning":
+            logger.warning("%s", text)
+        elif kind == "error":
+            self._note_error(text)
+        elif kind == "stop" and self._on_stop is not None:
+            self._on_stop()
+
+    def _on_broken(self, stream: _Stream | _WalStream, error: str) -> None:
+        with self._cond:
+            closing = self._closing
+        if not closing:
+            self._note_error(f"lost the stream to the mytrack service ({error}); reconnecting")
+        self._wake.set()
+
+    def _note_error(self, text: str) -> None:
+        # Logged once per distinct message: a service that is down for a minute
+        # must not print a line per retry.
+        if text != self.stats.last_error:
+            logger.warning("%s", text)
+        self.stats.last_error = text
+
+
+def _batches(records: list[tuple[int, bytes]]) -> Iterator[tuple[int, list[bytes]]]:
+    """Splits (seq, payload) pairs into messages of at most _MAX_BATCH_BYTES."""
+    start = 0
+    size = 0
+    for i, (_, payload) in enumerate(records):
+        if size and size + len(payload) > _MAX_BATCH_BYTES:
+            yield records[start][0], [p for _, p in records[start:i]]
+            start, size = i, 0
+        size += len(payload)
+    if start < len(records):
+        yield records[start][0], [p for _, p in records[start:]]
