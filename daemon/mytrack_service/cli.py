@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import grpc
 
+from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
-from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
 from mytrack_service.settings import ServiceSettings
 
 

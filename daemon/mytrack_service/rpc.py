@@ -18,14 +18,13 @@ import grpc
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_service import __version__
-from mytrack_service.query import console_file
-from mytrack_service.query.filters import FilterError, matches, validate_filter
-from mytrack_service.ingest.live_runs import LiveRuns, IngestError, OpenRequest
-from mytrack_service.query import artifacts
-from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
-from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
-from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.apply.applier import Applier
+from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
+from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
+from mytrack_service.outbound.transfers import Transfers
+from mytrack_service.query import artifacts, console_file
+from mytrack_service.query.filters import FilterError, matches, validate_filter
+from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 
 logger = logging.getLogger("mytrack_service.rpc")
 

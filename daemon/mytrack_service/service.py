@@ -21,19 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_common import tee
 from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
-from mytrack_service.outbound.alerts import AlertSender
+from mytrack_proto import mytrack_pb2_grpc as pb_grpc
+from mytrack_service.apply.applier import Applier
 from mytrack_service.blobs.registry import open_blobs
-from mytrack_service.settings import ServiceSettings, redact
 from mytrack_service.health.liveness import Monitor
 from mytrack_service.health.system_metrics import SystemMonitor
-from mytrack_service.rpc import TrackerService
 from mytrack_service.ingest.live_runs import LiveRuns
-from mytrack_service.store.registry import open_store
+from mytrack_service.outbound.alerts import AlertSender
 from mytrack_service.outbound.transfers import Transfers
-from mytrack_service.apply.applier import Applier
+from mytrack_service.rpc import TrackerService
+from mytrack_service.settings import ServiceSettings, redact
+from mytrack_service.store.registry import open_store
 from mytrack_service.web.server import WebServer
 
 logger = logging.getLogger("mytrack_service")

@@ -32,9 +32,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mytrack._internal.transport import launcher
-
-from mytrack._internal.transport import webui
+from mytrack._internal.transport import launcher, webui
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.registry import default_store_uri
 from mytrack_service.store.sql import SqlStore

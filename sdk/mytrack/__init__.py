@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 from mytrack import errors, plot
+from mytrack._internal.lifecycle.init import alert, finish, init, log, restore, save, unwatch, watch
 from mytrack._internal.run.alert import AlertLevel
 from mytrack._internal.run.config import Config
-from mytrack._internal.lifecycle.init import alert, finish, init, log, restore, save, unwatch, watch
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.summary import Summary
 from mytrack.api import Api
@@ -26,36 +26,35 @@ run: Run | None = None
 config: Config | None = None
 summary: Summary | None = None
 
-__all__ = sorted(
-    [
-        "AlertLevel",
-        "Api",
-        "Artifact",
-        "Audio",
-        "Config",
-        "Error",
-        "Histogram",
-        "Html",
-        "Image",
-        "Object3D",
-        "Run",
-        "Settings",
-        "Summary",
-        "Table",
-        "Video",
-        "__version__",
-        "alert",
-        "config",
-        "errors",
-        "finish",
-        "init",
-        "log",
-        "plot",
-        "restore",
-        "run",
-        "save",
-        "summary",
-        "unwatch",
-        "watch",
-    ]
-)
+# The public surface, pinned: tests/unit/test_public_api.py compares it with the module's namespace.
+__all__ = [
+    "AlertLevel",
+    "Api",
+    "Artifact",
+    "Audio",
+    "Config",
+    "Error",
+    "Histogram",
+    "Html",
+    "Image",
+    "Object3D",
+    "Run",
+    "Settings",
+    "Summary",
+    "Table",
+    "Video",
+    "__version__",
+    "alert",
+    "config",
+    "errors",
+    "finish",
+    "init",
+    "log",
+    "plot",
+    "restore",
+    "run",
+    "save",
+    "summary",
+    "unwatch",
+    "watch",
+]

@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from mytrack._internal.transport import launcher
-from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.files.download import download
-from mytrack._internal.transport.encode import dumps
+from mytrack._internal.media.readback import ApiMedia, load_rows
+from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.encode import dumps
 from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb

@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ui(open_browser: bool) -> int:
     """Prints the UI's address, token included (starting the service if needed)."""
-    from mytrack._internal.transport import launcher
-    from mytrack._internal.transport import webui
+    from mytrack._internal.transport import launcher, webui
     from mytrack.settings import Settings
 
     settings = Settings().resolve()

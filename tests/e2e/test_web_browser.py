@@ -25,8 +25,7 @@ import numpy as np
 import pytest
 
 import mytrack
-from mytrack._internal.transport import launcher
-from mytrack._internal.transport import webui
+from mytrack._internal.transport import launcher, webui
 from mytrack_service.settings import ServiceSettings
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.registry import open_store

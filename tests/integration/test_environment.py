@@ -13,7 +13,6 @@ import platform
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace

@@ -31,8 +31,7 @@ QUIET = mytrack.Settings(quiet=True)
 
 def _web() -> Any:
     """The web UI (address and token) of the session's service, as run.url uses it."""
-    from mytrack._internal.transport import launcher
-    from mytrack._internal.transport import webui
+    from mytrack._internal.transport import launcher, webui
 
     client = launcher.connect(os.environ["MYTRACK_DIR"])
     try:

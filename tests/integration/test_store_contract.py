@@ -19,14 +19,22 @@ from typing import Any
 
 import pytest
 
-from mytrack_service.store.migrations import LATEST
-
 from mytrack_service.store.base import (
-    Batch, ConsoleLine, FileRow, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow,
-    StoreError, WriterPosition, WriterRow,
+    Batch,
+    ConsoleLine,
+    FileRow,
+    MetadataStore,
+    ProjectRow,
+    RunExistsError,
+    RunKey,
+    RunRow,
+    StoreError,
+    WriterPosition,
+    WriterRow,
 )
 from mytrack_service.store.blocks import RowBlock, block_texts
 from mytrack_service.store.memory import MemoryStore
+from mytrack_service.store.migrations import LATEST
 from mytrack_service.store.registry import default_store_uri, open_store
 from mytrack_service.store.rows import encode_row
 from mytrack_service.store.sql import CHUNK, SqlStore

@@ -24,10 +24,10 @@ import pytest
 
 import mytrack
 from mytrack_service.health.gpus import FakeGpuReader, GpuReading, NvmlReader
+from mytrack_service.health.system_metrics import Sampler
 from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest
 from mytrack_service.store.base import RunKey
 from mytrack_service.store.memory import MemoryStore
-from mytrack_service.health.system_metrics import Sampler
 from tests.conftest import stop_service
 
 INTERVAL = 0.2

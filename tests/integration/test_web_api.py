@@ -25,8 +25,7 @@ import numpy as np
 import pytest
 
 import mytrack
-from mytrack._internal.transport import launcher
-from mytrack._internal.transport import webui
+from mytrack._internal.transport import launcher, webui
 from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)

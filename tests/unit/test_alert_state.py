@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mytrack._internal.transport import encode
-from mytrack_service.outbound.alerts import payload, redact
-from mytrack_service.apply.decode import AlertEvent, FilesEvent, SavedFile, decode
 from mytrack_service.apply.assembly import MAX_ALERTS, RunAssembly
+from mytrack_service.apply.decode import AlertEvent, FilesEvent, SavedFile, decode
+from mytrack_service.outbound.alerts import payload, redact
 from mytrack_service.store.base import RunKey, RunRow
 
 KEY = RunKey("ent", "proj", "abcd1234")

@@ -96,7 +96,7 @@ def test_tee_server_forks_a_tee_that_outlives_it(tmp_path: Path) -> None:
         assert pid is not None and psutil.Process(pid).ppid() == server.pid
         for fd in fds:
             os.close(fd)
-        os.write(out_w, "one\ntw".encode())
+        os.write(out_w, b"one\ntw")
         os.write(err_w, b"oops\n")
         assert os.read(seen_out_r, 100) == b"one\ntw"
         assert os.read(seen_err_r, 100) == b"oops\n"

@@ -63,11 +63,12 @@ def test_pr_curve_table_per_class_with_labels() -> None:
     probas = np.stack([1 - S, S], axis=1)
     chart = mytrack.plot.pr_curve(Y, probas, labels=["neg", "pos"], title="PR")
     assert chart.table.columns == ["class", "precision", "recall"]
-    pos = [(p, r) for c, p, r in chart.table.data if c == "pos"]
-    assert pos == pytest.approx([(0.5, 1.0), (2 / 3, 1.0), (0.5, 0.5), (1.0, 0.5), (1.0, 0.0)])
-    neg = [(p, r) for c, p, r in chart.table.data if c == "neg"]
+    expected = np.array([(0.5, 1.0), (2 / 3, 1.0), (0.5, 0.5), (1.0, 0.5), (1.0, 0.0)])
+    pos = np.array([(p, r) for c, p, r in chart.table.data if c == "pos"])
+    np.testing.assert_allclose(pos, expected)
+    neg = np.array([(p, r) for c, p, r in chart.table.data if c == "neg"])
     # class 0: truth [1, 1, 0, 0], scores [0.9, 0.6, 0.65, 0.2]
-    assert neg == pytest.approx([(0.5, 1.0), (2 / 3, 1.0), (0.5, 0.5), (1.0, 0.5), (1.0, 0.0)])
+    np.testing.assert_allclose(neg, expected)
     assert chart.spec == {"chart": "pr_curve", "title": "PR",
                           "fields": {"x": "recall", "y": "precision", "class": "class"}}
 

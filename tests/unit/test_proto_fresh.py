@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(REPO / "scripts" / "gen-proto"), str(tmp_path)],
         capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHON": sys.executable},
     )
     assert result.returncode == 0, f"gen-proto failed:\n{result.stdout}\n{result.stderr}"
     fresh = _generated(tmp_path / "mytrack_proto")

@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import mytrack
@@ -50,6 +51,22 @@ def test_all_is_pinned() -> None:
     """mytrack.__all__ is exactly the pinned list of public names."""
     assert sorted(mytrack.__all__) == PUBLIC_NAMES
     assert len(set(mytrack.__all__)) == len(mytrack.__all__)
+
+
+def test_all_is_a_literal_that_matches_the_namespace() -> None:
+    """Every public name the package defines or imports is in __all__, and nothing else is.
+
+    Submodules (``mytrack.api`` ...) are attributes once imported; they are public as
+    modules, not as names of the package, unless __all__ lists them (``errors``, ``plot``).
+    """
+    defined = {
+        name
+        for name, value in vars(mytrack).items()
+        if (not name.startswith("_") or name == "__version__")
+        and name != "annotations"
+        and (not isinstance(value, types.ModuleType) or name in mytrack.__all__)
+    }
+    assert sorted(defined) == sorted(mytrack.__all__)
 
 
 def test_every_public_name_exists() -> None:

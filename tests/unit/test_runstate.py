@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import (
     ConfigChange,
     Event,
@@ -26,7 +27,6 @@ from mytrack_service.apply.decode import (
     RunFieldsChange,
     SummaryChange,
 )
-from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.memory import MemoryStore
 

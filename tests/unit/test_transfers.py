@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from mytrack_service.outbound import transfers as transfers_module
 from mytrack_service.blobs.base import BlobError
 from mytrack_service.blobs.local import LocalBlobStore
+from mytrack_service.outbound import transfers as transfers_module
+from mytrack_service.outbound.transfers import Transfers, min_interval
 from mytrack_service.store.base import Batch, FileRow, RunKey, RunRow
 from mytrack_service.store.memory import MemoryStore
-from mytrack_service.outbound.transfers import Transfers, min_interval
 from tests.conftest import wait_for
 
 KEY = RunKey("ent", "proj", "files01")

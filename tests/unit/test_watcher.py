@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from mytrack_service.store.base import RunKey
 from mytrack_service.outbound.live_files import LiveWatcher
+from mytrack_service.store.base import RunKey
 from tests.conftest import wait_for
 
 KEY = RunKey("me", "p", "r1")

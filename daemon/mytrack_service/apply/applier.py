@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mytrack_common.wal import MAGIC, read_entries
-from mytrack_service.query import artifacts
-from mytrack_service.blobs.base import BlobStore
+from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
 from mytrack_service.apply.metric_definitions import combine_nodes
-from mytrack_service.apply.assembly import RunAssembly
+from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
+from mytrack_service.query import artifacts
 from mytrack_service.store.base import Batch, StoreError, WriterPosition
 
 logger = logging.getLogger("mytrack_service.apply.applier")

@@ -25,10 +25,15 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
+
 # One implementation of "copy into a temporary file while hashing" for both stores.
 from mytrack_service.blobs.local import check_digest, write_verified
 from mytrack_service.blobs.s3_errors import (
-    error_code, http_status, is_unreachable, safe_endpoint, translate,
+    error_code,
+    http_status,
+    is_unreachable,
+    safe_endpoint,
+    translate,
 )
 
 logger = logging.getLogger("mytrack_service.blobs")

@@ -19,10 +19,15 @@ from typing import Any
 
 from mytrack_common.names import new_run_name
 from mytrack_common.wal import WalWriter, valid_end
-from mytrack_service.apply.decode import record_seq
 from mytrack_service.apply.assembly import RunAssembly
+from mytrack_service.apply.decode import record_seq
 from mytrack_service.store.base import (
-    Batch, MetadataStore, RunExistsError, RunKey, RunRow, WriterRow,
+    Batch,
+    MetadataStore,
+    RunExistsError,
+    RunKey,
+    RunRow,
+    WriterRow,
 )
 
 

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mytrack_service.blobs.base import BlobError, BlobStore
-from mytrack_service.store.base import FileRow, MetadataStore, RunKey, StoreError
 from mytrack_service.outbound.live_files import LiveWatcher
+from mytrack_service.store.base import FileRow, MetadataStore, RunKey, StoreError
 
 logger = logging.getLogger("mytrack_service.outbound.transfers")
 

@@ -23,12 +23,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from mytrack_service.store.artifact_model import ArtifactTx, apply_ops
-from mytrack_service.store.blocks import with_block_rows
-from mytrack_service.store.jsontext import dump_json, load_json
-from mytrack_service.store.rows import decode_row, encode_row
-from mytrack_service.store.memory_artifacts import ArtifactTables
-from mytrack_service.store.memory_artifacts import transaction as memory_transaction
-
 from mytrack_service.store.base import (
     FILE_FIELDS,
     RUN_FIELDS,
@@ -43,6 +37,11 @@ from mytrack_service.store.base import (
     StoreError,
     WriterRow,
 )
+from mytrack_service.store.blocks import with_block_rows
+from mytrack_service.store.jsontext import dump_json, load_json
+from mytrack_service.store.memory_artifacts import ArtifactTables
+from mytrack_service.store.memory_artifacts import transaction as memory_transaction
+from mytrack_service.store.rows import decode_row, encode_row
 
 # RunRow fields stored as JSON text.
 JSON_RUN_FIELDS = frozenset({"tags", "config", "summary", "metadata", "service_state"})

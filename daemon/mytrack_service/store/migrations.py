@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import inspect
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from mytrack_service.store.base import StoreError

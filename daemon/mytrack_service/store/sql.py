@@ -25,26 +25,52 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from mytrack_service.store.base import (
-    Batch, MetadataStore, ProjectRow, RunExistsError, RunKey, RunRow, StoreError, WriterRow,
+    Batch,
+    MetadataStore,
+    ProjectRow,
+    RunExistsError,
+    RunKey,
+    RunRow,
+    StoreError,
+    WriterRow,
 )
-from mytrack_service.store.migrations import migrate
-from mytrack_service.store.sql_schema import (
-    KEY_COLUMNS, history, history_chunks, runs, writers,
-)
-from mytrack_service.store.sql_artifacts import ArtifactsMixin, write_artifacts
-from mytrack_service.store.sql_files import FilesMixin, write_files
-from mytrack_service.store.sql_series import SeriesMixin
-from mytrack_service.store.sql_streams import StreamsMixin, write_console
+from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks, with_block_rows
 from mytrack_service.store.chunks import (
-    CHUNK, Series, combine_splits, decode_steps, decode_values, encode_steps, encode_values, join, merge,
-    split_by_chunk, without,
+    CHUNK,
+    Series,
+    combine_splits,
+    decode_steps,
+    decode_values,
+    encode_steps,
+    encode_values,
+    join,
+    merge,
+    split_by_chunk,
+    without,
 )
 from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.memory import (
-    JSON_RUN_FIELDS, check_run_fields, flatten_row, merge_fields, merge_rows, unique_keys, unique_rows,
+    JSON_RUN_FIELDS,
+    check_run_fields,
+    flatten_row,
+    merge_fields,
+    merge_rows,
+    unique_keys,
+    unique_rows,
 )
-from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks, with_block_rows
+from mytrack_service.store.migrations import migrate
 from mytrack_service.store.rows import decode_row, encode_row
+from mytrack_service.store.sql_artifacts import ArtifactsMixin, write_artifacts
+from mytrack_service.store.sql_files import FilesMixin, write_files
+from mytrack_service.store.sql_schema import (
+    KEY_COLUMNS,
+    history,
+    history_chunks,
+    runs,
+    writers,
+)
+from mytrack_service.store.sql_series import SeriesMixin
+from mytrack_service.store.sql_streams import StreamsMixin, write_console
 
 _PAGE_ROWS = 5000  # full rows fetched per query
 _PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads

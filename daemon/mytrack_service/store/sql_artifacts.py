@@ -14,8 +14,20 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Column, Double, ForeignKey, Index, Integer, PrimaryKeyConstraint, Table,
-    Text, UniqueConstraint, delete, insert, select, update,
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine, RowMapping
 

@@ -6,8 +6,19 @@ A change here needs a migration step in migrations.py for existing databases.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Double, ForeignKey, Index, Integer, LargeBinary, MetaData,
-    PrimaryKeyConstraint, Table, Text, UniqueConstraint,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
 )
 
 from mytrack_service.store.memory import JSON_RUN_FIELDS

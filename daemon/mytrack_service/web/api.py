@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mytrack_service.blobs.base import BlobStore
-from mytrack_service.ingest.live_runs import LiveRuns, IngestError
+from mytrack_service.ingest.live_runs import IngestError, LiveRuns
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web.files import RunFiles

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from mytrack_service.query import console_file
 from mytrack_service.blobs.base import BlobError, BlobStore
+from mytrack_service.query import console_file
 from mytrack_service.store.base import FileRow, MetadataStore, RunKey
 from mytrack_service.web.responses import ApiError, Response, json_response
 

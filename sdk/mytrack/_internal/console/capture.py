@@ -48,8 +48,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from mytrack._internal.transport import encode
 from mytrack._internal.console.descriptors import Redirect, fd_capture_possible
+from mytrack._internal.transport import encode
 from mytrack_common.lines import Line, LineAssembler
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ import sys
 import time
 from typing import TextIO
 
-from mytrack._internal.transport import launcher
 from mytrack._internal.files.download import download
-from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.files.saving import check_name
+from mytrack._internal.transport import launcher
+from mytrack._internal.transport.client import ServiceClient
 from mytrack.errors import CommError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb

@@ -11,24 +11,20 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from mytrack._internal.run.config import config_from_source, sanitize
-from mytrack._internal.lifecycle import autoresume
 from mytrack._internal.console import capture as console
-from mytrack._internal.lifecycle import environment
-from mytrack._internal.lifecycle import exithooks
-from mytrack._internal.transport import launcher
-from mytrack._internal.lifecycle import signals
-from mytrack._internal.transport import webui
-from mytrack._internal.transport.encode import dumps
 from mytrack._internal.files.restore import restore_file
-from mytrack._internal.run.watch import WatchPreInitError
-from mytrack_common.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
-from mytrack._internal.transport.sender import Sender
+from mytrack._internal.lifecycle import autoresume, environment, exithooks, signals
+from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
+from mytrack._internal.run.watch import WatchPreInitError
+from mytrack._internal.transport import launcher, webui
+from mytrack._internal.transport.encode import dumps
+from mytrack._internal.transport.sender import Sender
 from mytrack.errors import Error, InvalidTypeError, InvalidValueError, PreInitError
 from mytrack.settings import Settings
-from mytrack_proto import mytrack_pb2 as pb
 from mytrack_common.address import service_address
+from mytrack_common.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
+from mytrack_proto import mytrack_pb2 as pb
 
 REINIT_MODES = ("finish_previous", "return_previous", "create_new")
 

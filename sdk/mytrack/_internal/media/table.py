@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mytrack._internal.transport.encode import dumps
 from mytrack._internal.media.base import Media, MediaWriter, bad, to_numpy
+from mytrack._internal.transport.encode import dumps
 from mytrack.errors import InvalidTypeError, InvalidValueError
 
 

@@ -17,41 +17,37 @@ import threading
 import time
 import warnings
 import weakref
-from types import TracebackType
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TextIO
 
-from mytrack._internal.lifecycle import autoresume
-
-from mytrack._internal.console import capture as console
-
-from mytrack._internal.transport import encode
-
-from mytrack._internal.lifecycle import environment
-
-from mytrack._internal.lifecycle import exithooks
-
-from mytrack._internal.lifecycle import notebook
-
-from mytrack._internal.files import saving
-from mytrack._internal.run import watch as watching
-from mytrack._internal.media.run_files import MediaSink
 from mytrack._internal.artifacts.client import DisabledArtifacts, RunArtifacts, default_exclude, default_include
-from mytrack.artifacts import Artifact
+from mytrack._internal.console import capture as console
+from mytrack._internal.files import saving
 from mytrack._internal.files.restore import restore_file, wait_for_uploads
-from mytrack._internal.transport.sender import Sender
-from mytrack._internal.transport.client import ServiceClient
-from mytrack._internal.run.values import check_log_data
-from mytrack._internal.transport.webui import WebAddress
+from mytrack._internal.lifecycle import autoresume, environment, exithooks, notebook
+from mytrack._internal.media.run_files import MediaSink
+from mytrack._internal.run import watch as watching
 from mytrack._internal.run.alert import AlertLevel, check_alert
 from mytrack._internal.run.config import Config, ConfigStatic
-from mytrack.errors import (
-    CommError, InvalidTypeError, InvalidValueError, RunFinishedError, StepWarning, UsageError,
-)
-from mytrack.settings import Settings
 from mytrack._internal.run.metric import Metric, make_metric
 from mytrack._internal.run.status import RunStatus
 from mytrack._internal.run.summary import Summary
+from mytrack._internal.run.values import check_log_data
+from mytrack._internal.transport import encode
+from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.sender import Sender
+from mytrack._internal.transport.webui import WebAddress
+from mytrack.artifacts import Artifact
+from mytrack.errors import (
+    CommError,
+    InvalidTypeError,
+    InvalidValueError,
+    RunFinishedError,
+    StepWarning,
+    UsageError,
+)
+from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
 

@@ -12,9 +12,9 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 import grpc  # noqa: E402 - after the variable above
 
 from mytrack.errors import CommError, InvalidValueError, ResumeError, RunNotFoundError
+from mytrack_common.address import GRPC_OPTIONS, ServiceAddress
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
-from mytrack_common.address import GRPC_OPTIONS, ServiceAddress
 
 
 class ServiceClient:

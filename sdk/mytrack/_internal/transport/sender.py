@@ -29,10 +29,10 @@ from typing import Any
 import grpc
 
 from mytrack._internal.transport import encode
-from mytrack._internal.transport.launcher import connect
 from mytrack._internal.transport.client import ServiceClient
-from mytrack_proto import mytrack_pb2 as pb
+from mytrack._internal.transport.launcher import connect
 from mytrack_common.wal import WalWriter
+from mytrack_proto import mytrack_pb2 as pb
 
 logger = logging.getLogger("mytrack")
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from mytrack._internal.transport.client import ServiceClient
 from mytrack.errors import InvalidValueError
-from mytrack_proto import mytrack_pb2 as pb
 from mytrack_common.wal import WalFormatError, valid_end
+from mytrack_proto import mytrack_pb2 as pb
 
 
 @dataclass(frozen=True)
