@@ -12,7 +12,7 @@ installed distribution, ``name==version``) and, when the git tree is dirty,
 
 Only the working directory and the start time are read in the caller's
 thread (a few microseconds); everything else runs in a daemon thread, so
-``init()`` is not slowed. ``Run._finish`` waits for it a bounded time
+``init()`` is not slowed. ``finishing.finish`` waits for it a bounded time
 (`settle`), so that even a short run has its metadata. Nothing here ever
 raises into the program: a failed part is left out.
 """

@@ -4,15 +4,17 @@
 rule (so a lower step is refused here, with a warning), append to the
 sender's queue. No I/O, no RPC. The service stays the authority for the
 history; the mirror only decides what to drop and warn about.
+
+The properties live in `fields.py` (`RunFields`), the finish procedure in
+`finishing.py`, the assembly of ``status()`` in `status.py`; `Run` keeps every
+public method of W&B's ``Run``, each delegating where the logic is long.
 """
 
 from __future__ import annotations
 
 import datetime
-import enum
 import json
 import os
-import sys
 import threading
 import time
 import warnings
@@ -22,16 +24,19 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from mytrack._internal.artifacts.client import DisabledArtifacts, RunArtifacts, default_exclude, default_include
-from mytrack._internal.console import capture as console
 from mytrack._internal.files import saving
-from mytrack._internal.files.restore import restore_file, wait_for_uploads
-from mytrack._internal.lifecycle import autoresume, environment, exithooks, notebook
+from mytrack._internal.files.restore import restore_file
+from mytrack._internal.lifecycle import notebook
 from mytrack._internal.media.run_files import MediaSink
+from mytrack._internal.run import finishing
 from mytrack._internal.run import watch as watching
 from mytrack._internal.run.alert import AlertLevel, check_alert
-from mytrack._internal.run.config import Config, ConfigStatic
+from mytrack._internal.run.config import Config
+from mytrack._internal.run.fields import RunFields
 from mytrack._internal.run.metric import Metric, make_metric
-from mytrack._internal.run.status import RunStatus
+from mytrack._internal.run.state import RunState
+from mytrack._internal.run.status import RunStatus, run_status
+from mytrack._internal.run.step import check_step
 from mytrack._internal.run.summary import Summary
 from mytrack._internal.run.values import check_log_data
 from mytrack._internal.transport import encode
@@ -43,22 +48,16 @@ from mytrack.errors import (
     CommError,
     InvalidTypeError,
     InvalidValueError,
-    RunFinishedError,
     StepWarning,
     UsageError,
 )
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
 
-
-class RunState(enum.Enum):
-    RUNNING = "running"  # accepting data
-    FINISHING = "finishing"  # finish() under way: no new data
-    FINISHED = "finished"  # finish() returned; every method that records data raises
-    FORKED = "forked"  # a copy in a forked child: the parent owns the run
-
+__all__ = ["Run", "RunState"]
 
 _live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
 
 
 def _after_fork_in_child() -> None:
@@ -71,7 +70,7 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Run:
+class Run(RunFields):
     """A run: the unit of work whose config, history and summary are recorded."""
 
     def __init__(
@@ -123,141 +122,6 @@ class Run:
         if sender is not None:
             _live_runs.add(self)
 
-    # -- properties ------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def entity(self) -> str:
-        return self._entity
-
-    @property
-    def project(self) -> str:
-        return self._project
-
-    @property
-    def path(self) -> str:
-        return f"{self._entity}/{self._project}/{self._id}"
-
-    @property
-    def dir(self) -> str:
-        """The folder where the run's files are kept (``<run folder>/files``)."""
-        return os.path.join(self._dir, "files") if self._dir else ""
-
-    @property
-    def disabled(self) -> bool:
-        return self._settings.mode == "disabled"
-
-    @property
-    def offline(self) -> bool:
-        return self._settings.mode == "offline"
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def start_time(self) -> float:
-        return self._start_time
-
-    @property
-    def resumed(self) -> bool:
-        return self._resumed
-
-    @property
-    def sweep_id(self) -> str | None:
-        return self._settings.sweep_id
-
-    @property
-    def url(self) -> str | None:
-        """The run's page in the local web UI (with its token); None offline or disabled."""
-        return self._page(self._entity, self._project, "runs", self._id)
-
-    @property
-    def project_url(self) -> str | None:
-        return self._page(self._entity, self._project)
-
-    @property
-    def sweep_url(self) -> str | None:
-        if not self.sweep_id:
-            return None
-        return self._page(self._entity, self._project, "sweeps", self.sweep_id)
-
-    def _page(self, *segments: str) -> str | None:
-        """A page of the web UI the service reported at init; without one (the
-        service serves no UI), of ``ui_port``, unless that is 0."""
-        if self._settings.mode not in ("online", "shared"):
-            return None
-        web = self._web
-        if web is None:
-            if not self._settings.ui_port:
-                return None
-            web = WebAddress(f"http://127.0.0.1:{self._settings.ui_port}", "")
-        return web.page(*segments)
-
-    @property
-    def config(self) -> Config:
-        return self._config
-
-    @property
-    def config_static(self) -> ConfigStatic:
-        return ConfigStatic(self._config)
-
-    @property
-    def summary(self) -> Summary:
-        return self._summary
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._name = self._set_field("name", value)
-
-    @property
-    def notes(self) -> str:
-        return self._notes
-
-    @notes.setter
-    def notes(self, value: str) -> None:
-        self._notes = self._set_field("notes", value)
-
-    @property
-    def group(self) -> str:
-        return self._group
-
-    @group.setter
-    def group(self, value: str) -> None:
-        self._group = self._set_field("group", value)
-
-    @property
-    def job_type(self) -> str:
-        return self._job_type
-
-    @job_type.setter
-    def job_type(self, value: str) -> None:
-        self._job_type = self._set_field("job_type", value)
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        return self._tags
-
-    @tags.setter
-    def tags(self, value: Any) -> None:
-        if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
-            raise InvalidTypeError("tags must be a sequence of non-empty strings")
-        self._tags = tuple(value)
-        self._enqueue(encode.run_update_record(tags=list(self._tags)))
-
-    def _set_field(self, field: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise InvalidTypeError(f"run.{field} must be a string, got {type(value).__name__}")
-        self._enqueue(encode.run_update_record(**{field: value}))
-        return value
-
     # -- log -----------------------------------------------------------------
 
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
@@ -276,7 +140,7 @@ class Run:
             return
         row = check_log_data(data, self._media)
         if step is not None:
-            step = _check_step(step)
+            step = check_step(step)
         if commit is not None and type(commit) is not bool:
             raise InvalidTypeError(f"commit must be True, False or None, got {commit!r}")
         queue = self._sender.queue
@@ -320,83 +184,7 @@ class Run:
         self._finish(exit_code, state or ("finished" if exit_code == 0 else "failed"), None)
 
     def _finish(self, exit_code: int, state: str, quiet: bool | None) -> None:
-        with self._log_lock:
-            if self._state is not RunState.RUNNING:
-                return
-            self._state = RunState.FINISHING
-        exithooks.unregister(self)
-        _forget_current(self)
-        if self._sender is None:
-            self._state = RunState.FINISHED
-            return
-        quiet = bool(self._settings.quiet) if quiet is None else quiet
-        timeout = self._settings.finish_timeout or 60.0
-        deadline = time.monotonic() + timeout
-        environment.settle(self, min(5.0, timeout / 2))
-        console.detach(self, min(5.0, timeout / 2))  # its last lines go before the exit record
-        self._sender.enqueue(encode.exit_record(exit_code, state, time.time()))
-        delivered = self._flush_with_progress(timeout, quiet)
-        response = None
-        uploads_left = (0, 0)
-        if delivered and not self.offline:
-            try:
-                response = self._sync(max(0.1, deadline - time.monotonic()))
-                uploads_left = wait_for_uploads(
-                    self._rpc(), self._key, max(0.0, deadline - time.monotonic()), quiet
-                )
-            except CommError as exc:
-                _report(f"mytrack: could not confirm the end of run {self.path}: {exc}")
-        if uploads_left[0] > 0 and not quiet:
-            _report(f"mytrack: {uploads_left[0]} file(s) ({uploads_left[1] / 2**20:.1f} MiB) "
-                    "still uploading; the service finishes them after this process exits")
-        client = self._sender.client() or self._client
-        self._sender.close(timeout=max(0.1, deadline - time.monotonic()))
-        if client is not None:
-            client.close()
-        self._state = RunState.FINISHED
-        if delivered and exit_code == 0:
-            autoresume.forget(self._settings, self._id)
-        if delivered and self.offline and not quiet:
-            _report(f"mytrack: offline run {self.path} saved in {self._dir}; "
-                    f"upload it with: mytrack sync {self._dir}")
-        if not delivered:
-            _report(
-                f"mytrack: {self._sender.pending_records} record(s) of run {self.path} were not "
-                f"acknowledged by the service within {timeout:.0f}s "
-                f"({self._sender.stats.last_error or 'no error reported'})"
-            )
-        elif not quiet and response is not None:
-            _report(self._closing_line(response, state))
-
-    def _flush_with_progress(self, timeout: float, quiet: bool) -> bool:
-        """Flushes; after 2 s, prints what is still pending once a second."""
-        assert self._sender is not None
-        if self._sender.flush(min(timeout, 2.0)) or timeout <= 2.0:
-            return self._sender.flush(0)
-        deadline = time.monotonic() + timeout - 2.0
-        while time.monotonic() < deadline:
-            if not quiet:
-                stats = self._sender.stats
-                _report(
-                    f"mytrack: waiting for the service to acknowledge "
-                    f"{self._sender.pending_records} record(s) of {self.path}"
-                    f" (reconnects: {stats.reconnects}; {stats.last_error or 'no error'})"
-                )
-            if self._sender.flush(min(1.0, max(0.0, deadline - time.monotonic()))):
-                return True
-        return False
-
-    def _closing_line(self, response: pb.SyncResponse, state: str) -> str:
-        summary = json.loads(response.run.summary_json or b"{}")
-        shown = [f"{k}={_short(v)}" for k, v in summary.items() if not k.startswith("_")][:8]
-        waited = self._sender.stats.backpressure_seconds if self._sender else 0.0
-        parts = [
-            f"mytrack: run {self._name} ({self.path}) {state}: {response.history_rows} "
-            + ("step" if response.history_rows == 1 else "steps"),
-            f"summary: {', '.join(shown)}" if shown else "",
-            f"log() waited {waited:.2f}s for room" if waited >= 0.01 else "",
-        ]
-        return "; ".join(p for p in parts if p)
+        finishing.finish(self, exit_code, state, quiet)
 
     def _rpc(self) -> ServiceClient:
         """The sender's current connection (it replaces it after a reconnect)."""
@@ -407,19 +195,7 @@ class Run:
         return client
 
     def _sync(self, timeout: float) -> pb.SyncResponse:
-        assert self._sender is not None
-        request = pb.SyncRequest(
-            run=self._key, writer_id=self._writer_id, last_seq=self._sender.last_seq, timeout=timeout
-        )
-        try:
-            response: pb.SyncResponse = self._rpc().call("Sync", request, timeout=timeout + 5)
-        except CommError:
-            # The service may have gone between the flush and now (a graceful
-            # restart): once the sender is through again, ask the new one.
-            if not self._sender.flush(timeout):
-                raise
-            response = self._rpc().call("Sync", request, timeout=timeout + 5)
-        return response
+        return finishing.sync(self, timeout)
 
     def define_metric(
         self,
@@ -582,39 +358,7 @@ class Run:
 
     def status(self) -> RunStatus:
         """Sync status: records sent, acked, applied and pending, with real numbers."""
-        sender = self._sender
-        if sender is None:
-            return RunStatus(0, 0, None, 0, 0, 0)
-        applied = sender.acked_seq if self.offline else 0
-        error = sender.stats.last_error
-        files = size = conflicts = 0
-        if not self.offline and self._state is RunState.RUNNING:
-            try:
-                request = pb.StatusRequest(run=self._key, writer_id=self._writer_id)
-                # The count of pending records and files is this run's own.
-                reply: pb.StatusResponse = self._rpc().call("Status", request, timeout=10)
-                applied = reply.writer_applied_seq
-                error = error or reply.last_error
-                files, size = reply.files_pending, reply.bytes_pending
-                conflicts = reply.conflicts
-            except CommError as exc:
-                error = str(exc)
-        elif self._state is RunState.FINISHED:
-            applied = sender.acked_seq
-        last_ack = sender.stats.last_ack_time
-        queued = len(sender.queue)  # calls not yet encoded count as items too
-        return RunStatus(
-            sync_items_total=sender.last_seq + queued,
-            sync_items_pending=max(0, sender.last_seq - applied) + queued,
-            sync_time=datetime.datetime.fromtimestamp(last_ack) if last_ack else None,
-            records_acked=sender.acked_seq,
-            records_applied=applied,
-            queued_calls=queued,
-            files_pending=files,
-            bytes_pending=size,
-            conflicts=conflicts,
-            last_error=error,
-        )
+        return run_status(self)
 
     # -- integrations -----------------------------------------------------------------
 
@@ -654,34 +398,11 @@ class Run:
             return
         self._enqueue(encode.alert_record(title, text, level_name, wait, time.time()), "alert()")
         if not self._settings.quiet:
-            _report(f"mytrack: alert [{level_name}] {title}: {text}")
+            finishing.report(f"mytrack: alert [{level_name}] {title}: {text}")
 
     def display(self, height: int = 420, hidden: bool = False) -> bool:
         """Shows the run in a Jupyter notebook; returns False (showing nothing) elsewhere."""
         return notebook.display_run(self, height, hidden)
-
-    # -- internals ------------------------------------------------------------------
-
-    def _enqueue(self, item: encode.Control, what: str = "that call") -> None:
-        if self._sender is None:
-            return
-        if self._state is not RunState.RUNNING:
-            self._refuse(what)
-        with self._log_lock:
-            self._sender.queue.append(item)
-
-    def _refuse(self, what: str) -> None:
-        """Raises the right error for a call that records data on a run not running."""
-        if self.disabled:
-            return
-        if self._state is RunState.FORKED:
-            raise UsageError(
-                f"{what} was called in a forked child process (pid {os.getpid()}) on run "
-                f"{self.path}, which belongs to the parent; log from the parent, or call "
-                "mytrack.init() in the child (with the same id and "
-                "reinit=\"create_new\" to write to the same run)"
-            )
-        raise RunFinishedError(f"{what} was called on run {self.path}, which is finished")
 
     def _publish_config(self, changed: dict[str, Any]) -> None:
         self._enqueue(encode.config_record(changed), "config.update()")
@@ -721,38 +442,3 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<mytrack.Run {self.path} ({self._name})>"
-
-
-# Steps are stored as signed 64-bit integers, and the step after the last must fit.
-_MAX_STEP = 2**63 - 2
-
-
-def _check_step(step: Any) -> int:
-    if type(step) is not int:
-        numpy = sys.modules.get("numpy")
-        if numpy is not None and isinstance(step, numpy.integer):
-            step = int(step)
-        else:
-            raise InvalidValueError(f"step must be a non-negative int, got {step!r}")
-    if step < 0 or step > _MAX_STEP:
-        raise InvalidValueError(f"step must be an int from 0 to {_MAX_STEP}, got {step}")
-    return int(step)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 24 else text[:21] + "..."
-
-
-def _report(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def _forget_current(run: Run) -> None:
-    module = sys.modules.get("mytrack")
-    if module is not None and getattr(module, "run", None) is run:
-        module.run = None  # type: ignore[attr-defined]
-        module.config = None  # type: ignore[attr-defined]
-        module.summary = None  # type: ignore[attr-defined]

@@ -1,9 +1,23 @@
-"""`RunStatus`: the sync status of a run, with real numbers from the service."""
+"""`RunStatus`: the sync status of a run, with real numbers from the service.
+
+`run_status` assembles it from the sender's counters (what this process
+knows) and, while the run is live and online, the service's answer (what
+was applied, files still uploading); a service that cannot be reached is a
+``last_error``, not an exception, as ``status()`` is for watching delivery.
+"""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mytrack._internal.run.state import RunState
+from mytrack.errors import CommError
+from mytrack_proto import mytrack_pb2 as pb
+
+if TYPE_CHECKING:
+    from mytrack._internal.run.run import Run
 
 
 @dataclass(frozen=True)
@@ -34,3 +48,40 @@ class RunStatus:
     bytes_pending: int = 0
     conflicts: int = 0
     last_error: str = ""
+
+
+def run_status(run: Run) -> RunStatus:
+    """``run.status()``: records sent, acked, applied and pending, with real numbers."""
+    sender = run._sender
+    if sender is None:
+        return RunStatus(0, 0, None, 0, 0, 0)
+    applied = sender.acked_seq if run.offline else 0
+    error = sender.stats.last_error
+    files = size = conflicts = 0
+    if not run.offline and run._state is RunState.RUNNING:
+        try:
+            request = pb.StatusRequest(run=run._key, writer_id=run._writer_id)
+            # The count of pending records and files is this run's own.
+            reply: pb.StatusResponse = run._rpc().call("Status", request, timeout=10)
+            applied = reply.writer_applied_seq
+            error = error or reply.last_error
+            files, size = reply.files_pending, reply.bytes_pending
+            conflicts = reply.conflicts
+        except CommError as exc:
+            error = str(exc)
+    elif run._state is RunState.FINISHED:
+        applied = sender.acked_seq
+    last_ack = sender.stats.last_ack_time
+    queued = len(sender.queue)  # calls not yet encoded count as items too
+    return RunStatus(
+        sync_items_total=sender.last_seq + queued,
+        sync_items_pending=max(0, sender.last_seq - applied) + queued,
+        sync_time=datetime.datetime.fromtimestamp(last_ack) if last_ack else None,
+        records_acked=sender.acked_seq,
+        records_applied=applied,
+        queued_calls=queued,
+        files_pending=files,
+        bytes_pending=size,
+        conflicts=conflicts,
+        last_error=error,
+    )
