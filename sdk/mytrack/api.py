@@ -17,10 +17,9 @@ from mytrack._internal.files.download import download
 from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
-from mytrack._internal.transport.encode import dumps
+from mytrack._internal.transport.service_types import FileInfo, RunInfo, RunKey
 from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
-from mytrack_proto import mytrack_pb2 as pb
 
 HISTORY_STREAMS = ("history", "system")
 
@@ -50,8 +49,7 @@ class Api:
             RunNotFoundError: no such run.
         """
         key = self._run_key(path)
-        info: pb.RunInfo = self._rpc().call("GetRun", key)
-        return ApiRun(self, info)
+        return ApiRun(self, self._rpc().get_run(key))
 
     def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None) -> list[ApiRun]:
         """Runs of ``entity/project`` (or ``project``), newest first, filtered.
@@ -60,18 +58,13 @@ class Api:
         ``{"state": "finished", "config.lr": {"$gt": 0.01}, "tags": {"$in": ["a"]}}``.
         """
         entity, project = self._project_path(path)
-        request = pb.ListRunsRequest(
-            entity=entity, project=project, filters_json=dumps(dict(filters)) if filters else b""
-        )
-        response: pb.ListRunsResponse = self._rpc().call("ListRuns", request)
-        return [ApiRun(self, info) for info in response.runs]
+        return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, filters)]
 
     def projects(self) -> list[dict[str, Any]]:
-        response: pb.ListProjectsResponse = self._rpc().call("ListProjects", pb.ListProjectsRequest())
         return [
             {"entity": p.entity, "project": p.project, "run_count": p.run_count,
              "last_activity": p.last_activity}
-            for p in response.projects
+            for p in self._rpc().list_projects()
         ]
 
     def stop_run(self, path: str) -> tuple[bool, str]:
@@ -79,7 +72,7 @@ class Api:
 
         Returns (whether a live process was told, the run's state now).
         """
-        reply: pb.StopRunResponse = self._rpc().call("StopRun", self._run_key(path))
+        reply = self._rpc().stop_run(self._run_key(path))
         return reply.delivered, reply.state
 
     # -- artifacts (see mytrack.artifacts) ---------------------------------------
@@ -130,7 +123,7 @@ class Api:
         return list(self._artifacts().query(
             "collections", {"entity": entity or "", "project": "", "kind": "registered_model"}))
 
-    def _run_key(self, path: str) -> pb.RunKey:
+    def _run_key(self, path: str) -> RunKey:
         parts = [p for p in str(path).strip("/").split("/") if p]
         if len(parts) == 4 and parts[2] == "runs":  # entity/project/runs/id, as in W&B URLs
             parts = [parts[0], parts[1], parts[3]]
@@ -138,7 +131,7 @@ class Api:
             parts = [self.default_entity, *parts]
         if len(parts) != 3:
             raise InvalidValueError(f"run path must be 'entity/project/run_id', got {path!r}")
-        return pb.RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
+        return RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
 
     def _project_path(self, path: str | None) -> tuple[str, str]:
         if not path:
@@ -154,11 +147,11 @@ class Api:
 class ApiRun:
     """A run as stored: fields, config, summary and history."""
 
-    def __init__(self, api: Api, info: pb.RunInfo) -> None:
+    def __init__(self, api: Api, info: RunInfo) -> None:
         self._api = api
         self._load(info)
 
-    def _load(self, info: pb.RunInfo) -> None:
+    def _load(self, info: RunInfo) -> None:
         self.entity = info.key.entity
         self.project = info.key.project
         self.id = info.key.run_id
@@ -208,12 +201,12 @@ class ApiRun:
                 found = max(matching, key=lambda m: len(m["name"].replace("*", "")))
         return bool(found and found.get("hidden"))
 
-    def _key(self) -> pb.RunKey:
-        return pb.RunKey(entity=self.entity, project=self.project, run_id=self.id)
+    def _key(self) -> RunKey:
+        return RunKey(entity=self.entity, project=self.project, run_id=self.id)
 
     def reload(self) -> ApiRun:
         """Fetches the run's current fields again."""
-        self._load(self._api._rpc().call("GetRun", self._key()))
+        self._load(self._api._rpc().get_run(self._key()))
         return self
 
     def scan_history(
@@ -236,15 +229,11 @@ class ApiRun:
         """
         if stream not in HISTORY_STREAMS:
             raise InvalidValueError(f"stream must be one of {', '.join(HISTORY_STREAMS)}, got {stream!r}")
-        request = pb.HistoryRequest(
-            run=self._key(), keys=list(keys or []), page_size=page_size, stream=stream
+        pages = self._api._rpc().scan_history(
+            self._key(), keys or (), min_step, max_step, page_size=page_size, stream=stream
         )
-        if min_step is not None:
-            request.min_step = int(min_step)
-        if max_step is not None:
-            request.max_step = int(max_step)
-        for page in self._api._rpc().stream("ScanHistory", request):
-            yield from load_rows(page.rows_json, self)
+        for page in pages:
+            yield from load_rows(page, self)
 
     def history(
         self, keys: list[str] | None = None, pandas: bool = True, samples: int | None = None,
@@ -277,9 +266,8 @@ class ApiRun:
         of the writer that printed it, and the text without its newline
         (carriage-return updates collapsed). ``label`` keeps one writer's lines.
         """
-        request = pb.HistoryRequest(run=self._key(), stream="console", label=label or "")
-        for page in self._api._rpc().stream("ScanHistory", request):
-            yield from json.loads(page.rows_json)
+        for page in self._api._rpc().scan_history(self._key(), stream="console", label=label or ""):
+            yield from json.loads(page)
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
@@ -298,8 +286,7 @@ class ApiRun:
 
         ``output.log`` (what the run printed) is listed once it printed a line.
         """
-        reply: pb.FileList = self._api._rpc().call("ListFiles", self._key())
-        return [ApiFile(self, info) for info in reply.files]
+        return [ApiFile(self, info) for info in self._api._rpc().list_files(self._key())]
 
     def file(self, name: str) -> ApiFile:
         """One saved file; RunNotFoundError (a ValueError) if the run has none by that name."""
@@ -328,7 +315,7 @@ class ApiRun:
 class ApiFile:
     """A file saved by a run."""
 
-    def __init__(self, run: ApiRun, info: pb.FileInfo) -> None:
+    def __init__(self, run: ApiRun, info: FileInfo) -> None:
         self._run = run
         self.name = info.name
         self.size = info.size

@@ -217,8 +217,7 @@ ACKED_THEN_KILLED_SCRIPT = """
     for step in range(20_000):
         run.log({"i": step})
     assert run._sender.flush(60)
-    from mytrack_proto import mytrack_pb2 as pb
-    status = run._client.call("Status", pb.StatusRequest(writer_id=run._writer_id))
+    status = run._client.status(writer_id=run._writer_id)
     # Usually nothing is applied yet here: the kill hits acked, unapplied records.
     print("ACKED", status.writer_acked_seq, "APPLIED", status.writer_applied_seq, flush=True)
     pid = int(Path(service_address(os.environ["MYTRACK_DIR"]).pid).read_text())

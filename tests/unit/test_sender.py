@@ -20,8 +20,10 @@ import grpc
 import pytest
 
 from mytrack._internal.transport import sender as sender_mod
+from mytrack._internal.transport.client import RecordStream
 from mytrack._internal.transport.encode import config_record
 from mytrack._internal.transport.sender import Sender, _batches
+from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import CommError
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_service.apply.decode import ConfigChange, LogCall, LogColumns, decode
@@ -157,9 +159,14 @@ class FakeCall:
 
 
 class FakeClient:
+    """Stands in for `ServiceClient`: its record stream is the real one, on the fake stub."""
+
     def __init__(self, service: FakeService) -> None:
         self.stub = service
         self.closed = False
+
+    def open_stream(self, hello: Any, on_ack: Any, on_notice: Any, on_broken: Any) -> RecordStream:
+        return RecordStream(self.stub.Stream, hello, on_ack, on_notice, on_broken)
 
     def close(self) -> None:
         self.closed = True
@@ -196,7 +203,7 @@ def _sender(home: str, monkeypatch: pytest.MonkeyPatch, connector: Connector,
         connect_timeout=10.0,
     )
     settings.update(options)
-    return Sender(home, "writer-1", pb.RunKey(entity="e", project="p", run_id="r1"), **settings)
+    return Sender(home, "writer-1", RunKey(entity="e", project="p", run_id="r1"), **settings)
 
 
 def _entry(i: int) -> tuple[dict[str, Any], None, None, float]:

@@ -23,7 +23,6 @@ from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack.artifacts import Artifact
 from mytrack.errors import ArtifactError, ArtifactNotFoundError, InvalidValueError, RunNotFoundError
-from mytrack_proto import mytrack_pb2 as pb
 
 if TYPE_CHECKING:
     from mytrack._internal.run.run import Run
@@ -39,14 +38,10 @@ class ArtifactService:
         self._client = client
 
     def query(self, kind: str, request: dict[str, Any], timeout: float = 60.0) -> Any:
-        import json
-
         try:
-            reply = self._client().call(
-                "ArtifactQuery", pb.JsonRequest(kind=kind, json=encode.dumps(request)), timeout=timeout + 5)
+            return self._client().artifact_query(kind, request, timeout=timeout + 5)
         except RunNotFoundError as exc:
             raise ArtifactNotFoundError(str(exc)) from None
-        return json.loads(reply.json)
 
     def result(self, client_id: str, timeout: float = 60.0) -> dict[str, Any]:
         doc = self.query("result", {"client_id": client_id, "timeout": timeout}, timeout)
@@ -55,8 +50,7 @@ class ArtifactService:
         return dict(doc)
 
     def blob(self, digest: str) -> Iterator[bytes]:
-        for chunk in self._client().stream("ReadBlob", pb.BlobRequest(digest=digest)):
-            yield chunk.data
+        yield from self._client().read_blob(digest)
 
 
 def parse_name(name: str, entity: str, project: str) -> tuple[str, str, str, str]:

@@ -8,11 +8,11 @@ import tempfile
 
 from mytrack._internal.files.saving import check_name
 from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import CommError
-from mytrack_proto import mytrack_pb2 as pb
 
 
-def download(client: ServiceClient, key: pb.RunKey, name: str, root: str, replace: bool) -> str:
+def download(client: ServiceClient, key: RunKey, name: str, root: str, replace: bool) -> str:
     """Writes file ``name`` of run ``key`` under ``root``; returns its path.
 
     An existing file is kept unless ``replace``. The content is written to a
@@ -33,8 +33,8 @@ def download(client: ServiceClient, key: pb.RunKey, name: str, root: str, replac
     fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".mytrack-")
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in client.stream("ReadFile", pb.FileRequest(run=key, name=name)):
-                if chunk.HasField("info"):
+            for chunk in client.read_file(key, name):
+                if chunk.info is not None:
                     expected = chunk.info.digest
                 digest.update(chunk.data)
                 out.write(chunk.data)

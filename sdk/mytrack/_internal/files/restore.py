@@ -10,12 +10,12 @@ from mytrack._internal.files.download import download
 from mytrack._internal.files.saving import check_name
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import CommError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
-from mytrack_proto import mytrack_pb2 as pb
 
 
-def parse_run_path(path: str, default_entity: str) -> pb.RunKey:
+def parse_run_path(path: str, default_entity: str) -> RunKey:
     parts = [p for p in str(path).strip("/").split("/") if p]
     if len(parts) == 4 and parts[2] == "runs":  # entity/project/runs/id
         parts = [parts[0], parts[1], parts[3]]
@@ -23,7 +23,7 @@ def parse_run_path(path: str, default_entity: str) -> pb.RunKey:
         parts = [default_entity, *parts]
     if len(parts) != 3:
         raise InvalidValueError(f"run path must be 'entity/project/run_id', got {path!r}")
-    return pb.RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
+    return RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
 
 
 def restore_file(
@@ -35,8 +35,8 @@ def restore_file(
     try:
         # Ask first even when a local copy exists: a mistyped run_path must not
         # hand back some stale file that happens to have the same name.
-        listed: pb.FileList = client.call("ListFiles", key)
-        if check_name(name) not in {f.name for f in listed.files}:
+        listed = client.list_files(key)
+        if check_name(name) not in {f.name for f in listed}:
             raise RunNotFoundError(f"run {run_path} has no file {name!r}")
         path = download(client, key, name, root, replace)
     finally:
@@ -45,7 +45,7 @@ def restore_file(
 
 
 def wait_for_uploads(
-    client: ServiceClient, key: pb.RunKey, timeout: float, quiet: bool
+    client: ServiceClient, key: RunKey, timeout: float, quiet: bool
 ) -> tuple[int, int]:
     """Waits until the run has no upload due, at most ``timeout`` seconds.
 
@@ -59,7 +59,7 @@ def wait_for_uploads(
         started = time.monotonic()
         while True:
             try:
-                status: pb.StatusResponse = client.call("Status", pb.StatusRequest(run=key), timeout=10)
+                status = client.status(key, timeout=10)
             except CommError:
                 return -1, -1
             files, size = status.files_pending, status.bytes_pending

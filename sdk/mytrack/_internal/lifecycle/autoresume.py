@@ -14,9 +14,9 @@ import json
 import os
 
 from mytrack._internal.transport import launcher
+from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import Error
 from mytrack.settings import Settings
-from mytrack_proto import mytrack_pb2 as pb
 
 _RESUMABLE = ("crashed", "preempted", "preempting", "running")
 
@@ -37,7 +37,7 @@ def resolve(settings: Settings) -> Settings:
     try:
         with open(_path(settings), encoding="utf-8") as f:
             last = json.load(f)
-        key = pb.RunKey(entity=last["entity"], project=last["project"], run_id=last["run_id"])
+        key = RunKey(entity=last["entity"], project=last["project"], run_id=last["run_id"])
     except (OSError, ValueError, KeyError, TypeError):
         return allow
     if settings.run_id and settings.run_id != key.run_id:
@@ -45,7 +45,7 @@ def resolve(settings: Settings) -> Settings:
     try:
         client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
         try:
-            state = client.call("GetRun", key).state
+            state = client.get_run(key).state
         finally:
             client.close()
     except Error:

@@ -18,13 +18,14 @@ from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.watch import WatchPreInitError
 from mytrack._internal.transport import launcher, webui
+from mytrack._internal.transport.client import serialize_open_run
 from mytrack._internal.transport.encode import dumps
 from mytrack._internal.transport.sender import Sender
+from mytrack._internal.transport.service_types import OpenRun, RunInfo, RunKey
 from mytrack.errors import Error, InvalidTypeError, InvalidValueError, PreInitError
 from mytrack.settings import Settings
 from mytrack_common.address import service_address
 from mytrack_common.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
-from mytrack_proto import mytrack_pb2 as pb
 
 REINIT_MODES = ("finish_previous", "return_previous", "create_new")
 
@@ -96,25 +97,23 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     run_dir = os.path.join(autoresume.runs_root(settings), f"run-{stamp}-{run_id}")
     os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
     writer_id = new_writer_id()
-    key = pb.RunKey(entity=settings.entity or "", project=settings.project or "", run_id=run_id)
-    request = pb.OpenRunRequest(
+    key = RunKey(entity=settings.entity or "", project=settings.project or "", run_id=run_id)
+    request = OpenRun(
         run=key, writer_id=writer_id, name=settings.run_name or "",
         group=settings.run_group or "", job_type=settings.run_job_type or "",
-        tags=list(settings.run_tags or ()), notes=settings.run_notes or "",
+        tags=tuple(settings.run_tags or ()), notes=settings.run_notes or "",
         config_json=dumps(config), resume=settings.resume or "", run_dir=run_dir,
         start_time=start_time, pid=os.getpid(), host=socket.gethostname(),
         sweep_id=settings.sweep_id or "", mode=settings.mode or "online",
         shared=settings.mode == "shared", primary=bool(settings.x_primary),
-        label=settings.x_label or "",
+        label=settings.x_label or "", stats_interval=settings.x_stats_sampling_interval,
     )
-    if settings.x_stats_sampling_interval is not None:
-        request.stats_interval = settings.x_stats_sampling_interval
     offline = settings.mode == "offline"
     if offline and not request.name:
         request.name = new_run_name()  # no service to name it
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
     with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
-        f.write(request.SerializeToString())
+        f.write(serialize_open_run(request))
     capture = console.begin(settings.console, _tee_server(settings))
     try:
         run = _connect_run(settings, request, run_dir, start_time, capture)
@@ -148,7 +147,7 @@ def _tee_server(settings: Settings) -> str | None:
 
 
 def _connect_run(
-    settings: Settings, request: pb.OpenRunRequest, run_dir: str, start_time: float,
+    settings: Settings, request: OpenRun, run_dir: str, start_time: float,
     capture: console.ConsoleCapture | None,
 ) -> Run:
     """Opens the run with the service (or offline) and builds the `Run`."""
@@ -161,9 +160,7 @@ def _connect_run(
     if not offline:
         try:
             client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
-            response: pb.OpenRunResponse = client.call(
-                "OpenRun", request, timeout=settings.init_timeout
-            )
+            response = client.open_run(request, timeout=settings.init_timeout)
         except Error:
             # Refused (resume rules) or unreachable: leave no run folder behind.
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -205,8 +202,8 @@ def _connect_run(
     return run
 
 
-def _offline_info(request: pb.OpenRunRequest) -> pb.RunInfo:
-    return pb.RunInfo(
+def _offline_info(request: OpenRun) -> RunInfo:
+    return RunInfo(
         key=request.run, name=request.name, state="running", group=request.group,
         job_type=request.job_type, tags=request.tags, notes=request.notes,
         config_json=request.config_json,

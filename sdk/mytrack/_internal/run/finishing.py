@@ -20,8 +20,8 @@ from mytrack._internal.files.restore import wait_for_uploads
 from mytrack._internal.lifecycle import autoresume, environment, exithooks
 from mytrack._internal.run.state import RunState
 from mytrack._internal.transport import encode
+from mytrack._internal.transport.service_types import SyncResult
 from mytrack.errors import CommError
-from mytrack_proto import mytrack_pb2 as pb
 
 if TYPE_CHECKING:
     from mytrack._internal.run.run import Run
@@ -99,7 +99,7 @@ def flush_with_progress(run: Run, timeout: float, quiet: bool) -> bool:
     return False
 
 
-def closing_line(run: Run, response: pb.SyncResponse, state: str) -> str:
+def closing_line(run: Run, response: SyncResult, state: str) -> str:
     """One line: the run, its state, its steps, a few summary values, backpressure."""
     summary = json.loads(response.run.summary_json or b"{}")
     shown = [f"{k}={short(v)}" for k, v in summary.items() if not k.startswith("_")][:8]
@@ -113,22 +113,19 @@ def closing_line(run: Run, response: pb.SyncResponse, state: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def sync(run: Run, timeout: float) -> pb.SyncResponse:
+def sync(run: Run, timeout: float) -> SyncResult:
     """Waits until the service has applied every record this writer sent."""
     sender = run._sender
     assert sender is not None
-    request = pb.SyncRequest(
-        run=run._key, writer_id=run._writer_id, last_seq=sender.last_seq, timeout=timeout
-    )
+    last_seq = sender.last_seq
     try:
-        response: pb.SyncResponse = run._rpc().call("Sync", request, timeout=timeout + 5)
+        return run._rpc().sync(run._key, run._writer_id, last_seq, timeout)
     except CommError:
         # The service may have gone between the flush and now (a graceful
         # restart): once the sender is through again, ask the new one.
         if not sender.flush(timeout):
             raise
-        response = run._rpc().call("Sync", request, timeout=timeout + 5)
-    return response
+        return run._rpc().sync(run._key, run._writer_id, last_seq, timeout)
 
 
 def short(value: Any) -> str:

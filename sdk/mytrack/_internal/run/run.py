@@ -42,6 +42,7 @@ from mytrack._internal.run.values import check_log_data
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.sender import Sender
+from mytrack._internal.transport.service_types import RunKey, SyncResult
 from mytrack._internal.transport.webui import WebAddress
 from mytrack.artifacts import Artifact
 from mytrack.errors import (
@@ -52,7 +53,6 @@ from mytrack.errors import (
     UsageError,
 )
 from mytrack.settings import Settings
-from mytrack_proto import mytrack_pb2 as pb
 
 __all__ = ["Run", "RunState"]
 
@@ -113,7 +113,7 @@ class Run(RunFields):
         self._summary = Summary(
             self._fetch_summary, self._publish_summary, recording=sender is not None
         )
-        self._key = pb.RunKey(entity=entity, project=project, run_id=run_id)
+        self._key = RunKey(entity=entity, project=project, run_id=run_id)
         # Media files of log(), named after the client's mirror of the step.
         self._media = MediaSink(
             self.dir, lambda: self._step,
@@ -194,7 +194,7 @@ class Run(RunFields):
             raise CommError(f"run {self.path} has no connection to the service")
         return client
 
-    def _sync(self, timeout: float) -> pb.SyncResponse:
+    def _sync(self, timeout: float) -> SyncResult:
         return finishing.sync(self, timeout)
 
     def define_metric(
@@ -266,7 +266,7 @@ class Run(RunFields):
 
     # -- artifacts (logic in _internal/artifacts_client.py) ---------------------------
 
-    def _artifact_calls(self, what: str) -> Any:
+    def _artifact_calls(self, what: str) -> RunArtifacts | DisabledArtifacts:
         if self.disabled:
             return DisabledArtifacts(self)
         if self.offline:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from mytrack._internal.run.state import RunState
 from mytrack.errors import CommError
-from mytrack_proto import mytrack_pb2 as pb
 
 if TYPE_CHECKING:
     from mytrack._internal.run.run import Run
@@ -60,9 +59,8 @@ def run_status(run: Run) -> RunStatus:
     files = size = conflicts = 0
     if not run.offline and run._state is RunState.RUNNING:
         try:
-            request = pb.StatusRequest(run=run._key, writer_id=run._writer_id)
             # The count of pending records and files is this run's own.
-            reply: pb.StatusResponse = run._rpc().call("Status", request, timeout=10)
+            reply = run._rpc().status(run._key, run._writer_id, timeout=10)
             applied = reply.writer_applied_seq
             error = error or reply.last_error
             files, size = reply.files_pending, reply.bytes_pending

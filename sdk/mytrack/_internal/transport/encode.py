@@ -23,6 +23,11 @@ def dumps(value: Any) -> bytes:
     return _dumps(value).encode()
 
 
+def record_seq(payload: bytes) -> int:
+    """The sequence number of a serialized record (the last one of a WAL, for sync)."""
+    return int(pb.Record.FromString(payload).seq)
+
+
 def columnar_keys(entry: LogEntry) -> tuple[str, ...] | None:
     """The keys of ``entry`` if it fits the columnar form (flat floats, no step/commit)."""
     data, step, commit, _ = entry

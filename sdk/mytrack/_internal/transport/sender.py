@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -26,13 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
-
 from mytrack._internal.transport import encode
-from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.client import RecordStream, ServiceClient
 from mytrack._internal.transport.launcher import connect
+from mytrack._internal.transport.service_types import RunKey, StreamHello
 from mytrack_common.wal import WalWriter
-from mytrack_proto import mytrack_pb2 as pb
 
 logger = logging.getLogger("mytrack")
 
@@ -52,49 +49,6 @@ class SenderStats:
     last_error: str = ""
 
 
-class _Stream:
-    """One bidirectional Stream call: requests from a queue, acks to callbacks."""
-
-    def __init__(self, client: ServiceClient, hello: pb.Hello, sender: Sender) -> None:
-        self._requests: queue.SimpleQueue[pb.ClientMessage | None] = queue.SimpleQueue()
-        self._requests.put(pb.ClientMessage(hello=hello))
-        self._sender = sender
-        self.broken = False
-        self._call = client.stub.Stream(self._iterate())
-        self._reader = threading.Thread(target=self._read, name="mytrack-acks", daemon=True)
-        self._reader.start()
-
-    def _iterate(self) -> Iterator[pb.ClientMessage]:
-        while True:
-            message = self._requests.get()
-            if message is None:
-                return
-            yield message
-
-    def send(self, message: pb.ClientMessage) -> None:
-        self._requests.put(message)
-
-    def _read(self) -> None:
-        error = "the service closed the stream"
-        try:
-            for message in self._call:
-                if message.HasField("ack"):
-                    self._sender._on_ack(message.ack.acked_seq)
-                elif message.HasField("notice"):
-                    self._sender._on_notice(message.notice.kind, message.notice.text)
-        except grpc.RpcError as exc:
-            error = str(exc.details() or exc.code()) if hasattr(exc, "details") else str(exc)
-        self.broken = True
-        self._sender._on_broken(self, error)
-
-    def close(self) -> None:
-        self._requests.put(None)
-
-    def cancel(self) -> None:
-        self._requests.put(None)
-        self._call.cancel()
-
-
 class _WalStream:
     """Offline mode: "sends" to the run's own WAL; fsynced means acked."""
 
@@ -104,11 +58,12 @@ class _WalStream:
         self._wal = WalWriter(path)
         self._sender = sender
 
-    def send(self, message: pb.ClientMessage) -> None:
-        if message.HasField("batch"):
-            batch = message.batch
-            self._wal.append(list(batch.records))
-            self._sender._on_ack(batch.first_seq + len(batch.records) - 1)
+    def send_batch(self, first_seq: int, records: list[bytes]) -> None:
+        self._wal.append(records)
+        self._sender._on_ack(first_seq + len(records) - 1)
+
+    def send_heartbeat(self, timestamp: float) -> None:
+        pass  # nobody to tell: offline runs have no service
 
     def close(self) -> None:
         self._wal.close()
@@ -123,7 +78,7 @@ class Sender:
         self,
         home: str,
         writer_id: str,
-        run_key: pb.RunKey,
+        run_key: RunKey,
         *,
         max_buffer_bytes: int,
         max_queue_entries: int,
@@ -138,9 +93,7 @@ class Sender:
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self._home = home
-        self._hello = pb.Hello(
-            writer_id=writer_id, run=run_key, pid=os.getpid(), host=socket.gethostname()
-        )
+        self._hello = StreamHello(writer_id, run_key, os.getpid(), socket.gethostname())
         self._offline_wal = offline_wal
         self._on_stop = on_stop
         # Offline there is no service to compute the summary: the last value of
@@ -155,7 +108,7 @@ class Sender:
         self._unacked_bytes = 0
         self._next_seq = 1
         self._acked_seq = 0
-        self._stream: _Stream | _WalStream | None = None
+        self._stream: RecordStream | _WalStream | None = None
         self._closing = False
         self._last_send = 0.0
         self._wake = threading.Event()
@@ -253,7 +206,7 @@ class Sender:
                 backoff = 0.05
             self._pump()
             if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
-                self._send(pb.ClientMessage(heartbeat=pb.Heartbeat(timestamp=time.time())))
+                self._send_heartbeat()
         stream = self._stream
         if stream is not None:
             stream.close()
@@ -275,7 +228,7 @@ class Sender:
                 if self._client is not None:
                     self._client.close()
                 self._client = connect(self._home, timeout=self._connect_timeout)
-            stream = _Stream(self._client, self._hello, self)
+            stream = self._client.open_stream(self._hello, self._on_ack, self._on_notice, self._on_broken)
         except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff
             self._note_error(f"cannot reach the mytrack service: {exc}")
             self._client = None
@@ -285,7 +238,7 @@ class Sender:
             pending = list(self._unacked)
         # Resend in order everything not acked; the service drops duplicates.
         for first_seq, records in _batches(pending):
-            self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records)))
+            self._send_batch(first_seq, records)
         return True
 
     def _pump(self) -> None:
@@ -298,7 +251,7 @@ class Sender:
                 self._unacked_bytes += sum(len(r) for _, r in records)
                 self._cond.notify_all()  # room in the queue for waiting log() calls
             for first, payloads in _batches(records):
-                self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first, records=payloads)))
+                self._send_batch(first, payloads)
             self.stats.records_sent += len(records)
 
     def _encode_some(self) -> list[tuple[int, bytes]]:
@@ -343,10 +296,16 @@ class Sender:
         self._next_seq = seq
         return records
 
-    def _send(self, message: pb.ClientMessage) -> None:
+    def _send_batch(self, first_seq: int, records: list[bytes]) -> None:
         stream = self._stream
         if stream is not None and not stream.broken:
-            stream.send(message)
+            stream.send_batch(first_seq, records)
+            self._last_send = time.monotonic()
+
+    def _send_heartbeat(self) -> None:
+        stream = self._stream
+        if stream is not None and not stream.broken:
+            stream.send_heartbeat(time.time())
             self._last_send = time.monotonic()
 
     # -- callbacks from the ack reader ---------------------------------------
@@ -373,7 +332,7 @@ class Sender:
         elif kind == "stop" and self._on_stop is not None:
             self._on_stop()
 
-    def _on_broken(self, stream: _Stream | _WalStream, error: str) -> None:
+    def _on_broken(self, stream: RecordStream | _WalStream, error: str) -> None:
         with self._cond:
             closing = self._closing
         if not closing:

@@ -10,27 +10,28 @@ and a WAL that is still being written is applied as far as it goes.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.client import ServiceClient, parse_open_run
+from mytrack._internal.transport.encode import record_seq
+from mytrack._internal.transport.service_types import OpenRun
 from mytrack.errors import InvalidValueError
 from mytrack_common.wal import WalFormatError, valid_end
-from mytrack_proto import mytrack_pb2 as pb
 
 
 @dataclass(frozen=True)
 class WriterFiles:
     open_path: str
     wal_path: str
-    request: pb.OpenRunRequest
+    request: OpenRun
 
     @property
     def run_path(self) -> str:
-        key = self.request.run
-        return f"{key.entity}/{key.project}/{key.run_id}"
+        return self.request.run.path
 
     @property
     def offline(self) -> bool:
@@ -60,7 +61,7 @@ def _writers_in(folder: str) -> Iterator[WriterFiles]:
         if not os.path.exists(wal_path):
             continue  # the run logged nothing yet
         with open(open_path, "rb") as f:
-            request = pb.OpenRunRequest.FromString(f.read())
+            request = parse_open_run(f.read())
         yield WriterFiles(open_path, wal_path, request)
 
 
@@ -69,20 +70,13 @@ def last_seq(wal_path: str) -> int:
         _, payload = valid_end(wal_path)
     except WalFormatError as exc:
         raise InvalidValueError(str(exc)) from None
-    return pb.Record.FromString(payload).seq if payload else 0
+    return record_seq(payload) if payload else 0
 
 
 def sync_writer(client: ServiceClient, writer: WriterFiles, timeout: float) -> tuple[int, bool]:
     """Applies one writer's WAL; returns (its last seq, whether it was all applied)."""
-    request = pb.OpenRunRequest()
-    request.CopyFrom(writer.request)
-    request.adopt_wal = writer.wal_path
-    request.resume = "allow"
-    client.call("OpenRun", request, timeout=timeout)
+    request = dataclasses.replace(writer.request, adopt_wal=writer.wal_path, resume="allow")
+    client.open_run(request, timeout=timeout)
     seq = last_seq(writer.wal_path)
-    reply: pb.SyncResponse = client.call(
-        "Sync",
-        pb.SyncRequest(run=request.run, writer_id=request.writer_id, last_seq=seq, timeout=timeout),
-        timeout=timeout + 5,
-    )
+    reply = client.sync(request.run, request.writer_id, seq, timeout)
     return seq, not reply.timed_out

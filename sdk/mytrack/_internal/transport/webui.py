@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.service_types import OpenedRun, ServiceStatus
 from mytrack.errors import Error
-from mytrack_proto import mytrack_pb2 as pb
 
 _STATUS_TIMEOUT = 5.0
 
@@ -32,13 +32,13 @@ class WebAddress:
 def web_address(client: ServiceClient) -> WebAddress | None:
     """The UI of the service behind ``client``; None when it serves none or does not answer."""
     try:
-        status = client.call("Status", pb.StatusRequest(quick=True), timeout=_STATUS_TIMEOUT)
+        status = client.status(quick=True, timeout=_STATUS_TIMEOUT)
     except Error:
         return None
     return from_reply(status)
 
 
-def from_reply(reply: pb.StatusResponse | pb.OpenRunResponse) -> WebAddress | None:
+def from_reply(reply: ServiceStatus | OpenedRun) -> WebAddress | None:
     """The UI named in a Status or OpenRun reply; None when the service serves none."""
     if not reply.web_base:
         return None
