@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mytrack_common.retry import Backoff
 from mytrack_common.wal import MAGIC, read_entries
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
@@ -83,7 +84,7 @@ class Applier:
         self._thread.join()
 
     def _run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff(0.1, 5.0)
         while True:
             stopping = self._stop.is_set()
             self._wake.wait(0.5)
@@ -93,16 +94,15 @@ class Applier:
             self.urgent.clear()
             try:
                 more = self.cycle()
-                backoff = 0.1
+                backoff.succeeded()
                 self.last_error = ""  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
                 else:
                     logger.exception("apply cycle failed; will retry")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                if stopping and backoff >= 5.0:
+                backoff.wait(self._stop)
+                if stopping and backoff.exhausted:
                     logger.error("stopping with unapplied records: %s", exc)
                     return
                 continue
