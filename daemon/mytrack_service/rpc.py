@@ -84,6 +84,7 @@ class TrackerService(pb_grpc.TrackerServicer):
     def __init__(
         self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
         socket_path: str, store_label: str, request_stop: Callable[[], None],
+        web_base: str = "", web_token: str = "",
     ) -> None:
         self.live_runs = live_runs
         self.applier = applier
@@ -93,8 +94,9 @@ class TrackerService(pb_grpc.TrackerServicer):
         self.store_label = store_label
         self.request_stop = request_stop
         self.started = time.time()
-        self.web_base = ""  # the web UI's address and token (server.py sets them)
-        self.web_token = ""
+        # The web UI's address and token, handed to clients ("": the UI is off).
+        self.web_base = web_base
+        self.web_token = web_token
 
     # -- the stream -----------------------------------------------------------
 
@@ -127,7 +129,7 @@ class TrackerService(pb_grpc.TrackerServicer):
                     yield pb.ServerMessage(notice=pb.Notice(kind=notice_kind, text=text))
         finally:
             writer.streams -= 1
-            writer.last_heartbeat = self.live_runs.clock()
+            self.live_runs.heartbeat(writer)
 
     # -- control ----------------------------------------------------------------
 
@@ -188,10 +190,10 @@ class TrackerService(pb_grpc.TrackerServicer):
         response.upload_retries = self.transfers.retries
         if not response.last_error:
             response.last_error = self.transfers.last_error
-        session = self.live_runs.sessions.get(key) if key is not None else None
+        session = self.live_runs.session(key) if key is not None else None
         if session is not None:
             response.conflicts = session.assembly.conflicts
-        writer = self.live_runs.writers.get(request.writer_id) if request.writer_id else None
+        writer = self.live_runs.writer(request.writer_id) if request.writer_id else None
         if writer is not None:
             response.writer_acked_seq = writer.max_seq
             response.writer_applied_seq = writer.applied_seq
@@ -350,8 +352,7 @@ class TrackerService(pb_grpc.TrackerServicer):
                 found = tx.result(client_id)
             if found is not None or time.monotonic() >= deadline:
                 return found
-            with self.live_runs.changed:
-                self.live_runs.changed.wait(0.05)
+            self.live_runs.wait_changed(0.05)
 
     def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
         try:

@@ -1,9 +1,25 @@
-"""Runs the service: socket, pid lock, gRPC server, applier, idle exit.
+"""The service wired in one place: `Service` and the `serve()` that runs it.
 
-Shutdown order matters: stop accepting RPCs first (streams get a short
-grace), then let the applier apply everything that was acked, then close the
-WALs and the store, and only then remove the socket and release the pid lock,
-so a new service never starts while this one still writes.
+`Service` receives its collaborators (settings, store, blobs, clock, GPU reader)
+and builds every component with what it needs in its constructor; nothing is
+wired afterwards by setting attributes. It owns the order in which they start
+and stop, and that order is written down here, in `start()` and `shutdown()`:
+
+* start: recover the writers the store says are open, then the threads that
+  work on them (uploads, alerts, the applier, crash detection, system
+  metrics), then the web UI (its address goes to clients), and the gRPC
+  socket last: a client that finds the socket finds a service that answers.
+* shutdown: stop crash detection first (clients losing their stream to our
+  shutdown are not crashed), stop accepting RPCs (streams get a short grace),
+  let the applier apply everything that was acked, deliver the last alerts,
+  let uploads in flight finish, close the WALs and the store, and only then
+  remove the socket.
+
+`serve(settings)` is the process around it: it takes the home's pid lock,
+starts the tee server, opens the store and blobs from the settings, runs a
+`Service` until it is stopped (Shutdown RPC, SIGTERM/SIGINT, idle timeout),
+and releases the pid lock last, so a new service never starts while this one
+still writes.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -25,7 +42,9 @@ from mytrack_common import tee
 from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_service.apply.applier import Applier
+from mytrack_service.blobs.base import BlobStore
 from mytrack_service.blobs.registry import open_blobs
+from mytrack_service.health.gpus import GpuReader
 from mytrack_service.health.liveness import Monitor
 from mytrack_service.health.system_metrics import SystemMonitor
 from mytrack_service.ingest.live_runs import LiveRuns
@@ -33,6 +52,7 @@ from mytrack_service.outbound.alerts import AlertSender
 from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.rpc import TrackerService
 from mytrack_service.settings import ServiceSettings, redact
+from mytrack_service.store.base import MetadataStore
 from mytrack_service.store.registry import open_store
 from mytrack_service.web.server import WebServer
 
@@ -41,6 +61,110 @@ logger = logging.getLogger("mytrack_service")
 
 class AlreadyRunning(Exception):
     """Another service holds this home's pid lock."""
+
+
+class Service:
+    """One service's components, built from its collaborators, started and stopped in order.
+
+    The service owns ``store`` from here on: `shutdown()` closes it.
+
+    Args:
+        settings: the service's settings (home, timeouts, ports, webhook).
+        store: the metadata store, opened.
+        blobs: the blob store.
+        clock: wall-clock time, for activity, heartbeats and run times.
+        gpus: the GPU reader for system metrics; None: NVML's, when present.
+        node_id: this service's identity among services sharing the store;
+            None: the one kept in the home (``node.id``), made on first use.
+    """
+
+    def __init__(
+        self, settings: ServiceSettings, store: MetadataStore, blobs: BlobStore, *,
+        clock: Callable[[], float] = time.time, gpus: GpuReader | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.address = service_address(settings.home)
+        self.store = store
+        self.blobs = blobs
+        self._stop = threading.Event()
+        self._server: grpc.Server | None = None
+        ensure_private_dir(self.address.home)
+        # Records reaching a WAL wake the applier: one event, handed to both.
+        applier_wake = threading.Event()
+        self.live_runs = LiveRuns(
+            store, self.address.home, clock=clock,
+            node_id=_node_id(self.address.home) if node_id is None else node_id,
+            on_append=applier_wake.set,
+        )
+        self.transfers = Transfers(store, blobs, live_runs=self.live_runs.live_run_keys)
+        self.alerts = AlertSender.from_url(settings.alert_webhook)
+        self.applier = Applier(
+            self.live_runs, wake=applier_wake,
+            blobs=blobs,  # artifact entries are uploaded before their versions commit
+            on_files=self.transfers.wake,
+            on_alerts=self.alerts.submit if self.alerts is not None else lambda alerts: None,
+        )
+        self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
+        self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
+        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port)
+
+    def start(self) -> None:
+        """Starts every component, the gRPC socket last (see the module docstring)."""
+        ensure_private_dir(os.path.dirname(self.address.socket))
+        recovered = self.live_runs.recover()
+        self.transfers.start()
+        if self.alerts is not None:
+            self.alerts.start()  # before the applier, which hands it alerts
+        self.applier.start()
+        self.monitor.start()
+        self.sysmetrics.start()
+        self.web.start()
+        tracker = TrackerService(
+            self.live_runs, self.applier, self.transfers, self.blobs, self.address.socket,
+            redact(self.settings.store_uri), self.request_stop,
+            web_base=self.web.base, web_token=self.web.token if self.web.base else "",
+        )
+        server = grpc.server(
+            ThreadPoolExecutor(max_workers=self.settings.max_workers), options=GRPC_OPTIONS
+        )
+        pb_grpc.add_TrackerServicer_to_server(tracker, server)
+        self._server = server
+        _listen(server, self.address)
+        logger.info("listening on %s (recovered %d writers)", self.address.socket, recovered)
+
+    def request_stop(self) -> None:
+        """Asks `wait()` to return (the Shutdown RPC, a signal); safe from any thread."""
+        self._stop.set()
+
+    def wait(self) -> None:
+        """Returns once a stop was requested, or no run was open for the idle timeout."""
+        while not self._stop.wait(0.5):
+            idle = self.live_runs.idle_seconds()
+            if self.live_runs.active_runs() == 0 and idle > self.settings.idle_timeout:
+                logger.info("no open run for %.0fs: stopping", idle)
+                self._stop.set()
+
+    def shutdown(self) -> None:
+        """Stops every component in order (see the module docstring); the socket goes last."""
+        logger.info("stopping: draining streams and applying what was received")
+        # The monitor goes first: clients losing their stream to our shutdown
+        # are not crashed, they will reconnect to the next service.
+        self.monitor.stop()
+        self.sysmetrics.stop()
+        self.web.stop()
+        if self._server is not None:
+            self._server.stop(grace=2.0).wait()
+        self.applier.stop()  # applies everything acked
+        if self.alerts is not None:
+            self.alerts.stop(timeout=5.0)  # after the applier: the last alerts are queued
+        # Uploads in flight finish; those not started stay due in the store and
+        # are resumed by the next service.
+        self.transfers.stop()
+        self.live_runs.close()
+        self.store.close()
+        if os.path.exists(self.address.socket):
+            os.unlink(self.address.socket)
 
 
 def serve(config: ServiceSettings) -> int:
@@ -55,38 +179,29 @@ def serve(config: ServiceSettings) -> int:
     # First: ranks starting with this service hand it their console capture
     # while the store opens.
     tee_server = _start_tee_server(address)
-    store = open_store(config.store_uri)
-    blobs = open_blobs(config.blobs_uri)
-    live_runs = LiveRuns(store, address.home, node_id=_node_id(address.home))
-    recovered = live_runs.recover()
-    transfers = Transfers(store, blobs, live_runs=live_runs.live_run_keys)
-    transfers.start()
-    applier = Applier(live_runs)
-    applier.blobs = blobs  # artifact entries are uploaded before their versions commit
-    applier.on_files = transfers.wake
-    alerts = AlertSender.from_url(config.alert_webhook)
-    if alerts is not None:
-        alerts.start()
-        applier.on_alerts = alerts.submit
-    applier.start()
-    monitor = Monitor(live_runs, config.heartbeat_timeout)
-    monitor.start()
-    sysmetrics = SystemMonitor(live_runs, config.stats_interval)
-    sysmetrics.start()
-    web = WebServer(live_runs, blobs, address.home, config.ui_port)
-    web.start()
-    stop = threading.Event()
-    server = grpc.server(ThreadPoolExecutor(max_workers=config.max_workers), options=GRPC_OPTIONS)
-    tracker = TrackerService(
-        live_runs, applier, transfers, blobs, address.socket, redact(config.store_uri), stop.set
-    )
-    tracker.web_base, tracker.web_token = web.base, web.token if web.base else ""
-    pb_grpc.add_TrackerServicer_to_server(tracker, server)
+    service = Service(config, open_store(config.store_uri), open_blobs(config.blobs_uri))
+    service.start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.request_stop())
+    service.wait()
+    service.shutdown()
+    _stop_tee_server(address, tee_server)
+    # Last: the next service may start once this one no longer writes.
+    os.ftruncate(pid_fd, 0)
+    os.close(pid_fd)
+    logger.info("stopped")
+    return 0
+
+
+def _listen(server: grpc.Server, address: ServiceAddress) -> None:
+    """Serves on the home's socket.
+
+    Bound under a temporary name and renamed once serving: clients waiting for
+    a service that is starting poll for the socket (a stat) and find it only
+    when it answers, instead of failing connections that back off.
+    """
     if os.path.exists(address.socket):
         os.unlink(address.socket)  # a dead service's; we hold the pid lock
-    # Bound under a temporary name and renamed once serving: clients waiting for
-    # a service that is starting poll for the socket (a stat) and find it only
-    # when it answers, instead of failing connections that back off.
     starting = os.path.join(os.path.dirname(address.socket), f"s{os.getpid()}.tmp")
     if os.path.exists(starting):
         os.unlink(starting)
@@ -94,36 +209,6 @@ def serve(config: ServiceSettings) -> int:
     server.start()
     os.chmod(starting, 0o600)
     os.rename(starting, address.socket)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    logger.info("listening on %s (recovered %d writers)", address.socket, recovered)
-    while not stop.wait(0.5):
-        idle = time.time() - live_runs.last_activity
-        if live_runs.active_runs() == 0 and idle > config.idle_timeout:
-            logger.info("no open run for %.0fs: stopping", idle)
-            stop.set()
-    logger.info("stopping: draining streams and applying what was received")
-    # The monitor goes first: clients losing their stream to our shutdown
-    # are not crashed, they will reconnect to the next service.
-    monitor.stop()
-    sysmetrics.stop()
-    web.stop()
-    server.stop(grace=2.0).wait()
-    applier.stop()
-    if alerts is not None:
-        alerts.stop(timeout=5.0)  # after the applier: the last alerts are queued
-    # Uploads in flight finish; those not started stay due in the store and
-    # are resumed by the next service.
-    transfers.stop()
-    live_runs.close()
-    store.close()
-    if os.path.exists(address.socket):
-        os.unlink(address.socket)
-    _stop_tee_server(address, tee_server)
-    os.ftruncate(pid_fd, 0)
-    os.close(pid_fd)
-    logger.info("stopped")
-    return 0
 
 
 def _start_tee_server(address: ServiceAddress) -> tuple[subprocess.Popen[bytes], int] | None:

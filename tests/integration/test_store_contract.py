@@ -33,11 +33,12 @@ from mytrack_service.store.base import (
     WriterRow,
 )
 from mytrack_service.store.blocks import RowBlock, block_texts
+from mytrack_service.store.chunks import CHUNK
 from mytrack_service.store.memory import MemoryStore
 from mytrack_service.store.migrations import LATEST
 from mytrack_service.store.registry import default_store_uri, open_store
 from mytrack_service.store.rows import encode_row
-from mytrack_service.store.sql import CHUNK, SqlStore
+from mytrack_service.store.sql import SqlStore
 from tests.pg_fixtures import postgres_db  # noqa: F401 - a fixture
 
 StoreFactory = Callable[[Path, pytest.FixtureRequest], MetadataStore]

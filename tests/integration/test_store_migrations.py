@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from mytrack_service.store import sql
 from mytrack_service.store.base import StoreError
 from mytrack_service.store.migrations import LATEST, MIGRATIONS, migrate
-from mytrack_service.store.sql import SqlStore, _make_engine
+from mytrack_service.store.sql import SqlStore
+from mytrack_service.store.sql_engine import make_engine as _make_engine
 from tests.pg_fixtures import postgres_db  # noqa: F401 - a fixture
 
 STARTS = 4  # services starting at once

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mytrack_common.retry import Backoff
 from mytrack_common.wal import MAGIC, read_entries
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
@@ -52,21 +53,34 @@ class _Budget:
 
 
 class Applier:
-    def __init__(self, live_runs: LiveRuns) -> None:
+    """The applier thread of one service.
+
+    Args:
+        live_runs: the runs and writers whose WALs it applies.
+        wake: set when records arrive (the `LiveRuns` was given its ``set`` as
+            ``on_append``); None: an event of its own, woken only by `wake()`.
+        blobs: where artifact entries are uploaded before their versions
+            commit; None: not uploaded.
+        on_files: called after a commit that made uploads due.
+        on_alerts: given the alerts of a commit to deliver (after the commit:
+            a batch redone after a store failure does not deliver twice).
+    """
+
+    def __init__(
+        self, live_runs: LiveRuns, wake: threading.Event | None = None, blobs: BlobStore | None = None,
+        on_files: Callable[[], None] = lambda: None,
+        on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None,
+    ) -> None:
         self.live_runs = live_runs
         self.last_error = ""
         self.last_applied_time = 0.0
-        self._wake = threading.Event()
+        self._wake = wake if wake is not None else threading.Event()
         self.urgent = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
-        live_runs.on_append = self._wake.set
-        self.on_files: Callable[[], None] = lambda: None  # uploads became due
-        # Where artifact entries are uploaded (server.py sets it; None: not uploaded).
-        self.blobs: BlobStore | None = None
-        # Alerts committed to the store, to deliver (after the commit: a batch
-        # redone after a store failure does not deliver twice).
-        self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
+        self.on_files = on_files
+        self.blobs = blobs
+        self.on_alerts = on_alerts
 
     def start(self) -> None:
         self._thread.start()
@@ -83,7 +97,7 @@ class Applier:
         self._thread.join()
 
     def _run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff(0.1, 5.0)
         while True:
             stopping = self._stop.is_set()
             self._wake.wait(0.5)
@@ -93,16 +107,15 @@ class Applier:
             self.urgent.clear()
             try:
                 more = self.cycle()
-                backoff = 0.1
+                backoff.succeeded()
                 self.last_error = ""  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
                 else:
                     logger.exception("apply cycle failed; will retry")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                if stopping and backoff >= 5.0:
+                backoff.wait(self._stop)
+                if stopping and backoff.exhausted:
                     logger.error("stopping with unapplied records: %s", exc)
                     return
                 continue
@@ -113,10 +126,8 @@ class Applier:
 
     def cycle(self) -> bool:
         """One pass over every run; True if some run has more to apply."""
-        with self.live_runs.lock:
-            sessions = list(self.live_runs.sessions.values())
         more = False
-        for session in sessions:
+        for session in self.live_runs.run_sessions():
             try:
                 more |= self._apply(session)
             except StoreError:
@@ -229,16 +240,8 @@ class Applier:
         records: int,
         warnings: list[str],
     ) -> None:
-        with self.live_runs.changed:
-            for writer, position in positions:
-                writer.applied_offset = position.applied_offset
-                writer.applied_seq = position.applied_seq
-                if position.closed:
-                    writer.state = WriterState.CLOSED
-                writer.notices.extend(("warning", text) for text in warnings)
-            self.live_runs.records_applied += records
-            self.last_applied_time = time.time()
-            self.live_runs.changed.notify_all()
+        self.last_applied_time = time.time()
+        self.live_runs.applied(positions, records, warnings)
 
     def _reload(self, session: RunSession) -> None:
         """Back to the last committed state: the batch is redone later."""

@@ -16,7 +16,7 @@ import threading
 
 import psutil
 
-from mytrack_service.ingest.live_runs import LiveRuns, WriterSession, WriterState
+from mytrack_service.ingest.live_runs import LiveRuns, WriterSession
 
 logger = logging.getLogger("mytrack_service.health.liveness")
 
@@ -39,9 +39,7 @@ class Monitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            with self.live_runs.lock:
-                writers = [w for w in self.live_runs.writers.values() if w.state is WriterState.OPEN]
-            for writer in writers:
+            for writer in self.live_runs.open_writers():
                 try:
                     reason = self.why_gone(writer)
                 except Exception:  # noqa: BLE001 - one odd process must not end crash detection

@@ -112,21 +112,20 @@ class Sampler:
     def _targets(self) -> list[_Target]:
         live = set(self.live_runs.live_run_keys())
         targets = []
-        with self.live_runs.lock:
-            for writer in self.live_runs.writers.values():
-                if (writer.key not in live or writer.state is not WriterState.OPEN
-                        or writer.wal is None or not writer.pid or writer.dead_reason
-                        or writer.host != self.host or not self._due(writer)):
-                    continue
-                session = self.live_runs.sessions.get(writer.key)
-                if session is None:
-                    continue
-                assembly = session.assembly
-                info = getattr(assembly, "writers", {}).get(writer.writer_id)
-                targets.append(_Target(
-                    writer.key, writer.writer_id, writer.pid, getattr(info, "label", ""),
-                    assembly.start_time, assembly.runtime_offset,
-                ))
+        for writer in self.live_runs.all_writers():
+            if (writer.key not in live or writer.state is not WriterState.OPEN
+                    or writer.wal is None or not writer.pid or writer.dead_reason
+                    or writer.host != self.host or not self._due(writer)):
+                continue
+            session = self.live_runs.session(writer.key)
+            if session is None:
+                continue
+            assembly = session.assembly
+            info = getattr(assembly, "writers", {}).get(writer.writer_id)
+            targets.append(_Target(
+                writer.key, writer.writer_id, writer.pid, getattr(info, "label", ""),
+                assembly.start_time, assembly.runtime_offset,
+            ))
         return targets
 
     def _due(self, writer: Any) -> bool:
@@ -310,9 +309,8 @@ class SystemMonitor:
 
     def _tick(self) -> float:
         """The service's interval, or a shorter one a live run asked for."""
-        with self.live_runs.lock:
-            asked = [w.stats_interval for w in self.live_runs.writers.values()
-                     if w.stats_interval is not None and w.stats_interval > 0]
+        asked = [w.stats_interval for w in self.live_runs.all_writers()
+                 if w.stats_interval is not None and w.stats_interval > 0]
         return min([self.interval, *asked])
 
     def _run(self) -> None:

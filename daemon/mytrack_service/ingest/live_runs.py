@@ -1,117 +1,46 @@
 """Live runs and writers: the service's in-memory state around the store.
 
 A `RunSession` holds one run's assembly state and its writers; a
-`WriterSession` is one SDK process's connection to a run, with its WAL. The
-`LiveRuns` owns them all: it opens runs, appends received records to WALs (acking
-only after the fsync), and lets the applier (uploader.py) move WAL entries
+`WriterSession` is one SDK process's connection to a run, with its WAL (both
+in sessions.py, re-exported here). The `LiveRuns` owns them all: it opens runs, appends received records to WALs (acking
+only after the fsync), and lets the applier (apply/applier.py) move WAL entries
 into the store.
+
+Other modules see a narrow surface: the run and writer operations below, read-only
+views (snapshots, counters) and `applied` for the applier's commits; the
+dictionaries, the lock and the counters stay private.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from mytrack_common.names import new_run_name
-from mytrack_common.wal import WalWriter, valid_end
+from mytrack_common.wal import WalWriter
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import record_seq
+from mytrack_service.ingest.sessions import (
+    IngestError,
+    OpenRequest,
+    RunSession,
+    WriterSession,
+    WriterState,
+)
 from mytrack_service.store.base import (
     Batch,
     MetadataStore,
     RunExistsError,
     RunKey,
     RunRow,
+    WriterPosition,
     WriterRow,
 )
 
-
-class IngestError(Exception):
-    """A request the live_runs refuses; ``code`` names the kind (for the RPC edge)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code  # "not_found", "invalid", "exists", "precondition"
-
-
-class WriterState(enum.Enum):
-    OPEN = "open"  # records may arrive
-    CLOSED = "closed"  # the exit record is applied; nothing more will come
-
-
-@dataclass
-class WriterSession:
-    writer_id: str
-    key: RunKey
-    wal_path: str
-    wal: WalWriter | None  # None: an adopted WAL, written by someone else (sync)
-    durable_size: int  # bytes of the WAL that are fsync'ed
-    max_seq: int  # highest seq in the WAL (acked)
-    applied_offset: int
-    applied_seq: int
-    state: WriterState = WriterState.OPEN
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    last_heartbeat: float = 0.0
-    received: int = 0
-    notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
-    pid: int = 0
-    host: str = ""
-    opened_at: float = 0.0  # when this service learned of the writer
-    streams: int = 0  # open Stream calls
-    # Why the writer's process is considered gone (crash detection), if it is:
-    # once its WAL is applied, the applier ends it as crashed (or preempted).
-    dead_reason: str = ""
-    stop_requested: bool = False
-    stats_interval: float | None = None  # system metrics: None = service default, 0 = off
-
-    def refresh_adopted(self) -> None:
-        """An adopted WAL may still grow (a live offline run): re-read its end."""
-        if self.wal is None:
-            end, last = valid_end(self.wal_path)
-            self.durable_size = end
-            self.max_seq = record_seq(last) if last else 0
-
-
-@dataclass
-class RunSession:
-    key: RunKey
-    assembly: RunAssembly
-    writers: dict[str, WriterSession] = field(default_factory=dict)
-    # The last store write failed: the assembly must be rebuilt from the store.
-    needs_reload: bool = False
-    opening: int = 0  # OpenRun calls between creating and publishing a writer here
-
-    @property
-    def active(self) -> bool:
-        return any(w.state is WriterState.OPEN for w in list(self.writers.values()))
-
-
-@dataclass
-class OpenRequest:
-    key: RunKey
-    writer_id: str
-    name: str
-    group: str
-    job_type: str
-    tags: list[str]
-    notes: str
-    config: dict[str, Any]
-    resume: str
-    run_dir: str
-    start_time: float
-    pid: int
-    host: str
-    sweep_id: str
-    adopt_wal: str = ""
-    shared: bool = False
-    primary: bool = True
-    label: str = ""
-    stats_interval: float | None = None  # None: the service's interval
+__all__ = ["IngestError", "LiveRuns", "OpenRequest", "RunSession", "WriterSession", "WriterState"]
 
 
 class LiveRuns:
@@ -119,20 +48,24 @@ class LiveRuns:
 
     def __init__(
         self, store: MetadataStore, home: str, clock: Callable[[], float] = time.time,
-        node_id: str = "",
+        node_id: str = "", on_append: Callable[[], None] = lambda: None,
     ) -> None:
-        self.store = store
-        self.home = home
-        self.node_id = node_id  # this service, among several sharing a store
-        self.clock = clock
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)  # an applied position moved
-        self.sessions: dict[RunKey, RunSession] = {}
-        self.writers: dict[str, WriterSession] = {}
-        self.records_received = 0
-        self.records_applied = 0
-        self.last_activity = clock()
-        self.on_append: Callable[[], None] = lambda: None
+        # Collaborators, fixed for the service's life (Final: read-only to others).
+        self.store: Final = store
+        self.home: Final = home
+        self.node_id: Final = node_id  # this service, among several sharing a store
+        self.clock: Final = clock
+        # The state below is this class's alone: other modules go through the
+        # methods, so every change happens under the lock it needs.
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # an applied position moved
+        self._sessions: dict[RunKey, RunSession] = {}
+        self._writers: dict[str, WriterSession] = {}
+        self._records_received = 0
+        self._records_applied = 0
+        self._last_activity = clock()
+        # Records are in a WAL, or a writer died: the applier has work.
+        self._on_append = on_append
         self._run_locks = [threading.Lock() for _ in range(64)]
 
     # -- opening -------------------------------------------------------------
@@ -145,8 +78,8 @@ class LiveRuns:
         their runs at once do not hold up each other's streams (and a Hello
         does not wait behind another run's store transactions).
         """
-        with self.lock:
-            self.last_activity = self.clock()
+        with self._lock:
+            self._last_activity = self.clock()
             if req.adopt_wal:
                 return self._adopt(req)
         with self._run_lock(req.key):
@@ -166,7 +99,7 @@ class LiveRuns:
                 run = existing
             else:
                 run = self._resume(existing, req)
-            with self.lock:
+            with self._lock:
                 session = self._session(run)
                 session.opening += 1  # not evicted before the writer is in it
                 if existing is not None and not joining:
@@ -186,12 +119,12 @@ class LiveRuns:
                 if not registered:
                     self.store.register_writer(row)
             except BaseException:
-                with self.lock:
+                with self._lock:
                     session.opening -= 1
                 raise
-            with self.lock:
+            with self._lock:
                 session.opening -= 1
-                self.writers[writer.writer_id] = writer
+                self._writers[writer.writer_id] = writer
                 session.writers[writer.writer_id] = writer
             return run, existing is not None and not joining, step, wal_path
 
@@ -201,7 +134,7 @@ class LiveRuns:
 
     def _adopt(self, req: OpenRequest) -> tuple[RunRow, bool, int, str]:
         """`mytrack sync`: apply an existing WAL; a second sync finds it applied."""
-        known = self.writers.get(req.writer_id)
+        known = self._writers.get(req.writer_id)
         row = self.store.get_writer(req.writer_id) if known is None else None
         if known is None and row is not None:
             known = self._restore_writer(row)
@@ -218,10 +151,10 @@ class LiveRuns:
                 WriterRow(req.writer_id, req.key, req.adopt_wal, adopted=True, node=self.node_id)
             )
         known.refresh_adopted()
-        self.on_append()
+        self._on_append()
         run = self.store.get_run(req.key)
         assert run is not None
-        return run, False, self.sessions[req.key].assembly.step, known.wal_path
+        return run, False, self._sessions[req.key].assembly.step, known.wal_path
 
     def _create(self, req: OpenRequest, writer: WriterRow | None = None) -> tuple[RunRow, bool]:
         """The new run (or, for a shared run created meanwhile, the existing
@@ -257,7 +190,7 @@ class LiveRuns:
         if req.tags:
             fields["tags"] = list(req.tags)
         self.store.update_run(run.key, fields)
-        session = self.sessions.get(run.key)
+        session = self._sessions.get(run.key)
         if session is not None:
             session.assembly.config = config
         updated = self.store.get_run(run.key)
@@ -265,10 +198,10 @@ class LiveRuns:
         return updated
 
     def _session(self, run: RunRow) -> RunSession:
-        session = self.sessions.get(run.key)
+        session = self._sessions.get(run.key)
         if session is None:
             session = RunSession(run.key, RunAssembly(run, self.node_id))
-            self.sessions[run.key] = session
+            self._sessions[run.key] = session
         return session
 
     def _wal_path(self, req: OpenRequest) -> str:
@@ -283,7 +216,7 @@ class LiveRuns:
         adopt: bool = False,
     ) -> WriterSession:
         writer = self._new_writer(writer_id, key, wal_path, applied_offset, applied_seq, adopt)
-        self.writers[writer_id] = writer
+        self._writers[writer_id] = writer
         return writer
 
     def _new_writer(
@@ -304,9 +237,9 @@ class LiveRuns:
 
     def attach(self, writer_id: str, pid: int = 0, host: str = "") -> WriterSession:
         """The writer of a stream's Hello; reloaded from the store after a restart."""
-        with self.lock:
-            self.last_activity = self.clock()
-            writer = self.writers.get(writer_id)
+        with self._lock:
+            self._last_activity = self.clock()
+            writer = self._writers.get(writer_id)
             if writer is None:
                 row = self.store.get_writer(writer_id)
                 if row is None:
@@ -321,10 +254,10 @@ class LiveRuns:
     def recover(self) -> int:
         """Reopens every writer the store says is still open (after a restart)."""
         count = 0
-        with self.lock:
+        with self._lock:
             for row in self.store.list_writers():
                 mine = row.node in ("", self.node_id)  # other services recover theirs
-                if mine and row.writer_id not in self.writers and os.path.exists(row.wal_path):
+                if mine and row.writer_id not in self._writers and os.path.exists(row.wal_path):
                     self._restore_writer(row)
                     count += 1
         return count
@@ -364,10 +297,10 @@ class LiveRuns:
                 writer.received += len(fresh)
             acked = writer.max_seq
         if fresh:
-            with self.lock:
-                self.records_received += len(fresh)
-                self.last_activity = self.clock()
-            self.on_append()
+            with self._lock:
+                self._records_received += len(fresh)
+                self._last_activity = self.clock()
+            self._on_append()
         return acked
 
     def heartbeat(self, writer: WriterSession) -> None:
@@ -378,8 +311,8 @@ class LiveRuns:
 
         A run with no live writer is marked killed at once.
         """
-        with self.lock:
-            session = self.sessions.get(key)
+        with self._lock:
+            session = self._sessions.get(key)
             live = [w for w in session.writers.values() if w.state is WriterState.OPEN] if session else []
             for writer in live:
                 writer.stop_requested = True
@@ -398,45 +331,111 @@ class LiveRuns:
         """The writer's process is gone: the applier ends it once its WAL is applied."""
         if writer.state is WriterState.OPEN and not writer.dead_reason:
             writer.dead_reason = reason
-            self.on_append()
+            self._on_append()
 
     def wait_applied(self, writer_id: str, seq: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        with self.changed:
+        with self._changed:
             while True:
-                writer = self.writers.get(writer_id)
+                writer = self._writers.get(writer_id)
                 if writer is None or writer.applied_seq >= seq:
                     return True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self.changed.wait(min(remaining, 0.5))
+                self._changed.wait(min(remaining, 0.5))
 
     def active_runs(self) -> int:
         # Without the lock, which OpenRun holds across store writes: a count
         # from a snapshot of the sessions is exact enough for a status line.
-        return sum(1 for session in list(self.sessions.values()) if session.active)
+        return sum(1 for session in list(self._sessions.values()) if session.active)
 
     def live_run_keys(self) -> list[RunKey]:
         """Runs with a writer still open."""
-        with self.lock:
-            return [key for key, s in self.sessions.items() if s.active]
+        with self._lock:
+            return [key for key, s in self._sessions.items() if s.active]
 
     def evict_idle(self) -> None:
         """Forgets runs whose writers are all closed, releasing their WAL files."""
-        with self.lock:
-            for key, session in list(self.sessions.items()):
+        with self._lock:
+            for key, session in list(self._sessions.items()):
                 if session.writers and not session.active and not session.opening:
                     if any(w.applied_offset < w.durable_size for w in session.writers.values()):
                         continue
                     for writer_id, writer in session.writers.items():
                         if writer.wal is not None:
                             writer.wal.close()
-                        self.writers.pop(writer_id, None)
-                    del self.sessions[key]
+                        self._writers.pop(writer_id, None)
+                    del self._sessions[key]
 
     def close(self) -> None:
-        with self.lock:
-            for writer in self.writers.values():
+        with self._lock:
+            for writer in self._writers.values():
                 if writer.wal is not None:
                     writer.wal.close()
+
+    # -- read-only views and the applier's side ---------------------------------------
+
+    @property
+    def records_received(self) -> int:
+        """Records appended to WALs since the service started (resends not counted)."""
+        return self._records_received
+
+    @property
+    def records_applied(self) -> int:
+        """Records the applier committed to the store since the service started."""
+        return self._records_applied
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last sign of use (a run opened, records, a stream, a web page)."""
+        return self.clock() - self._last_activity
+
+    def touch(self) -> None:
+        """Someone uses the service (a web page is looked at): keeps it from stopping as idle."""
+        self._last_activity = self.clock()
+
+    def run_sessions(self) -> list[RunSession]:
+        """A snapshot of the runs this service holds (the applier's work list)."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    def session(self, key: RunKey) -> RunSession | None:
+        """The live session of run ``key``, if this service holds it."""
+        return self._sessions.get(key)
+
+    def writer(self, writer_id: str) -> WriterSession | None:
+        """The writer ``writer_id``, if this service holds it."""
+        return self._writers.get(writer_id)
+
+    def all_writers(self) -> list[WriterSession]:
+        """A snapshot of every writer this service holds, open or closed."""
+        with self._lock:
+            return list(self._writers.values())
+
+    def open_writers(self) -> list[WriterSession]:
+        """A snapshot of the writers whose records may still arrive."""
+        with self._lock:
+            return [w for w in self._writers.values() if w.state is WriterState.OPEN]
+
+    def applied(
+        self, moved: list[tuple[WriterSession, WriterPosition]], records: int, warnings: list[str],
+    ) -> None:
+        """The applier committed these WAL positions: publish them and wake the waiters.
+
+        Under the condition's lock, so `wait_applied` (Sync) and artifact results
+        see a position only once its batch is in the store.
+        """
+        with self._changed:
+            for writer, position in moved:
+                writer.applied_offset = position.applied_offset
+                writer.applied_seq = position.applied_seq
+                if position.closed:
+                    writer.state = WriterState.CLOSED
+                writer.notices.extend(("warning", text) for text in warnings)
+            self._records_applied += records
+            self._changed.notify_all()
+
+    def wait_changed(self, timeout: float) -> None:
+        """Waits at most ``timeout`` seconds for an applied position to move."""
+        with self._changed:
+            self._changed.wait(timeout)

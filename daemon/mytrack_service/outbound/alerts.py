@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import urllib.error
@@ -22,6 +21,8 @@ import urllib.request
 from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
+
+from mytrack_common.retry import Backoff
 
 logger = logging.getLogger("mytrack_service.outbound.alerts")
 
@@ -117,7 +118,7 @@ class AlertSender:
 
     def _deliver(self, alert: dict[str, Any]) -> None:
         body = json.dumps(payload(alert)).encode()
-        delay = _BACKOFF_FIRST
+        backoff = Backoff(_BACKOFF_FIRST, _BACKOFF_MAX, jitter=(0.5, 1.5))
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 self._post(body)
@@ -127,11 +128,11 @@ class AlertSender:
                 self._failed(alert, str(exc))
                 return
             except _Retry as exc:
-                wait = exc.after if exc.after is not None else delay * random.uniform(0.5, 1.5)
+                delay = backoff.failed()
+                wait = exc.after if exc.after is not None else delay
                 self.last_error = str(exc)
                 if attempt == _ATTEMPTS or not self._pause(min(wait, _BACKOFF_MAX)):
                     break
-                delay = min(delay * 2, _BACKOFF_MAX)
         self._failed(alert, self.last_error)
 
     def _pause(self, seconds: float) -> bool:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from mytrack_common.retry import backoff_delay
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.outbound.live_files import LiveWatcher
 from mytrack_service.store.base import FileRow, MetadataStore, RunKey, StoreError
@@ -34,6 +34,8 @@ logger = logging.getLogger("mytrack_service.outbound.transfers")
 _WORKERS = 4
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 60.0
+# Never less than half the base wait: a failing blob store is not hammered.
+_JITTER = (0.5, 1.5)
 _DEBOUNCE = 0.5  # seconds of quiet after a live change before uploading
 # Live watches are re-read from the store when files were written or the live
 # runs changed (at most once a second), and at least this often in any case.
@@ -178,8 +180,8 @@ class Transfers:
             with self._lock:
                 slot.failures += 1
                 slot.in_flight = False
-                delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (slot.failures - 1))
-                slot.next_try = time.monotonic() + delay * random.uniform(0.5, 1.5)
+                slot.next_try = time.monotonic() + backoff_delay(
+                    slot.failures, _BACKOFF_FIRST, _BACKOFF_MAX, _JITTER)
             self.retries += 1
             self._note(f"upload of {row.name} ({row.key.path}) failed, retrying: {exc}")
             self._record(row, {"error": str(exc)})

@@ -280,7 +280,7 @@ class MetadataStore(abc.ABC):
 
     def history_keys(self, key: RunKey) -> list[str]:
         """The flattened keys ("a.b" for nested dicts) any history row of the run holds, sorted."""
-        from mytrack_service.store.memory import flatten_row
+        from mytrack_service.store.semantics import flatten_row
 
         names: set[str] = set()
         for row in self.read_history(key):

@@ -13,7 +13,7 @@ import itertools
 import json
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 CHUNK = 1024  # steps per chunk
@@ -67,7 +67,7 @@ def decode_values(data: bytes) -> list[Any]:
 
 
 def split_by_chunk(
-    flats: list[tuple[int, dict[str, Any]]],
+    flats: list[tuple[int, Mapping[str, Any]]],
 ) -> tuple[dict[int, list[int]], dict[tuple[str, int], Series]]:
     """Ascending batch steps per chunk, and the batch's series per (key, chunk).
 

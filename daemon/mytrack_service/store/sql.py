@@ -10,19 +10,15 @@ and +-Infinity round-trip exactly on both databases.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
+from sqlalchemy.engine import Connection, RowMapping, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 
 from mytrack_service.store.base import (
     Batch,
@@ -34,55 +30,28 @@ from mytrack_service.store.base import (
     StoreError,
     WriterRow,
 )
-from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks, with_block_rows
-from mytrack_service.store.chunks import (
-    CHUNK,
-    Series,
-    combine_splits,
-    decode_steps,
-    decode_values,
-    encode_steps,
-    encode_values,
-    join,
-    merge,
-    split_by_chunk,
-    without,
-)
+from mytrack_service.store.blocks import with_block_rows
 from mytrack_service.store.jsontext import dump_json, load_json
-from mytrack_service.store.memory import (
+from mytrack_service.store.migrations import migrate
+from mytrack_service.store.rows import decode_row
+from mytrack_service.store.semantics import (
     JSON_RUN_FIELDS,
     check_run_fields,
     flatten_row,
     merge_fields,
     merge_rows,
-    unique_keys,
     unique_rows,
 )
-from mytrack_service.store.migrations import migrate
-from mytrack_service.store.rows import decode_row, encode_row
 from mytrack_service.store.sql_artifacts import ArtifactsMixin, write_artifacts
+from mytrack_service.store.sql_engine import make_engine
 from mytrack_service.store.sql_files import FilesMixin, write_files
-from mytrack_service.store.sql_schema import (
-    KEY_COLUMNS,
-    history,
-    history_chunks,
-    runs,
-    writers,
-)
+from mytrack_service.store.sql_history import IN_LIST, HistoryMixin, history_params
+from mytrack_service.store.sql_schema import KEY_COLUMNS, history, key_filter, runs, writers
 from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
 
-_PAGE_ROWS = 5000  # full rows fetched per query
-_PAGE_CHUNKS = 64  # chunk numbers fetched per query in keyed reads
-_IN_LIST = 500  # values per IN (...) list
-_TEXTS_PER_STATEMENT = 2000  # history rows per executemany
-_BUSY_TIMEOUT_MS = 30_000
-# WAL: readers never block the writer. NORMAL: no fsync per commit, which
-# stays safe because the service's own WAL holds everything not yet applied.
-_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={_BUSY_TIMEOUT_MS}",
-            "foreign_keys=ON")
 
-class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
+class SqlStore(HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its
@@ -115,7 +84,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             "DO UPDATE SET steps = excluded.steps, vals = excluded.vals"
         )
         with self._errors("opening the store"):
-            self._engine = _make_engine(url)
+            self._engine = make_engine(url)
             try:
                 migrate(self._engine)
             except BaseException:
@@ -143,7 +112,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
 
     def get_run(self, key: RunKey) -> RunRow | None:
         with self._errors("get_run"), self._engine.connect() as conn:
-            row = conn.execute(select(runs).where(*_key_filter(key))).mappings().first()
+            row = conn.execute(select(runs).where(*key_filter(key))).mappings().first()
         return None if row is None else _run_from_row(row)
 
     def update_run(self, key: RunKey, fields: Mapping[str, Any]) -> None:
@@ -228,7 +197,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                 if batch.on_merged is not None:
                     batch.on_merged(fields)
             if rows or blocks:
-                for texts in _history_params(pk, rows, blocks):
+                for texts in history_params(pk, rows, blocks):
                     conn.exec_driver_sql(self._history_upsert_sql, texts)
                 self._merge_chunks(conn, pk, [(step, flatten_row(row)) for step, row in rows], blocks)
             values = _field_values(fields)
@@ -254,9 +223,9 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
         """The rows merged into the stored rows of their steps; and the conflicts."""
         steps = [step for step, _ in rows]
         stored: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(steps), _IN_LIST):
+        for start in range(0, len(steps), IN_LIST):
             query = select(history.c.step, history.c.data).where(
-                history.c.run_pk == pk, history.c.step.in_(steps[start:start + _IN_LIST])
+                history.c.run_pk == pk, history.c.step.in_(steps[start:start + IN_LIST])
             )
             stored.update((step, decode_row(data)) for step, data in conn.execute(query))
         return merge_rows(stored, rows)
@@ -269,122 +238,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
         current = conn.execute(select(runs.c[name]).where(runs.c.id == pk)).scalar()
         return merge_fields(load_json(current) if current else {}, value)
 
-    def read_history(
-        self,
-        key: RunKey,
-        keys: list[str] | None = None,
-        min_step: int | None = None,
-        max_step: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        if keys is None:
-            return self._read_rows(key, min_step, max_step, full=True)
-        wanted = unique_keys(keys)
-        if not wanted:  # every row holds all of no keys: just the steps
-            return self._read_rows(key, min_step, max_step, full=False)
-        return self._read_keys(key, wanted, min_step, max_step)
-
-    def count_history(self, key: RunKey) -> int:
-        query = select(func.count()).select_from(history.join(runs)).where(*_key_filter(key))
-        with self._errors("count_history"), self._engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def _read_rows(
-        self, key: RunKey, min_step: int | None, max_step: int | None, full: bool
-    ) -> Iterator[dict[str, Any]]:
-        """Pages through ``history`` by step (keyset pagination), one short read each."""
-        columns = (history.c.step, history.c.data) if full else (history.c.step,)
-        base = select(*columns).join(runs).where(*_key_filter(key)).order_by(history.c.step)
-        if max_step is not None:
-            base = base.where(history.c.step <= max_step)
-        after = None if min_step is None else min_step - 1
-        while True:
-            query = base if after is None else base.where(history.c.step > after)
-            with self._errors("read_history"), self._engine.connect() as conn:
-                page = conn.execute(query.limit(_PAGE_ROWS)).all()
-            for row in page:
-                yield decode_row(row[1]) if full else {"_step": row[0]}
-            if len(page) < _PAGE_ROWS:
-                return
-            after = page[-1][0]
-
-    def _read_keys(
-        self, key: RunKey, wanted: list[str], min_step: int | None, max_step: int | None
-    ) -> Iterator[dict[str, Any]]:
-        """Reads the chunks of ``wanted`` a window of chunk numbers at a time."""
-        c = history_chunks.c
-        with self._errors("read_history"), self._engine.connect() as conn:
-            pk = conn.execute(select(runs.c.id).where(*_key_filter(key))).scalar()
-            if pk is None:
-                return
-            # A row needs every key, so the first key's chunks are the candidates.
-            query = select(c.chunk).where(c.run_pk == pk, c.key == wanted[0]).order_by(c.chunk)
-            if min_step is not None:
-                query = query.where(c.chunk >= min_step // CHUNK)
-            if max_step is not None:
-                query = query.where(c.chunk <= max_step // CHUNK)
-            numbers = list(conn.execute(query).scalars())
-        for start in range(0, len(numbers), _PAGE_CHUNKS):
-            window = numbers[start:start + _PAGE_CHUNKS]
-            query = select(c.key, c.chunk, c.steps, c.vals).where(
-                c.run_pk == pk, c.key.in_(wanted), c.chunk.between(window[0], window[-1])
-            )
-            with self._errors("read_history"), self._engine.connect() as conn:
-                found = conn.execute(query).all()
-            grouped: dict[int, dict[str, Series]] = {}
-            for name, number, steps, vals in found:
-                grouped.setdefault(number, {})[name] = (decode_steps(steps), decode_values(vals))
-            for number in window:
-                series = grouped.get(number, {})
-                if len(series) == len(wanted):
-                    yield from join(series, wanted, min_step, max_step)
-
-    def _merge_chunks(
-        self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]],
-        blocks: list[RowBlock],
-    ) -> None:
-        """Merges a batch's flattened rows and blocks into the chunks they touch.
-
-        The touched chunks are read once, every key of them: a step in the
-        batch replaces that step in its whole chunk, so keys that the new row
-        no longer holds lose their value at that step.
-        """
-        batch_steps, new = combine_splits(split_by_chunk(flats), split_blocks(blocks))
-        upserts: list[tuple[Any, ...]] = []
-        deletes: list[dict[str, Any]] = []
-        for (name, number), old in self._load_chunks(conn, pk, list(batch_steps)).items():
-            kept = without(old, batch_steps[number])
-            added = new.pop((name, number), None)
-            merged = kept if added is None else merge(kept, added)
-            if not merged[0]:
-                deletes.append({"k": name, "n": number})
-            elif merged is not old:
-                upserts.append(_chunk_params(pk, name, number, merged))
-        upserts.extend(_chunk_params(pk, name, number, s) for (name, number), s in new.items())
-        if upserts:
-            conn.exec_driver_sql(self._chunk_upsert_sql, upserts)
-        if deletes:
-            c = history_chunks.c
-            stmt = delete(history_chunks).where(
-                c.run_pk == pk, c.key == bindparam("k"), c.chunk == bindparam("n")
-            )
-            conn.execute(stmt, deletes)
-
-    def _load_chunks(
-        self, conn: Connection, pk: int, numbers: list[int]
-    ) -> dict[tuple[str, int], Series]:
-        """Every key's series in the given chunks of run ``pk``."""
-        c = history_chunks.c
-        out: dict[tuple[str, int], Series] = {}
-        for start in range(0, len(numbers), _IN_LIST):
-            query = select(c.key, c.chunk, c.steps, c.vals).where(
-                c.run_pk == pk, c.chunk.in_(numbers[start:start + _IN_LIST])
-            )
-            for name, number, steps, vals in conn.execute(query):
-                out[(name, number)] = (decode_steps(steps), decode_values(vals))
-        return out
-
     # -- plumbing ---------------------------------------------------------
-
 
     def _run_pk(self, conn: Connection, key: RunKey, lock: bool = False) -> int:
         """The run's primary key; with ``lock``, the run row stays locked (PostgreSQL).
@@ -392,7 +246,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
         The lock serialises concurrent batches of one run, whose chunk merges
         read then write. SQLite needs none: write transactions begin IMMEDIATE.
         """
-        query = select(runs.c.id).where(*_key_filter(key))
+        query = select(runs.c.id).where(*key_filter(key))
         if lock and self._dialect == "postgresql":
             query = query.with_for_update()
         pk = conn.execute(query).scalar()
@@ -426,69 +280,6 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
             raise StoreError(message) from exc
 
 
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    # hide_parameters: a failed batch must not dump user data into the error.
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, hide_parameters=True, pool_pre_ping=True)
-    if parsed.database in (None, "", ":memory:"):
-        # One shared connection, or every thread would see its own empty database.
-        engine = create_engine(
-            url, hide_parameters=True, poolclass=StaticPool,
-            connect_args={"check_same_thread": False},
-        )
-    else:
-        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
-        engine = create_engine(
-            url, hide_parameters=True, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}
-        )
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # Take transaction control from the sqlite3 module: it would BEGIN
-    # lazily and DEFERRED, and a deferred writer that first reads can fail
-    # with SQLITE_BUSY at once, ignoring busy_timeout (see _sqlite_begin).
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    for pragma in _PRAGMAS:
-        if pragma.startswith("journal_mode"):
-            _set_journal_mode(cursor, pragma)
-        else:
-            cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _set_journal_mode(cursor: Any, pragma: str) -> None:
-    """Runs ``pragma``, retrying while the database is locked.
-
-    Switching a new file to WAL takes an exclusive lock, and SQLite answers
-    SQLITE_BUSY at once, without the busy handler, while another connection
-    holds any lock: as when several services open one new file together.
-    Once the file is in WAL mode, the pragma needs no lock.
-    """
-    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute(f"PRAGMA {pragma}")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    mode = "IMMEDIATE" if conn.get_execution_options().get("mytrack_write") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _key_filter(key: RunKey) -> tuple[Any, ...]:
-    return (runs.c.entity == key.entity, runs.c.project == key.project, runs.c.run_id == key.run_id)
-
-
 def _field_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {
         name: dump_json(value, f"run field {name!r}") if name in JSON_RUN_FIELDS else value
@@ -520,22 +311,3 @@ def _writer_from_row(row: RowMapping) -> WriterRow:
     )
 
 
-def _history_params(
-    pk: int, rows: list[tuple[int, dict[str, Any]]], blocks: list[RowBlock]
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The history upserts of a batch, a slice at a time (the texts of a whole
-    batch at once would be the largest allocation of the service)."""
-    for start in range(0, len(rows), _TEXTS_PER_STATEMENT):
-        yield [(pk, step, encode_row(row, f"history row {step}"))
-               for step, row in rows[start:start + _TEXTS_PER_STATEMENT]]
-    for block in blocks:
-        for start in range(0, len(block), _TEXTS_PER_STATEMENT):
-            yield block_texts(pk, block, start, start + _TEXTS_PER_STATEMENT)
-
-
-def _chunk_params(pk: int, name: str, number: int, series: Series) -> tuple[Any, ...]:
-    try:
-        values = encode_values(series[1])
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"values of {name!r} are not JSON-serialisable: {exc}") from exc
-    return (pk, name, number, encode_steps(series[0]), values)

@@ -5,6 +5,8 @@ A change here needs a migration step in migrations.py for existing databases.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,7 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from mytrack_service.store.memory import JSON_RUN_FIELDS
+from mytrack_service.store.base import RunKey
+from mytrack_service.store.semantics import JSON_RUN_FIELDS
 
 KEY_COLUMNS = ("entity", "project", "run_id")
 _TEXT_RUN_COLUMNS = (
@@ -108,3 +111,8 @@ system = Table(
     Column("data", Text, nullable=False),
     Index("ix_system_run_ts", "run_pk", "ts"),
 )
+
+
+def key_filter(key: RunKey) -> tuple[Any, ...]:
+    """The WHERE clauses that select run ``key`` in ``runs``."""
+    return (runs.c.entity == key.entity, runs.c.project == key.project, runs.c.run_id == key.run_id)

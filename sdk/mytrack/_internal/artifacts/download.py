@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
-import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from mytrack._internal.files.checked_download import DigestMismatch, write_verified
 from mytrack.errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -23,6 +23,16 @@ def _matches(path: str, digest: str) -> bool:
         return hash_file(path)[0] == digest
     except OSError:
         return False
+
+
+def _content(service: ArtifactService, entry: ArtifactManifestEntry) -> Iterator[bytes]:
+    """An entry's bytes: from the referenced local file, else from the service's blob store."""
+    if entry.ref.startswith("file://"):
+        with open(entry.ref[len("file://"):], "rb") as src:
+            while chunk := src.read(1 << 20):
+                yield chunk
+    else:
+        yield from service.blob(entry.digest)
 
 
 def download_entries(service: ArtifactService, entries: list[ArtifactManifestEntry], root: str,
@@ -42,29 +52,14 @@ def download_entries(service: ArtifactService, entries: list[ArtifactManifestEnt
         if os.path.exists(target) and _matches(target, entry.digest):
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".mytrack-")
         try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out:
-                if entry.ref.startswith("file://"):
-                    with open(entry.ref[len("file://"):], "rb") as src:
-                        while chunk := src.read(1 << 20):
-                            digest.update(chunk)
-                            out.write(chunk)
-                else:
-                    for chunk in service.blob(entry.digest):
-                        digest.update(chunk)
-                        out.write(chunk)
-            if entry.digest and digest.hexdigest() != entry.digest:
-                raise ArtifactError(
-                    f"artifact entry {entry.path!r} is corrupt: its content has sha256 "
-                    f"{digest.hexdigest()}, expected {entry.digest}")
-            os.replace(temp, target)
+            write_verified(_content(service, entry), target, entry.digest or None)
+        except DigestMismatch as exc:
+            raise ArtifactError(
+                f"artifact entry {entry.path!r} is corrupt: its content has sha256 "
+                f"{exc.actual}, expected {entry.digest}") from None
         except FileNotFoundError as exc:
             raise ArtifactError(f"reference {entry.ref} of {entry.path!r} is gone: {exc}") from None
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
     if progress and total:
         sys.stderr.write("\n")
     _ = shutil  # copies go through the checked stream above

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from mytrack._internal.files.checked_download import write_verified
 from mytrack.errors import ArtifactError, InvalidValueError
 
 
@@ -99,8 +100,5 @@ def fetch_s3(entry: Any, target: str) -> None:
     if entry.extra.get("etag") and etag != entry.extra["etag"]:
         raise ArtifactError(
             f"reference {entry.ref} changed since it was logged (etag {etag}, expected {entry.extra['etag']})")
-    tmp = target + ".mytrack-tmp"
-    with open(tmp, "wb") as out:
-        for chunk in response["Body"].iter_chunks(1 << 20):
-            out.write(chunk)
-    os.replace(tmp, target)
+    # The ETag above is S3's check; the helper gives the atomic replace.
+    write_verified(response["Body"].iter_chunks(1 << 20), target, None)

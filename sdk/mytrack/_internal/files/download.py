@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
+from collections.abc import Iterator
 
+from mytrack._internal.files.checked_download import DigestMismatch, write_verified
 from mytrack._internal.files.saving import check_name
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.service_types import RunKey
@@ -28,20 +28,16 @@ def download(client: ServiceClient, key: RunKey, name: str, root: str, replace: 
     if os.path.exists(target) and not replace:
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    digest = hashlib.sha256()
-    expected = ""
-    fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".mytrack-")
+    expected = [""]  # the stream's info chunk announces the digest
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in client.read_file(key, name):
+            if chunk.info is not None:
+                expected[0] = chunk.info.digest
+            yield chunk.data
+
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in client.read_file(key, name):
-                if chunk.info is not None:
-                    expected = chunk.info.digest
-                digest.update(chunk.data)
-                out.write(chunk.data)
-        if digest.hexdigest() != expected:
-            raise CommError(f"{name}: downloaded content does not match its sha256 {expected}")
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        write_verified(chunks(), target, lambda: expected[0])
+    except DigestMismatch:
+        raise CommError(f"{name}: downloaded content does not match its sha256 {expected[0]}") from None
     return target

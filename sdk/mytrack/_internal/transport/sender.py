@@ -29,6 +29,7 @@ from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import RecordStream, ServiceClient
 from mytrack._internal.transport.launcher import connect
 from mytrack._internal.transport.service_types import RunKey, StreamHello
+from mytrack_common.retry import Backoff
 from mytrack_common.wal import WalWriter
 
 logger = logging.getLogger("mytrack")
@@ -190,7 +191,7 @@ class Sender:
             self.stats.last_error = "the sender thread failed; see the log"
 
     def _loop(self) -> None:
-        backoff = 0.05
+        backoff = Backoff(0.05, 2.0)
         while True:
             busy = bool(self.queue)
             self._wake.wait(_POLL_ACTIVE if busy else _POLL_IDLE)
@@ -200,10 +201,9 @@ class Sender:
                     break
             if self._stream is None or self._stream.broken:
                 if not self._reconnect():
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, 2.0)
+                    backoff.wait()
                     continue
-                backoff = 0.05
+                backoff.succeeded()
             self._pump()
             if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
                 self._send_heartbeat()
