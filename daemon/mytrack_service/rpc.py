@@ -33,6 +33,7 @@ _CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
     "exists": grpc.StatusCode.ALREADY_EXISTS,
     "precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "full": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 _PAGE_ROWS = 2_000
 _CHUNK_BYTES = 1 << 20

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mytrack_common.names import new_run_name
-from mytrack_common.wal import WalWriter, valid_end
+from mytrack_common.wal import DISK_FULL_ERRNOS, WalWriter, valid_end
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import record_seq
 from mytrack_service.store.base import (
@@ -36,7 +36,7 @@ class IngestError(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code  # "not_found", "invalid", "exists", "precondition"
+        self.code = code  # "not_found", "invalid", "exists", "precondition", "full"
 
 
 class WriterState(enum.Enum):
@@ -359,7 +359,14 @@ class LiveRuns:
                 )
             fresh = records[skip:]
             if fresh:
-                writer.durable_size = writer.wal.append(fresh)
+                try:
+                    writer.durable_size = writer.wal.append(fresh)
+                except OSError as exc:
+                    # The WAL is rolled back: nothing of the batch is acked, the
+                    # client keeps it and resends it (backpressure meanwhile).
+                    if exc.errno in DISK_FULL_ERRNOS:
+                        raise IngestError("full", _disk_full(writer.wal_path, exc)) from None
+                    raise
                 writer.max_seq = first_seq + len(records) - 1
                 writer.received += len(fresh)
             acked = writer.max_seq
@@ -440,3 +447,12 @@ class LiveRuns:
             for writer in self.writers.values():
                 if writer.wal is not None:
                     writer.wal.close()
+
+
+def _disk_full(wal_path: str, exc: OSError) -> str:
+    folder = os.path.dirname(os.path.abspath(wal_path))
+    return (
+        f"no space left on device in {folder} ({exc.strerror}): the service cannot write "
+        "the run's WAL there; nothing is lost, the records wait in the training process "
+        "and are written when space is freed"
+    )

@@ -107,7 +107,15 @@ class _WalStream:
     def send(self, message: pb.ClientMessage) -> None:
         if message.HasField("batch"):
             batch = message.batch
-            self._wal.append(list(batch.records))
+            try:
+                self._wal.append(list(batch.records))
+            except OSError as exc:
+                # Rolled back by the WAL: unacked, so kept and written again
+                # by the next stream (backpressure meanwhile).
+                self.broken = True
+                folder = os.path.dirname(os.path.abspath(self._wal.path))
+                self._sender._note_error(f"cannot write the offline WAL in {folder}: {exc}")
+                return
             self._sender._on_ack(batch.first_seq + len(batch.records) - 1)
 
     def close(self) -> None:
@@ -158,6 +166,7 @@ class Sender:
         self._stream: _Stream | _WalStream | None = None
         self._closing = False
         self._last_send = 0.0
+        self._connected_at = 0.0  # when the current stream was opened (monotonic)
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-sender", daemon=True)
         self._thread.start()
@@ -246,10 +255,17 @@ class Sender:
                 if self._closing:
                     break
             if self._stream is None or self._stream.broken:
+                if self._stream is not None and time.monotonic() - self._connected_at < 1.0:
+                    # The service ended the stream at once (its disk is full):
+                    # resending the whole buffer every few ms would only burn CPU.
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
                 if not self._reconnect():
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
+                self._connected_at = time.monotonic()
+            elif time.monotonic() - self._connected_at >= 1.0:
                 backoff = 0.05
             self._pump()
             if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
