@@ -31,7 +31,7 @@ from mytrack._internal.run import watch as watching
 from mytrack._internal.run.alert import AlertLevel, check_alert
 from mytrack._internal.run.config import Config, ConfigStatic
 from mytrack._internal.run.metric import Metric, make_metric
-from mytrack._internal.run.status import RunStatus
+from mytrack._internal.run.status import RunStatus, unconfirmed_line
 from mytrack._internal.run.summary import Summary
 from mytrack._internal.run.values import check_log_data
 from mytrack._internal.transport import encode
@@ -109,6 +109,7 @@ class Run:
         self._writer_id = writer_id
         self._web = web  # the service's web UI, asked once at init
         self._state = RunState.RUNNING
+        self._unconfirmed = ""  # after finish(): what the service did not confirm (docs/reliability.md)
         self._log_lock = threading.Lock()
         self._config = Config(config, publish=self._publish_config)
         self._summary = Summary(
@@ -345,7 +346,8 @@ class Run:
                     self._rpc(), self._key, max(0.0, deadline - time.monotonic()), quiet
                 )
             except CommError as exc:
-                _report(f"mytrack: could not confirm the end of run {self.path}: {exc}")
+                self._unconfirmed = f"mytrack: could not confirm the end of run {self.path}: {exc}"
+                _report(self._unconfirmed)
         if uploads_left[0] > 0 and not quiet:
             _report(f"mytrack: {uploads_left[0]} file(s) ({uploads_left[1] / 2**20:.1f} MiB) "
                     "still uploading; the service finishes them after this process exits")
@@ -360,11 +362,16 @@ class Run:
             _report(f"mytrack: offline run {self.path} saved in {self._dir}; "
                     f"upload it with: mytrack sync {self._dir}")
         if not delivered:
-            _report(
+            self._unconfirmed = (
                 f"mytrack: {self._sender.pending_records} record(s) of run {self.path} were not "
                 f"acknowledged by the service within {timeout:.0f}s "
                 f"({self._sender.stats.last_error or 'no error reported'})"
             )
+            _report(self._unconfirmed)
+        elif response is not None and response.timed_out:
+            # Safe (acked, in the WAL) but not yet in the store: not "finished" yet.
+            self._unconfirmed = unconfirmed_line(self.path, self._sender.acked_seq, timeout)
+            _report(self._unconfirmed)
         elif not quiet and response is not None:
             _report(self._closing_line(response, state))
 
@@ -600,7 +607,8 @@ class Run:
             except CommError as exc:
                 error = str(exc)
         elif self._state is RunState.FINISHED:
-            applied = sender.acked_seq
+            applied = sender.acked_seq if not self._unconfirmed else 0
+            error = self._unconfirmed or error
         last_ack = sender.stats.last_ack_time
         queued = len(sender.queue)  # calls not yet encoded count as items too
         return RunStatus(
@@ -614,6 +622,7 @@ class Run:
             bytes_pending=size,
             conflicts=conflicts,
             last_error=error,
+            confirmed=self._state is RunState.FINISHED and not self._unconfirmed,
         )
 
     # -- integrations -----------------------------------------------------------------

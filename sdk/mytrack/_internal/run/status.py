@@ -21,7 +21,13 @@ class RunStatus:
         files_pending: files waiting to be uploaded.
         bytes_pending: their size.
         conflicts: shared runs: keys two writers logged at the same step.
-        last_error: the last delivery problem, "" if none.
+        last_error: the last delivery problem, "" if none; after a finish()
+            that could not confirm the run, what is not confirmed.
+        confirmed: True once finish() has the service's word that every
+            record of this process is applied to the store (offline: written
+            to the run's WAL); False while the run is running and after a
+            finish() that could not confirm it. finish() returns None, as
+            W&B's does, and prints what is not confirmed instead.
     """
 
     sync_items_total: int
@@ -34,3 +40,13 @@ class RunStatus:
     bytes_pending: int = 0
     conflicts: int = 0
     last_error: str = ""
+    confirmed: bool = False
+
+
+def unconfirmed_line(path: str, records: int, timeout: float) -> str:
+    """What finish() prints when the records are acked but not yet in the store."""
+    return (
+        f"mytrack: run {path} is NOT confirmed: its {records} record(s) are safe in the "
+        f"service's write-ahead log, but the service had not applied them to the store "
+        f"within {timeout:.0f}s; it goes on applying them (see `mytrack-service status`)"
+    )
