@@ -52,7 +52,8 @@ def _spans(payloads: list[bytes]) -> list[tuple[int, int]]:
 def test_a_flipped_bit_costs_only_the_entry_it_hits(
     payloads: list[bytes], where: float, bit: int
 ) -> None:
-    """A bit flipped anywhere after MAGIC: every other entry is read back in order, and the damage is reported where it is."""
+    """A bit flipped anywhere after MAGIC: every other entry is read back in order, and the damage is reported where it
+    is."""
     for path in _wal(payloads):
         spans = _spans(payloads)
         offset = len(MAGIC) + int(where * (spans[-1][1] - len(MAGIC)))
@@ -84,7 +85,8 @@ def test_a_flipped_bit_costs_only_the_entry_it_hits(
 @settings(max_examples=300, deadline=None)
 @given(payloads=PAYLOADS, where=st.floats(0, 1))
 def test_a_truncation_keeps_every_whole_entry(payloads: list[bytes], where: float) -> None:
-    """A WAL cut at any offset after MAGIC: every entry wholly before the cut is read back; a partial one is reported as a torn tail, cut by the writer and kept aside."""
+    """A WAL cut at any offset after MAGIC: every entry wholly before the cut is read back; a partial one is reported
+    as a torn tail, cut by the writer and kept aside."""
     for path in _wal(payloads):
         spans = _spans(payloads)
         cut = len(MAGIC) + int(where * (spans[-1][1] - len(MAGIC)))

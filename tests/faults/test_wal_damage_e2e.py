@@ -43,7 +43,9 @@ def _logged_values(payload: bytes) -> list[int]:
 def test_flipped_byte_in_a_closed_runs_wal_costs_one_record_and_is_reported(
     home: Home, tmp_path: Path
 ) -> None:
-    """A byte flipped in a middle entry of a finished run's WAL, then applied by a service with a fresh store (mytrack sync): every other step is applied, and the damage is in service.log, status, the run's metadata and a kept-aside file."""
+    """A byte flipped in a middle entry of a finished run's WAL, then applied by a service with a fresh store (mytrack
+    sync): every other step is applied, and the damage is in service.log, status, the run's metadata and a kept-
+    aside file."""
     script = home.spawn(SCRIPT, str(STEPS))
     code, stdout, stderr = script.output()
     assert_clean_exit(code, stdout, stderr)
