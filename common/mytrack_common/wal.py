@@ -127,12 +127,18 @@ def scan(path: str, start: int = 0, stop: int | None = None) -> Iterator[WalEntr
 
 def _scan(data: memoryview, start: int, stop: int) -> Iterator[WalEntry | WalDamage]:
     offset = start
+    header, unpack, crc32 = _HEADER.size, _HEADER.unpack_from, zlib.crc32
     while offset < stop:
-        end = _entry_at(data, offset, stop, allow_empty=True)
-        if end >= 0:
-            yield WalEntry(offset, end, bytes(data[offset:end][_HEADER.size:]))
-            offset = end
-            continue
+        # The common case inline (the applier reads every entry through here).
+        if offset + header <= stop:
+            length, crc = unpack(data, offset)
+            end = offset + header + length
+            if end <= stop and length <= MAX_ENTRY_BYTES:
+                payload = data[offset + header:end]
+                if crc32(payload) == crc:
+                    yield WalEntry(offset, end, payload.tobytes())
+                    offset = end
+                    continue
         resync = offset + 1
         while resync < stop and _entry_at(data, resync, stop, allow_empty=False) < 0:
             resync += 1
