@@ -61,10 +61,11 @@ def _open(tmp_path: Path, store: MemoryStore) -> LiveRuns:
 
 
 def test_a_wal_append_on_a_full_disk_is_refused_rolled_back_and_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """ENOSPC part-way through a batch: the append is refused (code "full", naming the folder), nothing is acked and
-    the WAL keeps only what it held; the same batch sent again once space returns is written and acked."""
+    the WAL keeps only what it held, the service logs it once and status shows it; the same batch sent again once
+    space returns is written and acked."""
     live = _open(tmp_path, MemoryStore())
     writer = live.writers["w1"]
     assert live.append(writer, 1, _records(1, 5)) == 5
@@ -77,13 +78,18 @@ def test_a_wal_append_on_a_full_disk_is_refused_rolled_back_and_retried(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(wal.os, "write", half_then_full)
-    with pytest.raises(IngestError) as refused:
-        live.append(writer, 6, _records(6, 5))
-    assert refused.value.code == "full"
-    assert "no space left on device in " + str(tmp_path) in str(refused.value)
-    assert writer.max_seq == 5 and os.path.getsize(writer.wal_path) == size
+    caplog.set_level(logging.ERROR, logger="mytrack_service.ingest")
+    for _ in range(3):  # the client resends while the disk is full
+        with pytest.raises(IngestError) as refused:
+            live.append(writer, 6, _records(6, 5))
+        assert refused.value.code == "full"
+        assert "no space left on device in " + str(tmp_path) in str(refused.value)
+        assert writer.max_seq == 5 and os.path.getsize(writer.wal_path) == size
+    assert live.write_error == str(refused.value)  # what status shows
+    assert len([r for r in caplog.records if "no space left" in r.getMessage()]) == 1
     monkeypatch.setattr(wal.os, "write", real_write)
     assert live.append(writer, 6, _records(6, 5)) == 10
+    assert live.write_error == ""
     seqs = [pb.Record.FromString(e.payload).seq for e in wal.read_entries(writer.wal_path)]
     assert seqs == list(range(1, 11))
     live.close()

@@ -10,6 +10,7 @@ into the store.
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,8 @@ from mytrack_service.store.base import (
     RunRow,
     WriterRow,
 )
+
+logger = logging.getLogger("mytrack_service.ingest")
 
 
 class IngestError(Exception):
@@ -130,6 +133,9 @@ class LiveRuns:
         self.sessions: dict[RunKey, RunSession] = {}
         self.writers: dict[str, WriterSession] = {}
         self.records_received = 0
+        # Why WAL appends are refused now (a full disk), "" when they are not:
+        # logged once when it starts and shown by status until an append succeeds.
+        self.write_error = ""
         self.records_applied = 0
         self.last_activity = clock()
         self.on_append: Callable[[], None] = lambda: None
@@ -365,8 +371,10 @@ class LiveRuns:
                     # The WAL is rolled back: nothing of the batch is acked, the
                     # client keeps it and resends it (backpressure meanwhile).
                     if exc.errno in DISK_FULL_ERRNOS:
-                        raise IngestError("full", _disk_full(writer.wal_path, exc)) from None
+                        self._write_failed(_disk_full(writer.wal_path, exc))
+                        raise IngestError("full", self.write_error) from None
                     raise
+                self.write_error = ""
                 writer.max_seq = first_seq + len(records) - 1
                 writer.received += len(fresh)
             acked = writer.max_seq
@@ -376,6 +384,11 @@ class LiveRuns:
                 self.last_activity = self.clock()
             self.on_append()
         return acked
+
+    def _write_failed(self, text: str) -> None:
+        if text != self.write_error:
+            logger.error("%s", text)  # once, not once per resent batch
+        self.write_error = text
 
     def heartbeat(self, writer: WriterSession) -> None:
         writer.last_heartbeat = self.clock()
