@@ -12,11 +12,14 @@ import pytest
 from mytrack_common.wal import (
     MAGIC,
     MAX_ENTRY_BYTES,
+    WalDamage,
     WalEntry,
     WalFormatError,
     WalWriter,
+    damaged_copy_path,
     encode_entry,
     read_entries,
+    scan,
     valid_end,
 )
 
@@ -205,18 +208,129 @@ def test_torn_first_entry_cut_to_magic(tmp_path: Path) -> None:
     assert _payloads(path) == [b"new"]
 
 
-def test_corrupt_middle_entry_stops_reading(tmp_path: Path) -> None:
-    """A CRC mismatch in the middle stops the reader there: later entries are not trusted."""
+def test_corrupt_middle_entry_is_skipped_and_kept_aside(tmp_path: Path) -> None:
+    """A CRC mismatch in the middle skips that entry alone: the reader resynchronises on the
+    next one; the writer keeps the file whole and copies the damaged bytes aside."""
     path = tmp_path / "a.wal"
     _write(path, [b"aaaa", b"bbbb", b"cccc"])
     entries = list(read_entries(str(path)))
     data = bytearray(path.read_bytes())
     data[entries[1].offset + HEADER] ^= 0x01  # flip a bit of b"bbbb"
     path.write_bytes(bytes(data))
-    assert _payloads(path) == [b"aaaa"]
+    assert _payloads(path) == [b"aaaa", b"cccc"]
+    assert [i for i in scan(str(path)) if isinstance(i, WalDamage)] == [
+        WalDamage(entries[1].offset, entries[2].offset, tail=False)
+    ]
     writer = WalWriter(str(path))
+    assert writer.last_payload == b"cccc"
+    assert writer.damage == (WalDamage(entries[1].offset, entries[2].offset, tail=False),)
+    writer.append([b"dddd"])
     writer.close()
-    assert path.stat().st_size == entries[0].end
+    assert _payloads(path) == [b"aaaa", b"cccc", b"dddd"]
+    kept = Path(damaged_copy_path(str(path), entries[1].offset))
+    assert kept.read_bytes() == bytes(data[entries[1].offset:entries[2].offset])
+
+
+def test_torn_tail_is_kept_aside_when_cut(tmp_path: Path) -> None:
+    """The bytes of a torn tail that WalWriter cuts are copied to <wal>.damaged-<offset> first."""
+    path = tmp_path / "a.wal"
+    _write(path, [b"first"])
+    good = path.read_bytes()
+    torn = encode_entry(b"half-written")[:-4]
+    path.write_bytes(good + torn)
+    WalWriter(str(path)).close()
+    assert path.read_bytes() == good
+    assert Path(damaged_copy_path(str(path), len(good))).read_bytes() == torn
+
+
+def test_failed_append_is_rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails part-way (ENOSPC) leaves the file as it was before the call; a
+    retry appends after the last good entry."""
+    import errno
+
+    from mytrack_common import wal
+
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    writer.append([b"good"])
+    before = path.read_bytes()
+    real_write = wal.os.write
+    calls = {"n": 0}
+
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(wal.os, "write", half_then_full)
+    with pytest.raises(OSError) as caught:
+        writer.append([b"x" * 1000, b"y" * 1000])
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    assert writer.size == len(before)
+    monkeypatch.setattr(wal.os, "write", real_write)
+    writer.append([b"after"])
+    writer.close()
+    assert _payloads(path) == [b"good", b"after"]
+
+
+def test_failed_fsync_is_rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries written but not fsynced (fdatasync failed) are cut off again: nothing unsynced stays."""
+    import errno
+
+    from mytrack_common import wal
+
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    writer.append([b"good"])
+
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(wal.os, "fdatasync", fail)
+    with pytest.raises(OSError):
+        writer.append([b"lost"])
+    monkeypatch.undo()
+    writer.close()
+    assert _payloads(path) == [b"good"]
+
+
+def test_failed_rollback_is_retried_before_the_next_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When even the rollback fails, the next append first cuts the file back, then appends."""
+    import errno
+
+    from mytrack_common import wal
+
+    path = tmp_path / "a.wal"
+    writer = WalWriter(str(path))
+    writer.append([b"good"])
+    good_size = writer.size
+
+    def fail(*args: object) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(wal.os, "fdatasync", fail)
+    monkeypatch.setattr(wal.os, "ftruncate", fail)
+    with pytest.raises(OSError):
+        writer.append([b"lost"])
+    assert path.stat().st_size > good_size  # the bytes are still there
+    monkeypatch.undo()
+    writer.append([b"next"])
+    writer.close()
+    assert _payloads(path) == [b"good", b"next"]
+
+
+def test_creation_cut_short_is_restarted(tmp_path: Path) -> None:
+    """A file holding part of MAGIC (its creation failed) is a fresh WAL to the writer."""
+    path = tmp_path / "a.wal"
+    path.write_bytes(MAGIC[:3])
+    writer = WalWriter(str(path))
+    writer.append([b"x"])
+    writer.close()
+    assert path.read_bytes() == MAGIC + encode_entry(b"x")
 
 
 def test_empty_existing_file_gets_magic(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mytrack_common.retry import Backoff
-from mytrack_common.wal import MAGIC, read_entries
+from mytrack_common.wal import MAGIC, WalDamage, scan
+from mytrack_service.apply import wal_damage
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
 from mytrack_service.apply.metric_definitions import combine_nodes
@@ -73,6 +74,9 @@ class Applier:
     ) -> None:
         self.live_runs = live_runs
         self.last_error = ""
+        # Sticky: shown by status (as last_error once the store answers) until
+        # the service restarts, so that a skipped span is not missed.
+        self.damage_note = ""
         self.last_applied_time = 0.0
         self._wake = wake if wake is not None else threading.Event()
         self.urgent = threading.Event()
@@ -108,7 +112,7 @@ class Applier:
             try:
                 more = self.cycle()
                 backoff.succeeded()
-                self.last_error = ""  # the store answers again
+                self.last_error = self.damage_note  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
@@ -194,12 +198,16 @@ class Applier:
             return False
         if budget.calls >= _MAX_CALLS_PER_BATCH:
             return True
-        for entry in read_entries(writer.wal_path, start=position.applied_offset):
-            if entry.end > writer.durable_size:
-                return False
+        for entry in scan(writer.wal_path, position.applied_offset, writer.durable_size):
             if budget.calls >= _MAX_CALLS_PER_BATCH:
                 return True
             position.applied_offset = entry.end
+            if isinstance(entry, WalDamage):
+                # Everything below durable_size was whole when it was acked:
+                # bad bytes there, at the end too, are damage, not a torn tail.
+                self.damage_note = wal_damage.report(session, writer, entry)
+                self.last_error = self.damage_note
+                continue
             try:
                 seq, events = decode(entry.payload)
             except DecodeError as exc:

@@ -13,6 +13,7 @@ dictionaries, the lock and the counters stay private.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from mytrack_common.names import new_run_name
-from mytrack_common.wal import WalWriter
+from mytrack_common.wal import DISK_FULL_ERRNOS, WalWriter
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import record_seq
 from mytrack_service.ingest.sessions import (
@@ -42,6 +43,8 @@ from mytrack_service.store.base import (
 
 __all__ = ["IngestError", "LiveRuns", "OpenRequest", "RunSession", "WriterSession", "WriterState"]
 
+logger = logging.getLogger("mytrack_service.ingest")
+
 
 class LiveRuns:
     """Runs, writers and their WALs; thread-safe."""
@@ -62,6 +65,9 @@ class LiveRuns:
         self._sessions: dict[RunKey, RunSession] = {}
         self._writers: dict[str, WriterSession] = {}
         self._records_received = 0
+        # Why WAL appends are refused now (a full disk), "" when they are not:
+        # logged once when it starts and shown by status until an append succeeds.
+        self._write_error = ""
         self._records_applied = 0
         self._last_activity = clock()
         # Records are in a WAL, or a writer died: the applier has work.
@@ -292,7 +298,16 @@ class LiveRuns:
                 )
             fresh = records[skip:]
             if fresh:
-                writer.durable_size = writer.wal.append(fresh)
+                try:
+                    writer.durable_size = writer.wal.append(fresh)
+                except OSError as exc:
+                    # The WAL is rolled back: nothing of the batch is acked, the
+                    # client keeps it and resends it (backpressure meanwhile).
+                    if exc.errno in DISK_FULL_ERRNOS:
+                        self._write_failed(_disk_full(writer.wal_path, exc))
+                        raise IngestError("full", self._write_error) from None
+                    raise
+                self._write_error = ""
                 writer.max_seq = first_seq + len(records) - 1
                 writer.received += len(fresh)
             acked = writer.max_seq
@@ -302,6 +317,16 @@ class LiveRuns:
                 self._last_activity = self.clock()
             self._on_append()
         return acked
+
+    def _write_failed(self, text: str) -> None:
+        if text != self._write_error:
+            logger.error("%s", text)  # once, not once per resent batch
+        self._write_error = text
+
+    @property
+    def write_error(self) -> str:
+        """Why WAL appends are refused now (a full disk); "" when they are not."""
+        return self._write_error
 
     def heartbeat(self, writer: WriterSession) -> None:
         writer.last_heartbeat = self.clock()
@@ -439,3 +464,12 @@ class LiveRuns:
         """Waits at most ``timeout`` seconds for an applied position to move."""
         with self._changed:
             self._changed.wait(timeout)
+
+
+def _disk_full(wal_path: str, exc: OSError) -> str:
+    folder = os.path.dirname(os.path.abspath(wal_path))
+    return (
+        f"no space left on device in {folder} ({exc.strerror}): the service cannot write "
+        "the run's WAL there; nothing is lost, the records wait in the training process "
+        "and are written when space is freed"
+    )

@@ -24,7 +24,7 @@ class IngestError(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code  # "not_found", "invalid", "exists", "precondition"
+        self.code = code  # "not_found", "invalid", "exists", "precondition", "full"
 
 
 class WriterState(enum.Enum):

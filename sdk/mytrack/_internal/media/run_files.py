@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mytrack.errors import UsageError
+
 # A Files record's entries: (name in the run, path to read, policy).
 FileEntries = Sequence[tuple[str, str, str]]
 
@@ -68,15 +70,20 @@ class MediaBatch:
         target = os.path.join(self._sink.files_dir, *name.split("/"))
         if not os.path.exists(target):
             folder = os.path.dirname(target)
-            os.makedirs(folder, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".mytrack-")
+            try:
+                os.makedirs(folder, exist_ok=True)
+                fd, temp = tempfile.mkstemp(dir=folder, prefix=".mytrack-")
+            except OSError as exc:
+                raise _unwritable(key, folder, exc) from exc
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
                 os.replace(temp, target)
-            except BaseException:
+            except BaseException as exc:
                 if os.path.exists(temp):
                     os.unlink(temp)
+                if isinstance(exc, OSError):
+                    raise _unwritable(key, folder, exc) from exc
                 raise
             self._created.append(target)
         self._entries.append((name, target, "now"))
@@ -115,3 +122,11 @@ def _segment(part: str) -> str:
     if not safe.strip("."):
         safe = "_" * max(1, len(safe))  # "", "." and ".." would escape or vanish
     return safe
+
+
+def _unwritable(key: str, folder: str, exc: OSError) -> UsageError:
+    """A media file that cannot be written (a full disk): the call is refused whole."""
+    return UsageError(
+        f"log(): the media file of {key!r} cannot be written in {folder}: "
+        f"{exc.strerror or exc}; nothing of this call was logged"
+    )

@@ -19,6 +19,7 @@ from mytrack._internal.console import capture as console
 from mytrack._internal.files.restore import wait_for_uploads
 from mytrack._internal.lifecycle import autoresume, environment, exithooks
 from mytrack._internal.run.state import RunState
+from mytrack._internal.run.status import unconfirmed_line
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.service_types import SyncResult
 from mytrack.errors import CommError
@@ -55,7 +56,8 @@ def finish(run: Run, exit_code: int, state: str, quiet: bool | None) -> None:
                 run._rpc(), run._key, max(0.0, deadline - time.monotonic()), quiet
             )
         except CommError as exc:
-            report(f"mytrack: could not confirm the end of run {run.path}: {exc}")
+            run._unconfirmed = f"mytrack: could not confirm the end of run {run.path}: {exc}"
+            report(run._unconfirmed)
     if uploads_left[0] > 0 and not quiet:
         report(f"mytrack: {uploads_left[0]} file(s) ({uploads_left[1] / 2**20:.1f} MiB) "
                "still uploading; the service finishes them after this process exits")
@@ -70,11 +72,16 @@ def finish(run: Run, exit_code: int, state: str, quiet: bool | None) -> None:
         report(f"mytrack: offline run {run.path} saved in {run._dir}; "
                f"upload it with: mytrack sync {run._dir}")
     if not delivered:
-        report(
+        run._unconfirmed = (
             f"mytrack: {sender.pending_records} record(s) of run {run.path} were not "
             f"acknowledged by the service within {timeout:.0f}s "
             f"({sender.stats.last_error or 'no error reported'})"
         )
+        report(run._unconfirmed)
+    elif response is not None and response.timed_out:
+        # Safe (acked, in the WAL) but not yet in the store: not "finished" yet.
+        run._unconfirmed = unconfirmed_line(run.path, sender.acked_seq, timeout)
+        report(run._unconfirmed)
     elif not quiet and response is not None:
         report(closing_line(run, response, state))
 

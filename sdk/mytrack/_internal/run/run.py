@@ -108,6 +108,7 @@ class Run(RunFields):
         self._writer_id = writer_id
         self._web = web  # the service's web UI, asked once at init
         self._state = RunState.RUNNING
+        self._unconfirmed = ""  # after finish(): what the service did not confirm (docs/reliability.md)
         self._log_lock = threading.Lock()
         self._config = Config(config, publish=self._publish_config)
         self._summary = Summary(

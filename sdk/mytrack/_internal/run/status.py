@@ -34,7 +34,13 @@ class RunStatus:
         files_pending: files waiting to be uploaded.
         bytes_pending: their size.
         conflicts: shared runs: keys two writers logged at the same step.
-        last_error: the last delivery problem, "" if none.
+        last_error: the last delivery problem, "" if none; after a finish()
+            that could not confirm the run, what is not confirmed.
+        confirmed: True once finish() has the service's word that every
+            record of this process is applied to the store (offline: written
+            to the run's WAL); False while the run is running and after a
+            finish() that could not confirm it. finish() returns None, as
+            W&B's does, and prints what is not confirmed instead.
     """
 
     sync_items_total: int
@@ -47,6 +53,7 @@ class RunStatus:
     bytes_pending: int = 0
     conflicts: int = 0
     last_error: str = ""
+    confirmed: bool = False
 
 
 def run_status(run: Run) -> RunStatus:
@@ -68,7 +75,8 @@ def run_status(run: Run) -> RunStatus:
         except CommError as exc:
             error = str(exc)
     elif run._state is RunState.FINISHED:
-        applied = sender.acked_seq
+        applied = sender.acked_seq if not run._unconfirmed else 0
+        error = run._unconfirmed or error
     last_ack = sender.stats.last_ack_time
     queued = len(sender.queue)  # calls not yet encoded count as items too
     return RunStatus(
@@ -82,4 +90,14 @@ def run_status(run: Run) -> RunStatus:
         bytes_pending=size,
         conflicts=conflicts,
         last_error=error,
+        confirmed=run._state is RunState.FINISHED and not run._unconfirmed,
+    )
+
+
+def unconfirmed_line(path: str, records: int, timeout: float) -> str:
+    """What finish() prints when the records are acked but not yet in the store."""
+    return (
+        f"mytrack: run {path} is NOT confirmed: its {records} record(s) are safe in the "
+        f"service's write-ahead log, but the service had not applied them to the store "
+        f"within {timeout:.0f}s; it goes on applying them (see `mytrack-service status`)"
     )

@@ -19,6 +19,11 @@ from mytrack._internal.transport.client import ServiceClient, probe
 from mytrack.errors import CommError
 from mytrack_common.address import ServiceAddress, ensure_private_dir, service_address
 
+# Services that may die while starting before init() gives up (a service
+# that cannot start at all must not be restarted until the timeout).
+_MAX_DEAD_STARTS = 3
+_ZOMBIE_CHECK_SECONDS = 0.2
+
 
 def connect(home: str, timeout: float = 30.0) -> ServiceClient:
     """A client for the service of ``home``, started if needed.
@@ -41,10 +46,16 @@ def connect(home: str, timeout: float = 30.0) -> ServiceClient:
     unused = [ServiceClient(address)]
     deadline = time.monotonic() + timeout
 
+    died: list[int] = []  # pids of services that died while starting
+
     def start_if_free() -> ServiceClient | None:
+        if len(died) >= _MAX_DEAD_STARTS:
+            raise CommError(
+                f"mytrack-service died while starting {len(died)} times; see {address.log}"
+            )
         with _try_lock(address.lock) as locked:
             if locked:
-                return probe(address, 2.0, unused) or _start(address, deadline, unused)
+                return probe(address, 2.0, unused) or _start(address, deadline, unused, died)
         return None
 
     try:
@@ -87,7 +98,14 @@ def _try_lock(path: str) -> Iterator[bool]:
         os.close(fd)  # closing releases the lock
 
 
-def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]) -> ServiceClient:
+def _start(
+    address: ServiceAddress, deadline: float, unused: list[ServiceClient], died: list[int]
+) -> ServiceClient | None:
+    """Starts a service and waits for it to answer.
+
+    Returns None, at once, if the service dies before answering (killed while
+    it starts): the caller starts another instead of waiting out the timeout.
+    """
     # The service starts in a session of its own: no signal from the terminal's
     # process group, and a scheduling group of its own (Linux autogroups), so 64
     # ranks busy starting do not slow its start. With --fork its first process
@@ -98,8 +116,21 @@ def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             close_fds=True,
         )
+    # The session's process group is named by the starter's pid and the forked
+    # service stays in it: when no live process is left in the group, the
+    # service is gone, whatever killed it.
+    watch = _GroupWatch(starter.pid)
+
+    def dead() -> ServiceClient | None:
+        if starter.poll() is not None and not watch.alive():
+            raise _DiedStarting
+        return None
+
     try:
-        client = _poll(address, deadline, unused, lambda: starter.poll() and None)
+        client = _poll(address, deadline, unused, dead)
+    except _DiedStarting:
+        died.append(starter.pid)
+        return probe(address, 1.0, unused)  # it may have answered just before it died
     finally:
         try:
             starter.wait(max(0.1, deadline - time.monotonic()))
@@ -110,3 +141,44 @@ def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]
             f"mytrack-service did not start within the init timeout; see {address.log}"
         )
     return client
+
+
+class _DiedStarting(Exception):
+    """The service being started died before it answered."""
+
+
+class _GroupWatch:
+    """Whether a process group still has a live (not zombie) member.
+
+    ``killpg(0)`` is cheap but counts zombies, which an init that does not
+    reap (some containers) leaves behind; psutil tells them apart, so it is
+    asked too, a few times a second at most.
+    """
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self._checked = 0.0
+
+    def alive(self) -> bool:
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        now = time.monotonic()
+        if now - self._checked < _ZOMBIE_CHECK_SECONDS:
+            return True
+        self._checked = now
+        return self._live_member()
+
+    def _live_member(self) -> bool:
+        import psutil  # only on this rare path
+
+        for process in psutil.process_iter(["status"]):
+            try:
+                if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == self.pgid:
+                    return True
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return False

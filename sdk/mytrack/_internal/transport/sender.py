@@ -60,7 +60,15 @@ class _WalStream:
         self._sender = sender
 
     def send_batch(self, first_seq: int, records: list[bytes]) -> None:
-        self._wal.append(records)
+        try:
+            self._wal.append(records)
+        except OSError as exc:
+            # Rolled back by the WAL: unacked, so kept and written again
+            # by the next stream (backpressure meanwhile).
+            self.broken = True
+            folder = os.path.dirname(os.path.abspath(self._wal.path))
+            self._sender._note_error(f"cannot write the offline WAL in {folder}: {exc}")
+            return
         self._sender._on_ack(first_seq + len(records) - 1)
 
     def send_heartbeat(self, timestamp: float) -> None:
@@ -112,6 +120,7 @@ class Sender:
         self._stream: RecordStream | _WalStream | None = None
         self._closing = False
         self._last_send = 0.0
+        self._connected_at = 0.0  # when the current stream was opened (monotonic)
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-sender", daemon=True)
         self._thread.start()
@@ -200,10 +209,16 @@ class Sender:
                 if self._closing:
                     break
             if self._stream is None or self._stream.broken:
+                if self._stream is not None and time.monotonic() - self._connected_at < 1.0:
+                    # The service ended the stream at once (its disk is full):
+                    # resending the whole buffer every few ms would only burn CPU.
+                    backoff.wait()
                 if not self._reconnect():
                     backoff.wait()
                     continue
-                backoff.succeeded()
+                self._connected_at = time.monotonic()
+            elif time.monotonic() - self._connected_at >= 1.0:
+                backoff.succeeded()  # the stream has held: the next failure starts small again
             self._pump()
             if not self._offline_wal and time.monotonic() - self._last_send > self._heartbeat_interval:
                 self._send_heartbeat()
