@@ -13,7 +13,7 @@ import itertools
 import json
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 CHUNK = 1024  # steps per chunk
@@ -50,10 +50,11 @@ def decode_steps(data: bytes) -> list[int]:
 
 def encode_values(values: Any) -> bytes:
     if isinstance(values, array) and values.typecode == "d":
+        doubles: array[float] = values
         if _BIG_ENDIAN:
-            values = array("d", values)
-            values.byteswap()
-        return b"F" + values.tobytes()
+            doubles = array("d", values)
+            doubles.byteswap()
+        return b"F" + doubles.tobytes()
     if {*map(type, values)} == _FLOATS:
         return b"F" + _pack("d", values)
     return b"J" + _ENCODER.encode(values).encode()
@@ -67,7 +68,7 @@ def decode_values(data: bytes) -> list[Any]:
 
 
 def split_by_chunk(
-    flats: list[tuple[int, dict[str, Any]]],
+    flats: list[tuple[int, Mapping[str, Any]]],
 ) -> tuple[dict[int, list[int]], dict[tuple[str, int], Series]]:
     """Ascending batch steps per chunk, and the batch's series per (key, chunk).
 

@@ -339,7 +339,7 @@ class SqlStore(ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataSt
                     yield from join(series, wanted, min_step, max_step)
 
     def _merge_chunks(
-        self, conn: Connection, pk: int, flats: list[tuple[int, dict[str, Any]]],
+        self, conn: Connection, pk: int, flats: list[tuple[int, Mapping[str, Any]]],
         blocks: list[RowBlock],
     ) -> None:
         """Merges a batch's flattened rows and blocks into the chunks they touch.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mytrack._internal.files.download import download
 from mytrack._internal.files.saving import check_name
@@ -13,6 +13,9 @@ from mytrack._internal.transport.client import ServiceClient
 from mytrack.errors import CommError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def parse_run_path(path: str, default_entity: str) -> pb.RunKey:
@@ -81,7 +84,7 @@ def wait_for_uploads(
             shown[0].stop()
 
 
-def _progress() -> tuple[object, object]:
+def _progress() -> tuple[Progress, TaskID]:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 

@@ -490,7 +490,7 @@ class Run:
 
     # -- artifacts (logic in _internal/artifacts_client.py) ---------------------------
 
-    def _artifact_calls(self, what: str) -> Any:
+    def _artifact_calls(self, what: str) -> RunArtifacts | DisabledArtifacts:
         if self.disabled:
             return DisabledArtifacts(self)
         if self.offline:

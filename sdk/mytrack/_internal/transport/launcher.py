@@ -99,7 +99,7 @@ def _start(address: ServiceAddress, deadline: float, unused: list[ServiceClient]
             close_fds=True,
         )
     try:
-        client = _poll(address, deadline, unused, lambda: starter.poll() and None)
+        client = _poll(address, deadline, unused, lambda: None if starter.poll() else None)
     finally:
         try:
             starter.wait(max(0.1, deadline - time.monotonic()))
