@@ -91,4 +91,4 @@ def decode_row(text: str) -> dict[str, Any]:
         *keys, code_text = json.loads(header[1:])
         decoder = _decoders[header] = (keys, struct.Struct("<" + code_text))
     keys, unpacker = decoder
-    return dict(zip(keys, unpacker.unpack(binascii.a2b_base64(text[cut:]))))
+    return dict(zip(keys, unpacker.unpack(binascii.a2b_base64(text[cut:])), strict=False))

@@ -1,1 +1,2 @@
-"""The `Run` object and what hangs off it: config, summary, define_metric, status, alerts, logged-value validation, ``watch()``."""
+"""The `Run` object and what hangs off it: config, summary, define_metric, status, alerts, logged-
+value validation, ``watch()``."""
