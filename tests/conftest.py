@@ -4,31 +4,52 @@ The whole session talks to one real service living in a temporary
 MYTRACK_DIR (started by the SDK on first use, stopped at the end), so tests
 exercise the real socket, WAL and SQLite store. Each test logs into its own
 project (named after the test) so tests never see each other's runs.
+Plain helper functions live in ``tests/helpers.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import mytrack
+from tests.helpers import stop_service, wait_for
+from tests.pg_fixtures import postgres_db, postgres_url  # noqa: F401 - fixtures
+from tests.s3_fixtures import s3_endpoint  # noqa: F401 - a fixture
+
 REPO = Path(__file__).resolve().parent.parent
+
+# Variables that choose a run's identity or mode: a developer's shell may set
+# them, and a test that inherited one would log somewhere else.
+IDENTITY_VARIABLES = ("MYTRACK_ENTITY", "MYTRACK_PROJECT", "MYTRACK_RUN_DIR", "MYTRACK_MODE",
+                      "MYTRACK_RUN_ID", "MYTRACK_NAME", "MYTRACK_RESUME")
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="session", autouse=True)
 def mytrack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private service home for the session; the service is stopped at the end."""
     home = tmp_path_factory.mktemp("mytrack-home")
-    saved = {k: os.environ.get(k) for k in ("MYTRACK_DIR", "MYTRACK_SERVICE_IDLE_TIMEOUT")}
+    saved = {k: os.environ.get(k) for k in ("MYTRACK_DIR", "MYTRACK_SERVICE_IDLE_TIMEOUT", "MYTRACK_UI_PORT")}
     os.environ["MYTRACK_DIR"] = str(home)
     os.environ["MYTRACK_SERVICE_IDLE_TIMEOUT"] = "120"
+    # Not the default 6017: a developer's own service may serve its UI there.
+    os.environ["MYTRACK_UI_PORT"] = str(_free_port())
     yield home
     stop_service(home)
     for key, value in saved.items():
@@ -38,11 +59,21 @@ def mytrack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ[key] = value
 
 
-def stop_service(home: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "mytrack_service", "--home", str(home), "stop"],
-        capture_output=True, check=False, timeout=120,
-    )
+@pytest.fixture
+def no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test starts and ends without a current run in this process, in its own workdir.
+
+    Identity variables are cleared and init()'s console lines silenced
+    (MYTRACK_SILENT); a module that reads those lines deletes MYTRACK_SILENT
+    after this fixture. Modules use it with
+    ``pytestmark = pytest.mark.usefixtures("no_current_run")``.
+    """
+    for name in IDENTITY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MYTRACK_SILENT", "true")
+    mytrack.finish()
+    yield
+    mytrack.finish()
 
 
 @pytest.fixture
@@ -75,23 +106,6 @@ def run_script(workdir: Path) -> Callable[..., subprocess.CompletedProcess[str]]
         return result
 
     return run
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02,
-             message: str = "condition") -> object:
-    """Polls ``predicate`` until it returns something truthy, or fails the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
-
-
-from tests.pg_fixtures import postgres_db, postgres_url  # noqa: F401
-from tests.s3_fixtures import s3_endpoint  # noqa: F401
 
 
 def wait_for_console_tee(path: Path, timeout: float = 10.0) -> None:

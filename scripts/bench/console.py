@@ -8,7 +8,8 @@ through a pipe, and through a pseudo-terminal as on a person's screen),
 alternating, several times each; the median (and the fastest) loop time of
 each mode gives the slowdown against the baseline (target: under 5 %), and
 "main CPU" the extra CPU time of the training thread itself (what capture
-costs the program where the machine has a core to spare). Also printed: the client's peak RSS growth, the one-time cost of the environment
+costs the program where the machine has a core to spare). Also printed: the
+client's peak RSS growth, the one-time cost of the environment
 collection (waited for before the loop), and the rate of a loop that only
 prints. On a machine with few cores, other load (and the service, which
 stores the lines) weighs on the figures: run it on a quiet machine.
@@ -51,7 +52,8 @@ elapsed = time.perf_counter() - start
 cpu = time.thread_time() - cpu_start
 peak = max(peak, process.memory_info().rss)
 run.finish()
-os.write(int(sys.argv[4]), json.dumps({"elapsed": elapsed, "cpu": cpu, "growth": peak - before, "settle": settle}).encode())
+os.write(int(sys.argv[4]), json.dumps(
+    {"elapsed": elapsed, "cpu": cpu, "growth": peak - before, "settle": settle}).encode())
 """
 
 

@@ -247,8 +247,7 @@ class Artifact:
             self._staging = tempfile.mkdtemp(prefix="mytrack-artifact-")
         path = os.path.join(self._staging, *entry_name.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        kwargs = {} if "b" in mode else {"encoding": encoding or "utf-8"}
-        with open(path, mode, **kwargs) as f:
+        with open(path, mode, encoding=None if "b" in mode else encoding or "utf-8") as f:
             yield f
         self.add_file(path, entry_name)
 

@@ -182,7 +182,8 @@ def _one_vs_rest(
     if scores.ndim == 1:
         scores = np.stack([1.0 - scores, scores], axis=1)
     if scores.ndim != 2 or not np.isfinite(scores).all():
-        raise InvalidValueError(f"{what} expects y_probas of shape (examples, classes), finite, got shape {scores.shape}")
+        raise InvalidValueError(
+            f"{what} expects y_probas of shape (examples, classes), finite, got shape {scores.shape}")
     truth = np.asarray(y_true)
     if labels is not None and truth.dtype.kind not in "iu":
         index = {label: i for i, label in enumerate(labels)}
@@ -191,11 +192,13 @@ def _one_vs_rest(
         truth = np.array([index[t] for t in truth.tolist()], dtype=np.int64)
     truth = _int_labels(what, "y_true", truth)
     if truth.size != scores.shape[0]:
-        raise InvalidValueError(f"{what} expects one y_true per row of y_probas, got {truth.size} and {scores.shape[0]}")
+        raise InvalidValueError(
+            f"{what} expects one y_true per row of y_probas, got {truth.size} and {scores.shape[0]}")
     if truth.size and (truth.min() < 0 or truth.max() >= scores.shape[1]):
         raise InvalidValueError(f"{what}: y_true must be class indices from 0 to {scores.shape[1] - 1}")
     if labels is not None and len(labels) != scores.shape[1]:
-        raise InvalidValueError(f"{what} expects one label per column of y_probas ({scores.shape[1]}), got {len(labels)}")
+        raise InvalidValueError(
+            f"{what} expects one label per column of y_probas ({scores.shape[1]}), got {len(labels)}")
     chosen = range(scores.shape[1]) if classes is None else classes
     out = []
     for c in chosen:

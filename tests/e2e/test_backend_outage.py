@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import mytrack
-from tests.conftest import stop_service, wait_for
+from tests.helpers import stop_service, wait_for
 from tests.pg_fixtures import PgServer, admin, throwaway_server, unavailable, with_database
 
 OUTAGE_SECONDS = 3.0  # at least this long down, while the script keeps logging

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import mytrack
-from tests.conftest import stop_service, wait_for
+from tests.helpers import stop_service, wait_for
 
 RANK_SCRIPT = textwrap.dedent(
     """

@@ -18,34 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 
-import mytrack
 from mytrack_common import wal
 from mytrack_common.address import service_address
-from tests.conftest import wait_for
+from tests.helpers import ServiceHome, pid_alive, stop_home, wait_for
 
 # -- helpers ----------------------------------------------------------------------
 
 
-@dataclass
-class Home:
-    path: Path
-    env: dict[str, str]
-    workdir: Path
-
-    def pid(self) -> int | None:
-        """The pid written in the home's pid file (None when empty or absent)."""
-        try:
-            text = Path(service_address(str(self.path)).pid).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(text) if text else None
-
-    def api(self) -> mytrack.Api:
-        return mytrack.Api(settings=mytrack.Settings(service_dir=str(self.path)))
-
+class Home(ServiceHome):
     def spawn(self, code: str, *args: str) -> Script:
         """Starts a Python snippet in the background; its output goes to files in workdir."""
         index = len(list(self.workdir.glob("script-*.out")))
@@ -83,27 +65,6 @@ def assert_clean_exit(code: int | None, stdout: str, stderr: str) -> None:
     assert code == 0, f"script exited with {code}:\n{stdout}\n{stderr}"
     assert "Traceback" not in stderr, stderr
     assert "were not acknowledged" not in stderr, stderr
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def stop_home(home: Path) -> None:
-    """Stops the service of ``home`` gracefully, or kills it if it does not stop."""
-    subprocess.run(
-        [sys.executable, "-m", "mytrack_service", "--home", str(home), "stop", "--timeout", "30"],
-        capture_output=True, check=False, timeout=60,
-    )
-    try:
-        text = Path(service_address(str(home)).pid).read_text().strip()
-    except FileNotFoundError:
-        return
-    if text and pid_alive(int(text)):
-        os.kill(int(text), signal.SIGKILL)
 
 
 @pytest.fixture
@@ -233,7 +194,8 @@ ACKED_THEN_KILLED_SCRIPT = """
 
 
 def test_sigkill_after_acks_before_apply_replays_the_wal_exactly_once(home: Home) -> None:
-    """Records acked (fsync'ed in the WAL) but possibly not applied when the service is killed are applied exactly once by the next service."""
+    """Records acked (fsync'ed in the WAL) but possibly not applied when the service is killed are applied exactly once
+    by the next service."""
     marker = home.workdir / "marker"
     code, stdout, stderr = home.spawn(ACKED_THEN_KILLED_SCRIPT, str(marker)).output()
     assert "KILLED" in stdout, stderr
@@ -256,7 +218,8 @@ RECONNECT_TIMEOUT_ENV = {"MYTRACK_INIT_TIMEOUT": "6"}
 
 
 def test_sigterm_of_the_service_mid_run_reconnects_and_keeps_everything(home: Home) -> None:
-    """SIGTERM stops the service gracefully mid-run; the client reconnects to a new service promptly and the run finishes with every step."""
+    """SIGTERM stops the service gracefully mid-run; the client reconnects to a new service promptly and the run
+    finishes with every step."""
     home.env.update(RECONNECT_TIMEOUT_ENV)
     marker, go = home.workdir / "marker", home.workdir / "go"
     script = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "3000", "6000")
@@ -280,7 +243,8 @@ def test_sigterm_of_the_service_mid_run_reconnects_and_keeps_everything(home: Ho
 
 
 def test_torn_tail_of_a_live_run_wal_is_cut_and_the_rest_applied(home: Home) -> None:
-    """After kill -9, a torn entry appended to a run's WAL is cut by the next service and every real record is applied once."""
+    """After kill -9, a torn entry appended to a run's WAL is cut by the next service and every real record is applied
+    once."""
     marker, go = home.workdir / "marker", home.workdir / "go"
     script = home.spawn(PAUSING_SCRIPT, str(marker), str(go), "2000", "4000", "flush")
     run_path, wal_path = wait_marker(marker, script)
@@ -333,7 +297,8 @@ def _torn_huge_length(data: bytes) -> bytes:
     ids=["partial-header", "partial-payload", "bad-crc", "garbage", "huge-length"],
 )
 def test_torn_wal_tail_is_ignored_by_readers_and_cut_by_the_writer(tmp_path: Path, tear) -> None:
-    """read_entries returns exactly the valid entries before a torn tail, and reopening WalWriter truncates the file to their end."""
+    """read_entries returns exactly the valid entries before a torn tail, and reopening WalWriter truncates the file to
+    their end."""
     path = str(tmp_path / "run.wal")
     writer = wal.WalWriter(path)
     writer.append(PAYLOADS[:2])

@@ -33,9 +33,8 @@ import psutil
 import pytest
 
 import mytrack
-from mytrack_common.address import service_address
 from mytrack_service.outbound import transfers as transfers_module
-from tests.conftest import wait_for
+from tests.helpers import ServiceHome, pid_alive, sha, stop_home, wait_for
 
 MiB = 2**20
 
@@ -43,29 +42,9 @@ MiB = 2**20
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 @dataclass
-class Home:
-    path: Path
-    work: Path
+class Home(ServiceHome):
     fifos: list[Path] = field(default_factory=list)
-
-    def pid(self) -> int | None:
-        try:
-            text = Path(service_address(str(self.path)).pid).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(text) if text else None
 
     def files(self, run_path: str) -> dict[str, Any]:
         return {f.name: f for f in mytrack.Api().run(run_path).files()}
@@ -110,20 +89,6 @@ def open_writer(path: Path) -> int | None:
         raise
 
 
-def stop_home(home: Path) -> None:
-    """Stops the home's service gracefully, or kills it if it does not stop."""
-    subprocess.run(
-        [sys.executable, "-m", "mytrack_service", "--home", str(home), "stop", "--timeout", "20"],
-        capture_output=True, check=False, timeout=60,
-    )
-    try:
-        text = Path(service_address(str(home)).pid).read_text().strip()
-    except FileNotFoundError:
-        return
-    if text and pid_alive(int(text)):
-        os.kill(int(text), signal.SIGKILL)
-
-
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     """A fresh service home for this test (MYTRACK_DIR), the cwd in a work folder next to it."""
@@ -133,13 +98,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     monkeypatch.setenv("MYTRACK_SILENT", "true")
     monkeypatch.chdir(work)
     mytrack.finish()
-    result = Home(path, work)
+    result = Home(path, dict(os.environ), work)
     try:
         yield result
     finally:
         mytrack.finish()
         result.release()
-        stop_home(path)
+        stop_home(path, timeout=20)
 
 
 class RssSampler:
@@ -199,7 +164,7 @@ BIG = 1024 * MiB  # the issue's "1 GB file uploaded with bounded memory"
 
 def test_large_file_uploads_and_downloads_with_bounded_service_memory(home: Home) -> None:
     """A 1 GiB file is uploaded and downloaded back byte for byte while the service's RSS grows by less than 100 MB."""
-    source = home.work / "big.bin"
+    source = home.workdir / "big.bin"
     expected = write_random(source, BIG)
     run = mytrack.init(project="big-file", settings=mytrack.Settings(quiet=True))
     pid = home.pid()
@@ -210,7 +175,7 @@ def test_large_file_uploads_and_downloads_with_bounded_service_memory(home: Home
         upload_growth = sampler.growth
         path = run.path
         run.finish()
-        handle = mytrack.Api().run(path).file("big.bin").download(root=str(home.work / "dl"))
+        handle = mytrack.Api().run(path).file("big.bin").download(root=str(home.workdir / "dl"))
         handle.close()
     try:
         assert found.size == BIG
@@ -226,17 +191,18 @@ def test_large_file_uploads_and_downloads_with_bounded_service_memory(home: Home
 
 
 def test_service_killed_with_uploads_pending_completes_them_after_restart(home: Home) -> None:
-    """kill -9 of the service while "end" uploads are pending: the restarted service uploads every one with the right digest."""
+    """kill -9 of the service while "end" uploads are pending: the restarted service uploads every one with the right
+    digest."""
     names = ["ckpt-a.bin", "ckpt-b.bin"]
     for name in names:
-        (home.work / name).write_bytes(b"placeholder")
+        (home.workdir / name).write_bytes(b"placeholder")
     regular = os.urandom(8 * MiB)
-    (home.work / "regular.bin").write_bytes(regular)
+    (home.workdir / "regular.bin").write_bytes(regular)
     run = mytrack.init(project="kill-pending",
                        settings=mytrack.Settings(quiet=True, finish_timeout=1))
     run.save("*.bin", policy="end")
     for name in names:
-        home.block(home.work / name)
+        home.block(home.workdir / name)
     path = run.path
     started = time.monotonic()
     run.finish()
@@ -251,8 +217,8 @@ def test_service_killed_with_uploads_pending_completes_them_after_restart(home: 
     wait_for(lambda: not pid_alive(old_pid), timeout=30, message="the service to die")
     finals = {name: f"final content of {name}".encode() for name in names}
     for name, data in finals.items():
-        (home.work / name).unlink()
-        (home.work / name).write_bytes(data)
+        (home.workdir / name).unlink()
+        (home.workdir / name).write_bytes(data)
 
     # Any call restarts the service; it finds the pending uploads in the store.
     for name, data in finals.items():
@@ -264,20 +230,21 @@ def test_service_killed_with_uploads_pending_completes_them_after_restart(home: 
     assert {n: (f.uploads, f.size) for n, f in after.items() if n in finals} == {
         n: (1, len(d)) for n, d in finals.items()}
     assert (after["regular.bin"].uploads, after["regular.bin"].size) == (1, 8 * MiB)
-    with mytrack.restore("ckpt-b.bin", run_path=path, root=str(home.work / "back")) as handle:
+    with mytrack.restore("ckpt-b.bin", run_path=path, root=str(home.workdir / "back")) as handle:
         assert handle.read() == "final content of ckpt-b.bin"
 
 
 def test_finish_returns_within_its_timeout_and_blocked_uploads_complete_later(home: Home) -> None:
-    """With every upload worker blocked, finish(finish_timeout=2) returns in time, another run's status counts its queued file and bytes, and all uploads complete once unblocked."""
+    """With every upload worker blocked, finish(finish_timeout=2) returns in time, another run's status counts its
+    queued file and bytes, and all uploads complete once unblocked."""
     workers = transfers_module._WORKERS
     names = [f"slow-{i}.bin" for i in range(workers)]
     for name in names:
-        (home.work / name).write_bytes(b"placeholder")
+        (home.workdir / name).write_bytes(b"placeholder")
     first = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True, finish_timeout=2))
     first.save("slow-*.bin", policy="end")
     for name in names:
-        home.block(home.work / name)
+        home.block(home.workdir / name)
     started = time.monotonic()
     first.finish()
     took = time.monotonic() - started
@@ -286,7 +253,7 @@ def test_finish_returns_within_its_timeout_and_blocked_uploads_complete_later(ho
 
     # Every worker now waits on a FIFO: a second run's "now" file has to queue.
     queued = os.urandom(12_345)
-    (home.work / "queued.bin").write_bytes(queued)
+    (home.workdir / "queued.bin").write_bytes(queued)
     second = mytrack.init(project="blocked", settings=mytrack.Settings(quiet=True))
     second.save("queued.bin", policy="now")
 
@@ -305,7 +272,7 @@ def test_finish_returns_within_its_timeout_and_blocked_uploads_complete_later(ho
 
     contents = {name: f"slow upload {name}".encode() for name in names}
     for name, data in contents.items():
-        home.feed(home.work / name, data)
+        home.feed(home.workdir / name, data)
     for name, data in contents.items():
         home.wait_digest(first.path, name, sha(data))
     home.wait_digest(second.path, "queued.bin", sha(queued))
@@ -331,16 +298,17 @@ FINISH_WITH_BLOCKED_UPLOAD = """
 
 
 def test_finish_shows_upload_progress_on_a_terminal_and_returns(home: Home) -> None:
-    """On a terminal, finish() with a blocked upload shows a rich progress line after 2 s, says what is left, and returns at its timeout."""
+    """On a terminal, finish() with a blocked upload shows a rich progress line after 2 s, says what is left, and
+    returns at its timeout."""
     main, child = pty.openpty()
     env = {**os.environ, "MYTRACK_SILENT": "false", "TERM": "xterm", "COLUMNS": "120"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(FINISH_WITH_BLOCKED_UPLOAD)], cwd=home.work,
+        [sys.executable, "-c", textwrap.dedent(FINISH_WITH_BLOCKED_UPLOAD)], cwd=home.workdir,
         env=env, stdin=child, stdout=child, stderr=child, close_fds=True,
     )
     os.close(child)
-    home.fifos.append(home.work / "blocked.bin")
+    home.fifos.append(home.workdir / "blocked.bin")
     chunks: list[bytes] = []
     while True:
         try:
@@ -359,5 +327,5 @@ def test_finish_shows_upload_progress_on_a_terminal_and_returns(home: Home) -> N
     _, run_path, _, took = line.split()
     assert 3.5 <= float(took) < 7, took
 
-    home.feed(home.work / "blocked.bin", b"arrives after the process ended")
+    home.feed(home.workdir / "blocked.bin", b"arrives after the process ended")
     home.wait_digest(run_path, "blocked.bin", sha(b"arrives after the process ended"))

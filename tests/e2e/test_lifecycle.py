@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 import mytrack
 from mytrack_common.address import service_address
-from tests.conftest import wait_for, wait_for_console_tee
+from tests.conftest import wait_for_console_tee
+from tests.helpers import pid_alive, wait_for
 
 META = ("_runtime", "_timestamp")
 
@@ -141,13 +141,6 @@ def assert_steps(path: str, count: int) -> None:
     assert rows(path) == [{"i": s, "_step": s} for s in range(count)]
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 # -- crashed --------------------------------------------------------------------------
 
 CRASH_SCRIPT = """
@@ -167,7 +160,8 @@ while True:  # keeps logging until killed
 def test_kill_9_of_the_training_process_ends_the_run_crashed_with_every_acked_row(
     spawn: Any, project: str
 ) -> None:
-    """kill -9 of the training process: the run is "crashed" within 5 s and every acked row (and only whole rows) is stored."""
+    """kill -9 of the training process: the run is "crashed" within 5 s and every acked row (and only whole rows) is
+    stored."""
     script = spawn(CRASH_SCRIPT, project)
     ready = script.wait_line()
     assert ready["acked"] >= 1
@@ -222,7 +216,8 @@ print("NOT INTERRUPTED", flush=True)
 def test_signal_to_the_training_process_kills_the_run_and_flushes_it(
     spawn: Any, project: str, workdir: Path, signame: str, handler: str
 ) -> None:
-    """SIGTERM/SIGINT ends the run "killed" with every row logged before it; a user handler installed before init() still runs and decides the exit."""
+    """SIGTERM/SIGINT ends the run "killed" with every row logged before it; a user handler installed before init()
+    still runs and decides the exit."""
     signum = getattr(signal, signame)
     script = spawn(SIGNAL_SCRIPT, project, signame, handler)
     path = script.wait_line()["path"]
@@ -269,7 +264,8 @@ time.sleep(60)  # killed -9 by the test
 def test_mark_preempting_is_visible_at_once_and_death_then_gives_preempted(
     spawn: Any, project: str, workdir: Path, death: str
 ) -> None:
-    """After mark_preempting() the store says "preempting" within 1 s while the process lives; dying without finish() then gives "preempted" with all rows."""
+    """After mark_preempting() the store says "preempting" within 1 s while the process lives; dying without finish()
+    then gives "preempted" with all rows."""
     script = spawn(PREEMPT_SCRIPT, project, death)
     path = script.wait_line()["path"]
     wait_for(lambda: state_of(path) == "preempting", timeout=1.0,
@@ -302,7 +298,8 @@ print("NOT INTERRUPTED", flush=True)
 def test_runs_stop_from_the_cli_interrupts_a_sleeping_script_and_kills_the_run(
     spawn: Any, project: str
 ) -> None:
-    """`mytrack runs stop PATH` wakes a script blocked in time.sleep(60) within seconds; the run ends "killed" with its data."""
+    """`mytrack runs stop PATH` wakes a script blocked in time.sleep(60) within seconds; the run ends "killed" with its
+    data."""
     script = spawn(SLEEPING_SCRIPT, project)
     path = script.wait_line()["path"]
     started = time.monotonic()
@@ -397,7 +394,8 @@ ready(path=run.path, pids=len(pids), refused=refused, parent=os.getpid())
 def test_forked_workers_feed_the_parent_and_a_child_log_is_refused_clearly(
     spawn: Any, project: str
 ) -> None:
-    """Fork-started pool workers return values the parent logs intact; run.log()/mytrack.log() in a child raise UsageError and the parent's run is unaffected."""
+    """Fork-started pool workers return values the parent logs intact; run.log()/mytrack.log() in a child raise
+    UsageError and the parent's run is unaffected."""
     script = spawn(FORK_SCRIPT, project)
     assert script.wait(timeout=30) == 0, script.stderr()
     out = script.wait_line()
@@ -456,7 +454,8 @@ def fresh_home(tmp_path: Path) -> Iterator[Path]:
 def test_finish_returns_within_its_timeout_when_the_service_is_frozen(
     spawn: Any, fresh_home: Path, workdir: Path
 ) -> None:
-    """With the service SIGSTOPped, finish() under finish_timeout=3 returns within 3-8 s and says records were not acknowledged."""
+    """With the service SIGSTOPped, finish() under finish_timeout=3 returns within 3-8 s and says records were not
+    acknowledged."""
     script = spawn(FROZEN_SERVICE_SCRIPT, env={"MYTRACK_DIR": str(fresh_home)})
     script.wait_line()
     service_pid = int(Path(service_address(str(fresh_home)).pid).read_text().strip())
@@ -524,7 +523,8 @@ ready(path=run.path, outcomes=outcomes)
 def test_a_forked_child_sigtermed_at_once_dies_as_it_would_without_mytrack(
     spawn: Any, project: str, forker: str
 ) -> None:
-    """A child forked after init() (from any thread) and sent SIGTERM at once dies of SIGTERM, as with SIG_DFL, so Pool.terminate() never hangs."""
+    """A child forked after init() (from any thread) and sent SIGTERM at once dies of SIGTERM, as with SIG_DFL, so
+    Pool.terminate() never hangs."""
     script = spawn(EARLY_SIGTERM_SCRIPT, project, forker)
     assert script.wait(timeout=60) == 0, script.stderr()
     out = script.wait_line()
@@ -546,7 +546,8 @@ os._exit(3)
 def test_a_line_printed_just_before_os_exit_still_reaches_stdout(
     spawn: Any, project: str
 ) -> None:
-    """A line printed with flush=True right before os._exit() (a preemption handler's last words) reaches the real stdout."""
+    """A line printed with flush=True right before os._exit() (a preemption handler's last words) reaches the real
+    stdout."""
     outputs = []
     for _ in range(4):
         script = spawn(LAST_WORDS_SCRIPT, project)

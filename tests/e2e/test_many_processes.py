@@ -16,18 +16,11 @@ import pytest
 
 import mytrack
 from mytrack_common.address import service_address
-from tests.conftest import wait_for
+from tests.helpers import pid_alive, wait_for
 
 PROCESSES = 16
 STEPS = 1_000
 STARTERS = 32
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def spawn(
@@ -95,7 +88,8 @@ def expected_row(index: int, step: int) -> dict[str, object]:
 def test_sixteen_processes_log_to_separate_runs_and_every_value_comes_back(
     project: str, tmp_path: Path
 ) -> None:
-    """16 processes each logging 1,000 steps to their own run through the session service: every run is finished and every value of every step comes back exactly."""
+    """16 processes each logging 1,000 steps to their own run through the session service: every run is finished and
+    every value of every step comes back exactly."""
     env = {**os.environ, "MYTRACK_SILENT": "true"}
     processes = {
         f"logger-{i}": spawn(LOGGER_SCRIPT, [project, str(i), str(STEPS)], tmp_path, env, f"logger-{i}")
@@ -183,7 +177,8 @@ def _services_of(home: Path) -> list[psutil.Process]:
 def test_thirty_two_simultaneous_inits_on_a_cold_home_start_exactly_one_service(
     cold_home: Path, tmp_path: Path
 ) -> None:
-    """32 processes calling init() at the same moment against a fresh MYTRACK_DIR end with exactly one service and 32 distinct runs."""
+    """32 processes calling init() at the same moment against a fresh MYTRACK_DIR end with exactly one service and 32
+    distinct runs."""
     assert not cold_home.exists()
     ready, start = tmp_path / "ready", tmp_path / "start"
     ready.mkdir()
@@ -258,7 +253,9 @@ run.finish()
 def test_a_service_started_by_init_is_nobodys_child_in_a_session_of_its_own(
     cold_home: Path, tmp_path: Path
 ) -> None:
-    """init() on a cold home starts the service outside the program's session (no terminal signals, its own scheduling group) and leaves no process behind: the service's tee server serves the console, so the program has no child at all."""
+    """init() on a cold home starts the service outside the program's session (no terminal signals, its own scheduling
+    group) and leaves no process behind: the service's tee server serves the console, so the program has no child at
+    all."""
     env = {**os.environ, "MYTRACK_DIR": str(cold_home), "MYTRACK_SILENT": "true"}
     result = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120, check=False)

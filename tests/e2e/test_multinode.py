@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 
 import mytrack
-from tests.conftest import stop_service
+from tests.helpers import stop_service
 
 WRITER = textwrap.dedent(
     """

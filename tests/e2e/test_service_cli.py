@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -25,7 +24,8 @@ import pytest
 
 import mytrack
 from mytrack_common.address import ServiceAddress, service_address
-from tests.conftest import wait_for, wait_for_console_tee
+from tests.conftest import wait_for_console_tee
+from tests.helpers import ServiceHome, pid_alive, wait_for
 
 _BIN = Path(sys.executable).parent
 
@@ -40,13 +40,6 @@ SERVICE = _command("mytrack-service", "mytrack_service")
 MYTRACK = _command("mytrack", "mytrack.cli")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def services_of(home: Path) -> list[int]:
     """Pids of the live `mytrack_service start` processes serving ``home``."""
     pids = []
@@ -59,12 +52,7 @@ def services_of(home: Path) -> list[int]:
     return pids
 
 
-@dataclass
-class Home:
-    path: Path
-    env: dict[str, str]
-    workdir: Path
-
+class Home(ServiceHome):
     @property
     def address(self) -> ServiceAddress:
         return service_address(str(self.path))
@@ -81,13 +69,6 @@ class Home:
         fields: dict[str, object] = json.loads(result.stdout)
         assert result.returncode == (0 if fields["running"] else 3), result.stderr
         return fields
-
-    def pid(self) -> int | None:
-        try:
-            text = Path(self.address.pid).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(text) if text else None
 
     def spawn(self, code: str, *args: str) -> subprocess.Popen[str]:
         """A Python snippet in the background, with this home; output to files in workdir."""
@@ -194,7 +175,8 @@ def _wait_marker(marker: Path, process: subprocess.Popen[str]) -> list[str]:
 
 
 def test_start_detach_status_and_stop(home: Home) -> None:
-    """start --detach starts one background service (private home and socket, a log file), status reports it in text and JSON, stop ends it."""
+    """start --detach starts one background service (private home and socket, a log file), status reports it in text and
+    JSON, stop ends it."""
     before = home.service("status")
     assert before.returncode == 3 and before.stdout.strip() == "mytrack-service is not running"
     assert home.status() == {"running": False}
@@ -244,7 +226,8 @@ def test_start_detach_status_and_stop(home: Home) -> None:
 
 
 def test_status_counts_open_runs_and_received_records(home: Home) -> None:
-    """status reports one active run while a run is open, records_received at least the records the client had acked (console and environment records may follow), and zero active runs after finish."""
+    """status reports one active run while a run is open, records_received at least the records the client had acked
+    (console and environment records may follow), and zero active runs after finish."""
     marker, go = home.workdir / "marker", home.workdir / "go"
     script = home.spawn(OPEN_RUN_SCRIPT, str(marker), str(go), "25")
     try:
@@ -266,7 +249,8 @@ def test_status_counts_open_runs_and_received_records(home: Home) -> None:
 
 
 def test_stop_applies_every_acked_record_before_exiting(home: Home) -> None:
-    """A graceful stop applies everything it acked: after a restart every row is there and the new service had nothing left to apply."""
+    """A graceful stop applies everything it acked: after a restart every row is there and the new service had nothing
+    left to apply."""
     code = """
         import os
         import mytrack
@@ -296,7 +280,8 @@ def test_stop_applies_every_acked_record_before_exiting(home: Home) -> None:
 def test_service_exits_by_itself_after_the_idle_timeout_but_not_while_a_run_is_open(
     idle_home: Home,
 ) -> None:
-    """With MYTRACK_SERVICE_IDLE_TIMEOUT=2 the service outlives the timeout while a run is open and exits gracefully once none is."""
+    """With MYTRACK_SERVICE_IDLE_TIMEOUT=2 the service outlives the timeout while a run is open and exits gracefully
+    once none is."""
     home = idle_home
     marker, go = home.workdir / "marker", home.workdir / "go"
     script = home.spawn(OPEN_RUN_SCRIPT, str(marker), str(go), "5")  # starts the service
@@ -320,7 +305,8 @@ def test_service_exits_by_itself_after_the_idle_timeout_but_not_while_a_run_is_o
 
 
 def test_a_second_service_on_the_same_home_is_refused(home: Home) -> None:
-    """Starting a service on a home whose service runs fails (foreground) or reports the running one (--detach), never leaving a second process."""
+    """Starting a service on a home whose service runs fails (foreground) or reports the running one (--detach), never
+    leaving a second process."""
     assert home.service("start", "--detach").returncode == 0
     pid = home.pid()
     assert pid is not None
@@ -408,7 +394,8 @@ def test_history_jsonl_prints_one_json_object_per_step(small_run: str) -> None:
 
 
 def test_history_csv_of_every_key_flattens_nested_keys_and_leaves_gaps_empty(small_run: str) -> None:
-    """`mytrack history PATH` exports every step with one column per (dotted) key and empty cells for keys a step lacks."""
+    """`mytrack history PATH` exports every step with one column per (dotted) key and empty cells for keys a step
+    lacks."""
     out = _ok(mytrack_cli("history", small_run))
     assert out.splitlines()[0] == "_step,_runtime,_timestamp,a,b,c,nested.d"
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -29,7 +29,7 @@ from mytrack._internal.transport import launcher, webui
 from mytrack_service.settings import ServiceSettings
 from mytrack_service.store.base import Batch, RunKey, RunRow
 from mytrack_service.store.registry import open_store
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -135,7 +135,8 @@ def log_two_runs(project: str) -> tuple[Any, Any, np.ndarray]:
 def test_runs_table_run_page_chart_notes_and_image(
     browser: Any, web: webui.WebAddress, project: str, shot: Callable[[str], Path],
 ) -> None:
-    """The runs table lists the runs; clicking one opens its page, whose loss chart holds the logged points, whose image panel shows the image, and whose notes editor saves."""
+    """The runs table lists the runs; clicking one opens its page, whose loss chart holds the logged points, whose image
+    panel shows the image, and whose notes editor saves."""
     from selenium.webdriver.common.by import By
 
     alpha, beta, pixels = log_two_runs(project)
@@ -171,7 +172,8 @@ def test_runs_table_run_page_chart_notes_and_image(
 def test_compare_view_overlays_the_selected_runs(
     browser: Any, web: webui.WebAddress, project: str, shot: Callable[[str], Path],
 ) -> None:
-    """Selecting two runs and pressing Compare draws one loss chart with a line per run, or their group's mean with a band."""
+    """Selecting two runs and pressing Compare draws one loss chart with a line per run, or their group's mean with a
+    band."""
     from selenium.webdriver.common.by import By
 
     alpha, beta, _ = log_two_runs(project)
@@ -195,7 +197,8 @@ def test_compare_view_overlays_the_selected_runs(
 def test_a_one_step_spike_in_a_million_is_drawn_zoomed_out(
     browser: Any, web: webui.WebAddress, project: str, shot: Callable[[str], Path],
 ) -> None:
-    """A run of 1,000,000 steps with one spike: the zoomed-out chart holds at most ~2,000 points, the spike among them."""
+    """A run of 1,000,000 steps with one spike: the zoomed-out chart holds at most ~2,000 points, the spike among
+    them."""
     entity = mytrack.Settings().resolve().entity or ""
     key = RunKey(entity, project, "spike1m")
     store = open_store(ServiceSettings.from_env().store_uri)  # the service's store, written directly: fast
@@ -262,7 +265,8 @@ print("NOT STOPPED", flush=True)
 def test_a_live_run_updates_without_reload_and_stops_from_its_page(
     browser: Any, web: webui.WebAddress, project: str, workdir: Path, shot: Callable[[str], Path],
 ) -> None:
-    """A running run's page shows a pulsing state, its chart grows by polling, and its Stop button ends the run as killed."""
+    """A running run's page shows a pulsing state, its chart grows by polling, and its Stop button ends the run as
+    killed."""
     from selenium.webdriver.common.by import By
 
     process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_LIVE_SCRIPT), project], cwd=workdir,

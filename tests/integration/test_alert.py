@@ -22,7 +22,7 @@ import pytest
 
 import mytrack
 from mytrack.errors import InvalidTypeError, InvalidValueError, PreInitError
-from tests.conftest import stop_service, wait_for
+from tests.helpers import stop_service, wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 

@@ -8,9 +8,8 @@ import pytest
 
 from mytrack_service.store import artifact_model as model
 from mytrack_service.store.artifact_model import ArtifactOp
-from mytrack_service.store.base import Batch, MetadataStore, RunKey, RunRow
+from mytrack_service.store.base import Batch, MetadataStore, RunKey, RunRow, StoreError
 from tests.integration.test_store_contract import store  # noqa: F401 - a fixture
-from tests.pg_fixtures import postgres_db  # noqa: F401 - a fixture
 
 KEY = RunKey("alice", "mnist", "run00001")
 OTHER = RunKey("alice", "mnist", "run00002")
@@ -35,14 +34,14 @@ def art(name: str = "data", kind: str = "dataset", aliases: list[str] | None = N
             "metadata": {"n": 1}}
 
 
-def apply(store: MetadataStore, key: RunKey, *ops: tuple[str, str, dict[str, Any]]) -> None:
-    store.write_batch(Batch(key, artifacts=[
+def apply(db: MetadataStore, key: RunKey, *ops: tuple[str, str, dict[str, Any]]) -> None:
+    db.write_batch(Batch(key, artifacts=[
         ArtifactOp(action, cid, key.path, data, timestamp=10.0) for action, cid, data in ops
     ]))
 
 
-def result(store: MetadataStore, client_id: str) -> dict[str, Any]:
-    with store.artifacts() as tx:
+def result(db: MetadataStore, client_id: str) -> dict[str, Any]:
+    with db.artifacts() as tx:
         found = tx.result(client_id)
     assert found is not None
     return found
@@ -123,7 +122,7 @@ def test_links_into_a_portfolio_share_the_content_and_have_their_own_aliases(run
 
 def test_a_failed_batch_applies_no_artifact_op(runs: MetadataStore) -> None:
     """Artifact ops commit with their batch: a batch that fails leaves no version behind."""
-    with pytest.raises(Exception):
+    with pytest.raises(StoreError):
         runs.write_batch(Batch(RunKey("alice", "mnist", "nope"), artifacts=[
             ArtifactOp("log", "x", "alice/mnist/nope", art(a="1"))]))
     with runs.artifacts() as tx:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,12 +27,7 @@ QUIET = mytrack.Settings(quiet=True)
 META = ("_runtime", "_timestamp")
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path) -> Iterator[None]:
-    """Every test starts and ends without a current run in this process."""
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 @pytest.fixture

@@ -23,12 +23,9 @@ import pytest
 
 from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.blobs.local import LocalBlobStore
+from tests.helpers import sha
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def fresh_bucket() -> str:

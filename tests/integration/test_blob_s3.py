@@ -6,7 +6,6 @@ cases against a closed port and a fake endpoint that echoes credentials.
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import os
 import socket
@@ -26,12 +25,8 @@ import pytest
 from mytrack_service.blobs.base import BlobError
 from mytrack_service.blobs.registry import open_blobs
 from mytrack_service.blobs.s3 import S3BlobStore
-from tests.conftest import stop_service, wait_for
+from tests.helpers import sha, stop_service, wait_for
 from tests.s3_fixtures import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def fresh_bucket() -> str:

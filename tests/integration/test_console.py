@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 import mytrack
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 # Plain lines, colours, unicode, a tqdm-style progress bar on stderr, a child
 # process's output and a last line without a newline. The pauses between the
@@ -122,7 +122,8 @@ def _lines(run: Any, stream: str | None = None) -> list[str]:
 
 
 def test_stored_log_is_exact_and_piped_output_is_unchanged(workdir: Path, project: str) -> None:
-    """Captured lines (per stream, \\r collapsed, child included) are exact; stdout and stderr bytes equal those of a run without capture."""
+    """Captured lines (per stream, \\r collapsed, child included) are exact; stdout and stderr bytes equal those of a
+    run without capture."""
     plain = _run_piped(workdir, project + "-off", "off")
     captured = _run_piped(workdir, project, "auto")
     assert captured.stdout == plain.stdout
@@ -164,7 +165,8 @@ def test_init_line_is_shown_but_not_captured(workdir: Path, project: str, mode: 
 
 
 def test_terminal_output_through_a_pty_is_unchanged(workdir: Path, project: str) -> None:
-    """On a terminal, what the user sees (colours, \\r bar, isatty of the script and its child) is byte-identical with and without capture."""
+    """On a terminal, what the user sees (colours, \\r bar, isatty of the script and its child) is byte-identical with
+    and without capture."""
     plain = _run_in_pty(workdir, project + "-off", "off")
     captured = _run_in_pty(workdir, project, "auto")
     assert captured == plain
@@ -275,7 +277,8 @@ def test_forked_child_of_a_wrapped_run_is_not_blocked(workdir: Path, project: st
 def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
     workdir: Path, project: str
 ) -> None:
-    """With descriptor capture a forked child (a DataLoader worker) prints through the tee process, so its lines are stored."""
+    """With descriptor capture a forked child (a DataLoader worker) prints through the tee process, so its lines are
+    stored."""
     code = f"""
         import os, sys
         import mytrack
@@ -301,7 +304,9 @@ def test_forked_child_output_reaches_the_parents_capture_in_fd_mode(
 def test_output_goes_on_when_the_tee_process_dies(
     workdir: Path, project: str, source: str, tmp_path: Path
 ) -> None:
-    """If the tee process (forked by the service's tee server for a program that starts the service, or the program's own where the service runs already) is killed, the program's own thread takes over: later lines still reach stdout and the log."""
+    """If the tee process (forked by the service's tee server for a program that starts the service, or the program's
+    own where the service runs already) is killed, the program's own thread takes over: later lines still reach
+    stdout and the log."""
     code = f"""
         import json, os, signal, sys, time
         import psutil

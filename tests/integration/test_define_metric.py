@@ -20,7 +20,7 @@ import pytest
 
 import mytrack
 from mytrack._internal.run.metric import Metric
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 META = ("_runtime", "_timestamp")
@@ -92,7 +92,7 @@ def test_every_summary_kind_gives_exact_numbers(project: str) -> None:
         metric = run.define_metric(name, **options)
         assert metric.name == name
     run.define_metric("ints", summary="min,max,mean,last")
-    for value, integer in zip(SERIES, INTS):
+    for value, integer in zip(SERIES, INTS, strict=True):
         run.log({**{name: value for name in kinds}, "ints": integer, "plain": value})
     expected = {
         "k_min": {"min": -4.0},

@@ -46,7 +46,8 @@ def test_outside_a_notebook_returns_false(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_iframe_when_the_ui_answers(shown: list[str], project: str) -> None:
-    """With the service's web UI answering at run.url (token included), display() renders an IFrame of it at the given height."""
+    """With the service's web UI answering at run.url (token included), display() renders an IFrame of it at the given
+    height."""
     with mytrack.init(project=project, settings=mytrack.Settings(quiet=True)) as run:
         assert run.display(height=300, hidden=True) is True
         url = run.url

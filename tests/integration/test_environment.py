@@ -20,7 +20,7 @@ from typing import Any
 
 import mytrack
 from mytrack._internal.lifecycle import environment
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 SCRIPT = """
 import sys
@@ -61,7 +61,8 @@ def _run(cwd: Path, project: str, **env: str) -> Any:
 
 
 def test_metadata_fields_and_dirty_git_tree_with_its_diff(tmp_path: Path, project: str) -> None:
-    """A dirty repository gives git remote (no credentials), commit, branch, dirty, a diff.patch; the process fields are all there."""
+    """A dirty repository gives git remote (no credentials), commit, branch, dirty, a diff.patch; the process fields are
+    all there."""
     repo = _repo(tmp_path / "repo")
     (repo / "data.txt").write_text("one\ntwo, uncommitted\n")
     run = _run(repo, project, RANK="3", WORLD_SIZE="8", SLURM_JOB_ID="4242")

@@ -10,13 +10,11 @@ digest through `Api`, so no test depends on how fast the watcher sees a change.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +23,17 @@ import pytest
 import mytrack
 from mytrack import cli, errors
 from mytrack._internal.lifecycle import environment
-from tests.conftest import wait_for
+from tests.helpers import sha, wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 # Written and saved by every run on its own (environment metadata); not what these tests save.
 AUTO_FILES = {"requirements.txt", "diff.patch"}
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends without a current run, in its own workdir."""
-    for name in ("MYTRACK_ENTITY", "MYTRACK_PROJECT", "MYTRACK_RUN_DIR", "MYTRACK_MODE",
-                 "MYTRACK_RUN_ID", "MYTRACK_NAME", "MYTRACK_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MYTRACK_SILENT", "true")
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def start(project: str) -> Any:
@@ -157,7 +142,8 @@ LAYOUTS = {
 @pytest.mark.parametrize("case", list(LAYOUTS), ids=list(LAYOUTS))
 def test_save_layout_matches_the_reference(case: str, project: str, workdir: Path,
                                            tmp_path_factory: pytest.TempPathFactory) -> None:
-    """save() names each file as the reference's examples say, returns symlinks in run.dir to the originals, and indexes those names."""
+    """save() names each file as the reference's examples say, returns symlinks in run.dir to the originals, and indexes
+    those names."""
     created, glob_str, base_path, expected = LAYOUTS[case]
     outside = tmp_path_factory.mktemp("abs")
 
@@ -225,7 +211,8 @@ def test_policy_now_uploads_while_the_run_is_live(project: str, workdir: Path) -
 
 
 def test_policy_end_uploads_nothing_before_finish(project: str, workdir: Path) -> None:
-    """policy="end" leaves the file un-uploaded while the run is live (even after a later "now" file is done) and uploads it at finish."""
+    """policy="end" leaves the file un-uploaded while the run is live (even after a later "now" file is done) and
+    uploads it at finish."""
     make(workdir, "final.txt", b"written at the end")
     make(workdir, "marker.txt", b"marker")
     run = start(project)
@@ -247,7 +234,8 @@ def test_policy_end_uploads_nothing_before_finish(project: str, workdir: Path) -
 
 def test_policy_live_uploads_every_version_and_the_last_one_at_finish(project: str,
                                                                       workdir: Path) -> None:
-    """policy="live" uploads each new version during the run, the final one at finish, one upload per distinct content."""
+    """policy="live" uploads each new version during the run, the final one at finish, one upload per distinct
+    content."""
     source = make(workdir, "progress.txt", b"version-0")
     run = start(project)
     run.save("progress.txt")  # live is the default
@@ -268,7 +256,8 @@ def test_policy_live_uploads_every_version_and_the_last_one_at_finish(project: s
 
 def test_live_file_written_1000_times_is_uploaded_a_few_times(project: str,
                                                                workdir: Path) -> None:
-    """1,000 writes of a live file in a tight loop give at most 3 new uploads, and the store ends with the last content."""
+    """1,000 writes of a live file in a tight loop give at most 3 new uploads, and the store ends with the last
+    content."""
     source = make(workdir, "burst.txt", b"burst-ready")
     run = start(project)
     run.save("burst.txt", policy="live")
@@ -306,7 +295,8 @@ def test_live_file_deleted_by_the_user_stays_as_last_uploaded(project: str,
 
 
 def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None:
-    """Once a live file's last version is uploaded and nothing writes it, run.status() reports no pending file for 2 s."""
+    """Once a live file's last version is uploaded and nothing writes it, run.status() reports no pending file for 2
+    s."""
     source = make(workdir, "idle.txt", b"idle-0")
     run = start(project)
     # The run's own environment files (saved a few seconds after init) are
@@ -324,7 +314,8 @@ def test_unchanged_live_file_is_not_pending(project: str, workdir: Path) -> None
 
 def test_save_copies_where_links_are_impossible_and_downgrades_live_to_now(project: str, workdir: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where neither a symlink nor a hard link is possible the file is copied, with a warning, and "live" becomes "now"."""
+    """Where neither a symlink nor a hard link is possible the file is copied, with a warning, and "live" becomes
+    "now"."""
     make(workdir, "copied.txt", b"copied content")
     run = start(project)
 
@@ -396,7 +387,8 @@ def saved_run(project: str, workdir: Path, name: str, data: bytes) -> Any:
 
 
 def test_restore_during_a_run_downloads_into_run_dir(project: str, workdir: Path) -> None:
-    """restore(name) during a run writes the file into run.dir (a real file, not a link) and returns it open for reading."""
+    """restore(name) during a run writes the file into run.dir (a real file, not a link) and returns it open for
+    reading."""
     run = saved_run(project, workdir, "ckpt/model.txt", b"weights v1")
     link = Path(run.dir) / "ckpt" / "model.txt"
     link.unlink()
@@ -501,7 +493,8 @@ def test_restore_refuses_names_outside_the_root(name: str, project: str,
 
 def test_api_files_lists_and_downloads_with_replace_semantics(project: str,
                                                               workdir: Path) -> None:
-    """ApiRun.files() lists name/size/digest/updated time; file(name).download() fetches it, keeps an existing copy unless replace."""
+    """ApiRun.files() lists name/size/digest/updated time; file(name).download() fetches it, keeps an existing copy
+    unless replace."""
     run = saved_run(project, workdir, "sub/report.json", b'{"ok": true}')
     path = run.path
     run.finish()
@@ -524,7 +517,8 @@ def test_api_files_lists_and_downloads_with_replace_semantics(project: str,
 
 def test_cli_files_ls_and_get(project: str, workdir: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
-    """`mytrack files ls PATH` prints size, time, digest prefix and name; `files get` writes the file (kept unless --replace)."""
+    """`mytrack files ls PATH` prints size, time, digest prefix and name; `files get` writes the file (kept unless
+    --replace)."""
     make(workdir, "cli/a.txt", b"alpha")
     make(workdir, "cli/b/bb.txt", b"bravo!!")
     run = start(project)

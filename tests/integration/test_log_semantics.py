@@ -12,8 +12,6 @@ import struct
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,18 +19,13 @@ import pytest
 
 import mytrack
 from mytrack.errors import StepWarning
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 META = ("_runtime", "_timestamp")
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path) -> Iterator[None]:
-    """Every test starts and ends without a current run in this process."""
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 def start(project: str, **kwargs: Any) -> mytrack.Run:

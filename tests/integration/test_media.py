@@ -7,11 +7,9 @@ back and downloads the files into tmp_path.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +20,19 @@ from PIL import Image as PILImage
 import mytrack
 from mytrack._internal.media.readback import ApiMedia
 from mytrack.errors import InvalidTypeError, InvalidValueError
+from tests.helpers import sha
 
 QUIET = mytrack.Settings(quiet=True)
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends without a current run, in its own workdir."""
-    monkeypatch.setenv("MYTRACK_SILENT", "true")
-    mytrack.finish()
-    yield
-    mytrack.finish()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 def _fetch(media: Any, root: Path) -> bytes:
     """Downloads a descriptor's file and checks its sha256 and size against the descriptor."""
     assert isinstance(media, ApiMedia)
     content = Path(media.download(str(root))).read_bytes()
-    assert _sha(content) == media["sha256"] and len(content) == media["size"]
+    assert sha(content) == media["sha256"] and len(content) == media["size"]
     return content
 
 
@@ -56,7 +45,8 @@ def _rows(path: str) -> list[dict[str, Any]]:
 
 
 def test_every_type_round_trips(project: str, tmp_path: Path) -> None:
-    """Image, Histogram, Video, Audio, Table, Object3D and Html come back with exact descriptors and identical content."""
+    """Image, Histogram, Video, Audio, Table, Object3D and Html come back with exact descriptors and identical
+    content."""
     pixels = np.arange(6 * 4 * 3, dtype=np.uint8).reshape(6, 4, 3)
     frames = np.zeros((2, 1, 3, 4), dtype=np.uint8)
     frames[1, 0, 1, :] = 255

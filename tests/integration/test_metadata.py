@@ -24,7 +24,7 @@ import yaml
 import mytrack
 from mytrack.errors import UsageError
 from mytrack_common.address import service_address
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 
@@ -347,7 +347,8 @@ def test_summary_update_del_and_nested_values_reach_the_store_live(project: str)
 
 
 def test_properties_of_an_online_run(project: str, workdir: Path) -> None:
-    """Every property of a live online run is what the reference says, settings is frozen, urls are the service's web UI pages with its token."""
+    """Every property of a live online run is what the reference says, settings is frozen, urls are the service's web UI
+    pages with its token."""
     before = time.time()
     run = mytrack.init(
         entity="team-m", project=project, id="propsm01", name="first-name", group="grp",

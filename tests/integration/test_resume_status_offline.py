@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,13 @@ import mytrack
 from mytrack import errors
 from mytrack._internal.lifecycle import environment
 from mytrack_common.address import service_address
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 META = ("_runtime", "_timestamp")
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends without a current run and with no identity overrides."""
-    for name in ("MYTRACK_ENTITY", "MYTRACK_PROJECT", "MYTRACK_RUN_DIR", "MYTRACK_MODE",
-                 "MYTRACK_RUN_ID", "MYTRACK_NAME", "MYTRACK_RESUME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MYTRACK_SILENT", "true")
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 def api_run(path: str) -> Any:
@@ -132,7 +122,8 @@ report(**seen)
 def test_resume_allow_continues_steps_runtime_config_summary_and_identity(
     project: str, first_end: str
 ) -> None:
-    """init(id=..., resume="allow") in a new process continues at step 10 with config, summary, name, tags, notes and _runtime carried over."""
+    """init(id=..., resume="allow") in a new process continues at step 10 with config, summary, name, tags, notes and
+    _runtime carried over."""
     run_id = "resume-" + ("finished" if first_end == "finish" else "crashed")
     killed = first_end == "kill -9"
     path = python(FIRST_LIFE, project, run_id, first_end,
@@ -170,7 +161,8 @@ def test_resume_must_on_a_missing_run_raises_and_creates_nothing(project: str) -
 
 
 def test_resume_never_on_an_existing_run_raises_and_sends_nothing(project: str) -> None:
-    """resume="never" with an existing id raises ResumeError and leaves that run's state, config and history untouched."""
+    """resume="never" with an existing id raises ResumeError and leaves that run's state, config and history
+    untouched."""
     run = mytrack.init(project=project, id="takenid", config={"a": 1}, settings=QUIET)
     run.log({"x": 1})
     run.finish()
@@ -199,7 +191,8 @@ run.finish()
 def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
     project: str, workdir: Path
 ) -> None:
-    """resume="auto" from the same folder resumes the run that crashed there, and starts a new run once that one finished cleanly."""
+    """resume="auto" from the same folder resumes the run that crashed there, and starts a new run once that one
+    finished cleanly."""
 
     def start(end: str) -> dict[str, Any]:
         return python(AUTO_SCRIPT, project, end, cwd=workdir,
@@ -239,7 +232,8 @@ def test_only_resume_auto_writes_the_resume_file(project: str, workdir: Path) ->
 
 
 def test_status_counts_are_real_and_pending_reaches_zero(project: str) -> None:
-    """status() reports real sent/acked/applied counts: everything applied after a flush, nothing pending after finish, no error."""
+    """status() reports real sent/acked/applied counts: everything applied after a flush, nothing pending after finish,
+    no error."""
     run = mytrack.init(project=project, settings=QUIET)
     environment.settle(run)  # its files are queued now, not in the middle of the checks below
     for i in range(5000):
@@ -326,7 +320,8 @@ def assert_no_service_trace(home: Path) -> None:
 
 
 def test_offline_run_writes_only_its_run_folder(project: str, tmp_path: Path) -> None:
-    """init(mode="offline") contacts no service (no socket, pid or log appears in MYTRACK_DIR), sets offline and url=None, and leaves a WAL in the run folder."""
+    """init(mode="offline") contacts no service (no socket, pid or log appears in MYTRACK_DIR), sets offline and
+    url=None, and leaves a WAL in the run folder."""
     home = tmp_path / "offline-home"
     out = run_same(project, "offline", home=home)
     assert (out["offline"], out["url"]) == (True, None)
@@ -343,7 +338,8 @@ def test_offline_run_writes_only_its_run_folder(project: str, tmp_path: Path) ->
 def test_synced_offline_run_equals_the_online_run_and_syncing_twice_changes_nothing(
     project: str, tmp_path: Path
 ) -> None:
-    """`mytrack sync FOLDER` uploads an offline run equal to the online run of the same script (rows, summary, config, state, name, tags, notes); a second sync changes nothing."""
+    """`mytrack sync FOLDER` uploads an offline run equal to the online run of the same script (rows, summary, config,
+    state, name, tags, notes); a second sync changes nothing."""
     online = run_same(project, "online")
     assert (online["offline"], online["url"] is not None) == (False, True)
     offline = run_same(project, "offline", home=tmp_path / "offline-home")
@@ -401,7 +397,8 @@ while True:  # killed -9 by the test
 
 
 def test_crashed_offline_run_syncs_everything_it_wrote(project: str, tmp_path: Path) -> None:
-    """An offline run killed -9 mid-way syncs every row its WAL holds (a contiguous prefix of at least the flushed 1,000) and ends crashed."""
+    """An offline run killed -9 mid-way syncs every row its WAL holds (a contiguous prefix of at least the flushed
+    1,000) and ends crashed."""
     report_file = tmp_path / "report.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-c", REPORT + textwrap.dedent(CRASHING_OFFLINE), project],

@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,9 @@ Script = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts and ends without a current run, and with no identity overrides."""
-    for name in ("MYTRACK_ENTITY", "MYTRACK_PROJECT", "MYTRACK_RUN_DIR", "MYTRACK_MODE",
-                 "MYTRACK_SILENT", "MYTRACK_RUN_ID", "MYTRACK_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    mytrack.finish()
-    yield
-    mytrack.finish()
+def _console_lines_shown(no_current_run: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read init()'s and finish()'s console lines: MYTRACK_SILENT unset."""
+    monkeypatch.delenv("MYTRACK_SILENT", raising=False)
 
 
 def api_run(path: str) -> Any:

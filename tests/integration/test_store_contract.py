@@ -39,7 +39,6 @@ from mytrack_service.store.migrations import LATEST
 from mytrack_service.store.registry import default_store_uri, open_store
 from mytrack_service.store.rows import encode_row
 from mytrack_service.store.sql import SqlStore
-from tests.pg_fixtures import postgres_db  # noqa: F401 - a fixture
 
 StoreFactory = Callable[[Path, pytest.FixtureRequest], MetadataStore]
 KEY = RunKey("alice", "mnist", "run00001")
@@ -380,7 +379,7 @@ def test_row_blocks_read_back_as_the_rows_they_hold(run_store: MetadataStore) ->
 
 def test_block_rows_are_stored_like_encoded_rows() -> None:
     block = _block(("a", "b"), 7, 5)
-    for (pk, step, text), (row_step, row) in zip(block_texts(1, block), block.rows()):
+    for (pk, step, text), (row_step, row) in zip(block_texts(1, block), block.rows(), strict=True):
         assert (pk, step) == (1, row_step)
         assert text == encode_row(row, "row")
 

@@ -22,24 +22,24 @@ from typing import Any
 
 import pytest
 
-import mytrack
 from mytrack_service.health.gpus import FakeGpuReader, GpuReading, NvmlReader
 from mytrack_service.health.system_metrics import Sampler
 from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest
 from mytrack_service.store.base import RunKey
 from mytrack_service.store.memory import MemoryStore
-from tests.conftest import stop_service
+from tests.helpers import ServiceHome, stop_service
 
 INTERVAL = 0.2
 
 
-class Home:
+class Home(ServiceHome):
     """A fresh service home whose service samples at a given interval."""
 
-    def __init__(self, path: Path, interval: float) -> None:
-        self.path = path
-        self.env = {**os.environ, "MYTRACK_DIR": str(path),
-                    "MYTRACK_STATS_INTERVAL": str(interval), "MYTRACK_SILENT": "true"}
+    @classmethod
+    def sampling(cls, path: Path, interval: float) -> Home:
+        env = {**os.environ, "MYTRACK_DIR": str(path),
+               "MYTRACK_STATS_INTERVAL": str(interval), "MYTRACK_SILENT": "true"}
+        return cls(path, env, workdir=path)
 
     def run(self, code: str, cwd: Path) -> dict[str, Any]:
         """Runs a script that prints one JSON line last; returns it."""
@@ -51,13 +51,10 @@ class Home:
         out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
         return out
 
-    def api(self) -> mytrack.Api:
-        return mytrack.Api(settings=mytrack.Settings(service_dir=str(self.path)))
-
 
 @pytest.fixture(scope="module")
 def sampling_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    home = Home(tmp_path_factory.mktemp("stats-home"), INTERVAL)
+    home = Home.sampling(tmp_path_factory.mktemp("stats-home"), INTERVAL)
     yield home
     stop_service(home.path)
 
@@ -81,7 +78,8 @@ LIVE_FOR = """
 def test_system_stream_is_present_and_separate_from_step_history(
     sampling_home: Home, workdir: Path, project: str
 ) -> None:
-    """Samples come back with stream="system" (system/ keys, _timestamp, _runtime, _label) and never appear in the step history."""
+    """Samples come back with stream="system" (system/ keys, _timestamp, _runtime, _label) and never appear in the step
+    history."""
     out = sampling_home.run(LIVE_FOR.format(project=project, seconds=1.5), workdir)
     run = sampling_home.api().run(out["path"])
     history = run.history(pandas=False)
@@ -140,7 +138,7 @@ def test_busy_loop_child_shows_process_tree_cpu(
 
 def test_interval_zero_disables_sampling(tmp_path: Path, workdir: Path, project: str) -> None:
     """With MYTRACK_STATS_INTERVAL=0 the service stores no system sample at all."""
-    home = Home(tmp_path / "off-home", 0)
+    home = Home.sampling(tmp_path / "off-home", 0)
     try:
         out = home.run(LIVE_FOR.format(project=project, seconds=1.0), workdir)
         run = home.api().run(out["path"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,7 @@ from mytrack.errors import InvalidValueError  # noqa: E402
 QUIET = mytrack.Settings(quiet=True)
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MYTRACK_SILENT", "true")
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 def _model() -> Any:
@@ -51,7 +45,8 @@ SIZES = {"0.weight": 12, "0.bias": 4, "2.weight": 4, "2.bias": 1}
 
 
 def test_gradients_every_log_freq_backward_passes(project: str) -> None:
-    """log_freq=2 puts gradients/<param> histograms (64 bins over the gradient's range) in the rows of backward passes 2 and 4."""
+    """log_freq=2 puts gradients/<param> histograms (64 bins over the gradient's range) in the rows of backward passes 2
+    and 4."""
     model = _model()
     with mytrack.init(project=project, settings=QUIET) as run:
         run.watch(model, log_freq=2)

@@ -16,7 +16,6 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -26,17 +25,12 @@ import pytest
 
 import mytrack
 from mytrack._internal.transport import launcher, webui
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 
 
-@pytest.fixture(autouse=True)
-def _no_current_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MYTRACK_SILENT", "true")
-    mytrack.finish()
-    yield
-    mytrack.finish()
+pytestmark = pytest.mark.usefixtures("no_current_run")
 
 
 @pytest.fixture
@@ -113,7 +107,8 @@ def test_token_in_the_address_sets_a_cookie_that_keeps_access(web: webui.WebAddr
 
 
 def test_posts_need_an_origin_that_is_the_servers_own(web: webui.WebAddress, project: str) -> None:
-    """A POST with the token but no Origin, a foreign Origin or a non-loopback Host is refused with 403; the own origin passes."""
+    """A POST with the token but no Origin, a foreign Origin or a non-loopback Host is refused with 403; the own origin
+    passes."""
     with mytrack.init(project=project, settings=QUIET) as run:
         pass
     path = run_api(run) + "/notes"
@@ -133,7 +128,8 @@ def test_posts_need_an_origin_that_is_the_servers_own(web: webui.WebAddress, pro
 
 
 def test_projects_runs_table_and_run_endpoints_return_the_logged_data(web: webui.WebAddress, project: str) -> None:
-    """/api/projects counts the runs; the runs table filters, searches, sorts and pages; the run endpoint has overview, config, summary and charts."""
+    """/api/projects counts the runs; the runs table filters, searches, sorts and pages; the run endpoint has overview,
+    config, summary and charts."""
     paths = []
     for i, lr in enumerate((0.1, 0.01, 0.001)):
         run = mytrack.init(project=project, name=f"r{i}", config={"lr": lr, "opt": {"name": "adam"}},
@@ -193,7 +189,8 @@ def test_projects_runs_table_and_run_endpoints_return_the_logged_data(web: webui
 
 
 def test_downsampling_keeps_the_extremes_and_zooming_gives_exact_points(web: webui.WebAddress, project: str) -> None:
-    """20,000 steps come back as at most 2,000 points holding the one-step spike and dip; a 1,000-step range comes back exactly."""
+    """20,000 steps come back as at most 2,000 points holding the one-step spike and dip; a 1,000-step range comes back
+    exactly."""
     rng = np.random.default_rng(0)
     values = rng.normal(0.0, 1.0, 20_000)
     values[12_345] = 1000.0
@@ -204,7 +201,7 @@ def test_downsampling_keeps_the_extremes_and_zooming_gives_exact_points(web: web
     whole = call(web, f"{run_api(run)}/history?key=loss").json()
     assert whole["total"] == 20_000 and whole["sampled"] is True
     assert len(whole["y"]) <= 2000 and whole["steps"] == sorted(set(whole["steps"]))
-    points = dict(zip(whole["steps"], whole["y"]))
+    points = dict(zip(whole["steps"], whole["y"], strict=True))
     assert max(whole["y"]) == 1000.0 and points[12_345] == 1000.0
     assert min(whole["y"]) == -1000.0 and points[777] == -1000.0
     assert all(points[s] == values[s] for s in whole["steps"])  # real points, never averaged

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tracemalloc
 from pathlib import Path
@@ -12,15 +11,12 @@ import pytest
 from mytrack_service.blobs.base import BlobError, BlobNotFound
 from mytrack_service.blobs.local import LocalBlobStore
 from mytrack_service.blobs.registry import default_blobs_uri, open_blobs
+from tests.helpers import sha
 
 
 @pytest.fixture
 def blobs(tmp_path: Path) -> LocalBlobStore:
     return LocalBlobStore(str(tmp_path / "blobs"))
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def files_under(root: Path) -> list[Path]:

@@ -77,7 +77,8 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def test_tee_server_forks_a_tee_that_outlives_it(tmp_path: Path) -> None:
-    """A tee forked by the server forwards and captures both streams; the server exits when its service's end of the watch pipe closes, the tee goes on until its writers close."""
+    """A tee forked by the server forwards and captures both streams; the server exits when its service's end of the
+    watch pipe closes, the tee goes on until its writers close."""
     path = str(tmp_path / "tee.sock")
     listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listen.bind(path)

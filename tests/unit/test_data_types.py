@@ -294,7 +294,8 @@ def test_html_fragment_and_document(sink: Sink) -> None:
 
 def test_media_without_a_sink_are_refused_except_inline() -> None:
     """Config/summary conversion (no sink) refuses media that write files, and accepts a Histogram."""
-    with pytest.raises(InvalidTypeError, match="key 'img': a Image writes a file, so it can only be logged with run.log"):
+    with pytest.raises(InvalidTypeError,
+                       match="key 'img': a Image writes a file, so it can only be logged with run.log"):
         convert_value(mytrack.Image(np.zeros((2, 2))), "img")
     assert convert_value(mytrack.Histogram([1, 2], num_bins=1), "h") == {
         "_type": "histogram", "values": [2], "bins": [1.0, 2.0]

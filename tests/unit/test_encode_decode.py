@@ -36,7 +36,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
@@ -57,7 +57,7 @@ def test_general_form_round_trip() -> None:
     seq, events = _roundtrip(entries, None)
     assert seq == 42
     assert events == [LogCall(d, s, c, t) for d, s, c, t in entries]
-    assert all(_same(e.data, d) for e, (d, _, _, _) in zip(events, entries))
+    assert all(_same(e.data, d) for e, (d, _, _, _) in zip(events, entries, strict=True))
 
 
 def test_general_form_keeps_nan_and_inf() -> None:
@@ -120,7 +120,7 @@ def test_columnar_and_general_decode_identically() -> None:
     columnar = block.calls()
     _, general = _roundtrip(entries, None)
     assert len(columnar) == len(general) == 2
-    for a, b in zip(columnar, general):
+    for a, b in zip(columnar, general, strict=True):
         assert _same(a.data, b.data)
         assert (a.step, a.commit, a.timestamp) == (b.step, b.commit, b.timestamp)
 

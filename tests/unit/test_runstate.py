@@ -595,7 +595,8 @@ def test_columnar_batch_resumed_run_continues_steps_and_runtime() -> None:
 
 
 def test_shared_writers_rows_of_one_step_merge_within_a_batch() -> None:
-    """Two writers of a shared run, thousands of steps in one batch: one row per step holding both writers' keys, the same key at the same step counted as a conflict, the later value winning."""
+    """Two writers of a shared run, thousands of steps in one batch: one row per step holding both writers' keys, the
+    same key at the same step counted as a conflict, the later value winning."""
     assembly = _assembly(service_state={"step": 0, "start_time": T0, "shared": True})
     steps = 5_000
     for writer, key in (("w1", "a"), ("w2", "b")):

@@ -27,7 +27,7 @@ from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import CommError
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_service.apply.decode import ConfigChange, LogCall, LogColumns, decode
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 # -- _batches -------------------------------------------------------------------------------
 
@@ -253,7 +253,8 @@ def test_delivers_in_order_with_dense_seqs(home: str, monkeypatch: pytest.Monkey
 
 
 def test_full_queue_blocks_and_counts_backpressure(home: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the service unreachable, enqueue() blocks once the queue is full; the wait is counted and nothing is dropped."""
+    """With the service unreachable, enqueue() blocks once the queue is full; the wait is counted and nothing is
+    dropped."""
     service = FakeService()
     connector = Connector(FakeClient(service), allowed=False)
     sender = _sender(home, monkeypatch, connector, max_queue_entries=4)

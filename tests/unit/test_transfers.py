@@ -9,7 +9,6 @@ tests that are about the watchdog watcher itself.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -26,14 +25,10 @@ from mytrack_service.outbound import transfers as transfers_module
 from mytrack_service.outbound.transfers import Transfers, min_interval
 from mytrack_service.store.base import Batch, FileRow, RunKey, RunRow
 from mytrack_service.store.memory import MemoryStore
-from tests.conftest import wait_for
+from tests.helpers import sha, wait_for
 
 KEY = RunKey("ent", "proj", "files01")
 MiB = 2**20
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class CountingBlobs(LocalBlobStore):
@@ -174,7 +169,8 @@ def test_pending_file_is_uploaded_with_digest_size_mime_and_count(harness: Harne
 
 def test_upload_failing_twice_then_succeeding_is_retried_with_backoff(
         harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A blob store that fails twice: the file ends uploaded after exactly 2 retries, with growing waits, and its error cleared."""
+    """A blob store that fails twice: the file ends uploaded after exactly 2 retries, with growing waits, and its error
+    cleared."""
     monkeypatch.setattr(transfers_module, "_BACKOFF_FIRST", 0.1)
     data = b"checkpoint bytes"
     harness.add("model.bin", data, policy="now")
@@ -248,7 +244,8 @@ def test_burst_of_changes_gives_few_uploads_and_the_last_version(harness: Harnes
 
 def test_change_is_uploaded_after_debounce_and_min_interval(harness: Harness,
                                                             tmp_path: Path) -> None:
-    """A change right after an upload waits for the debounce (0.5 s) and the file's min_interval since the last upload."""
+    """A change right after an upload waits for the debounce (0.5 s) and the file's min_interval since the last
+    upload."""
     harness.add("small.txt", b"first")
     blobs = CountingBlobs(str(tmp_path / "blobs"))
     transfers = harness.start(blobs)
@@ -391,7 +388,8 @@ class ListCountingStore(MemoryStore):
 
 
 def test_live_watches_are_read_again_only_when_something_changed(tmp_path: Path) -> None:
-    """The live files are listed per live run when files were written or the live runs changed (at most once a second), not every second regardless: 64 ranks made 64 queries a second."""
+    """The live files are listed per live run when files were written or the live runs changed (at most once a second),
+    not every second regardless: 64 ranks made 64 queries a second."""
     store = ListCountingStore()
     keys = [RunKey("e", "p", f"r{i}") for i in range(3)]
     for key in keys:

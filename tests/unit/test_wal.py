@@ -72,7 +72,7 @@ def test_round_trip_offsets_and_sizes(tmp_path: Path) -> None:
     entries = list(read_entries(str(path)))
     assert [e.payload for e in entries] == payloads
     offset = len(MAGIC)
-    for entry, payload in zip(entries, payloads):
+    for entry, payload in zip(entries, payloads, strict=True):
         assert entry == WalEntry(offset, offset + HEADER + len(payload), payload)
         offset = entry.end
     assert valid_end(str(path)) == (expected_size, payloads[-1])
@@ -418,7 +418,8 @@ def test_a_new_wal_is_made_durable_by_its_first_synced_append(
 def test_folder_fsyncs_of_wals_created_together_are_shared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """16 WALs created in one folder, then synced from 16 threads at once, need far fewer than 16 folder fsyncs, and each returns only after an fsync that began after its creation."""
+    """16 WALs created in one folder, then synced from 16 threads at once, need far fewer than 16 folder fsyncs, and
+    each returns only after an fsync that began after its creation."""
     import threading
 
     from mytrack_common import wal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mytrack_service.outbound.live_files import LiveWatcher
 from mytrack_service.store.base import RunKey
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 KEY = RunKey("me", "p", "r1")
 

@@ -46,7 +46,7 @@ class LogColumns:
             values.byteswap()
         flat, width, keys = values.tolist(), len(self.keys), self.keys
         return [
-            LogCall(dict(zip(keys, flat[i * width:(i + 1) * width])), None, None, ts)
+            LogCall(dict(zip(keys, flat[i * width:(i + 1) * width], strict=False)), None, None, ts)
             for i, ts in enumerate(self.timestamps)
         ]
 

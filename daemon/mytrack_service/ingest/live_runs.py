@@ -158,9 +158,9 @@ class LiveRuns:
             )
         known.refresh_adopted()
         self._on_append()
-        run = self.store.get_run(req.key)
-        assert run is not None
-        return run, False, self._sessions[req.key].assembly.step, known.wal_path
+        adopted = self.store.get_run(req.key)
+        assert adopted is not None
+        return adopted, False, self._sessions[req.key].assembly.step, known.wal_path
 
     def _create(self, req: OpenRequest, writer: WriterRow | None = None) -> tuple[RunRow, bool]:
         """The new run (or, for a shared run created meanwhile, the existing

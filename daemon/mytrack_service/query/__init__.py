@@ -1,1 +1,2 @@
-"""Query: the read side's answers that are more than a store call: run filters, console lines as a file, artifact queries."""
+"""Query: the read side's answers that are more than a store call: run filters, console lines as a
+file, artifact queries."""

@@ -56,13 +56,14 @@ class RowBlock:
     def row(self, index: int) -> dict[str, Any]:
         width = len(self.keys)
         values = _float64s(self.values[index * width * 8:(index + 1) * width * 8])
-        return self._complete(dict(zip(self.keys, values.tolist())), index)
+        return self._complete(dict(zip(self.keys, values.tolist(), strict=False)), index)
 
     def rows(self) -> list[tuple[int, dict[str, Any]]]:
         """The (step, row) pairs, as the row-by-row path makes them."""
         flat, width = self.floats(), len(self.keys)
         return [
-            (self.first_step + i, self._complete(dict(zip(self.keys, flat[i * width:(i + 1) * width])), i))
+            (self.first_step + i,
+             self._complete(dict(zip(self.keys, flat[i * width:(i + 1) * width], strict=False)), i))
             for i in range(len(self))
         ]
 

@@ -50,10 +50,11 @@ def decode_steps(data: bytes) -> list[int]:
 
 def encode_values(values: Any) -> bytes:
     if isinstance(values, array) and values.typecode == "d":
+        doubles: array[float] = values
         if _BIG_ENDIAN:
-            values = array("d", values)
-            values.byteswap()
-        return b"F" + values.tobytes()
+            doubles = array("d", values)
+            doubles.byteswap()
+        return b"F" + doubles.tobytes()
     if {*map(type, values)} == _FLOATS:
         return b"F" + _pack("d", values)
     return b"J" + _ENCODER.encode(values).encode()
@@ -84,8 +85,8 @@ def split_by_chunk(
             group = list(same_keys)
             steps = [step for step, _ in group]
             # Same keys in the same order: one transpose gives every column.
-            columns = zip(*[flat.values() for _, flat in group])
-            for name, column in zip(names, columns):
+            columns = zip(*[flat.values() for _, flat in group], strict=False)
+            for name, column in zip(names, columns, strict=False):
                 values = list(column)
                 series = new.get((name, number))
                 if series is None:
@@ -120,7 +121,7 @@ def without(series: Series, steps: list[int]) -> Series:
     drop = set(steps)
     if drop.isdisjoint(old_steps):
         return series
-    kept = [(s, v) for s, v in zip(old_steps, old_vals) if s not in drop]
+    kept = [(s, v) for s, v in zip(old_steps, old_vals, strict=False) if s not in drop]
     return [s for s, _ in kept], [v for _, v in kept]
 
 
@@ -133,7 +134,7 @@ def merge(old: Series, new: Series) -> Series:
         return new
     if new[0][0] > old[0][-1]:
         return old[0] + new[0], [*old[1], *new[1]]
-    points = sorted(zip(old[0] + new[0], [*old[1], *new[1]]), key=lambda point: point[0])
+    points = sorted(zip(old[0] + new[0], [*old[1], *new[1]], strict=False), key=lambda point: point[0])
     return [s for s, _ in points], [v for _, v in points]
 
 
@@ -149,7 +150,7 @@ def join(
         for i in range(start, stop):
             yield {"_step": steps[i], first: vals[i]}
         return
-    others = [(name, dict(zip(*series[name]))) for name in wanted[1:]]
+    others = [(name, dict(zip(*series[name], strict=False))) for name in wanted[1:]]
     for i in range(start, stop):
         step = steps[i]
         if all(step in points for _, points in others):

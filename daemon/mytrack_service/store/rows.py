@@ -19,7 +19,7 @@ from __future__ import annotations
 import binascii
 import json
 import struct
-from typing import Any
+from typing import Any, Literal
 
 from mytrack_service.store.jsontext import dump_json, load_json
 
@@ -43,7 +43,7 @@ def encode_row(row: dict[str, Any], what: str) -> str:
     """
     values = row.values()
     shape = (tuple(row), tuple(map(type, values)))
-    encoder = _encoders.get(shape, False)
+    encoder: tuple[str, struct.Struct] | None | Literal[False] = _encoders.get(shape, False)
     if encoder is False:
         encoder = _encoder(*shape)
     if encoder is not None:
@@ -91,4 +91,4 @@ def decode_row(text: str) -> dict[str, Any]:
         *keys, code_text = json.loads(header[1:])
         decoder = _decoders[header] = (keys, struct.Struct("<" + code_text))
     keys, unpacker = decoder
-    return dict(zip(keys, unpacker.unpack(binascii.a2b_base64(text[cut:]))))
+    return dict(zip(keys, unpacker.unpack(binascii.a2b_base64(text[cut:])), strict=False))

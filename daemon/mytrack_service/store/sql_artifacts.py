@@ -163,7 +163,7 @@ class SqlArtifactTx(ArtifactTx):
         values = {k: getattr(row, k) for k in (
             "entity", "project", "name", "type", "kind", "description", "created_at")}
         result = self.conn.execute(insert(artifact_collections).values(values))
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0])  # type: ignore[index]  # never None after an insert
 
     def versions(self, collection_id: int) -> list[VersionRow]:
         query = select(*_VERSION_COLUMNS).where(_V.collection_id == collection_id).order_by(_V.id)
@@ -179,7 +179,7 @@ class SqlArtifactTx(ArtifactTx):
         values = _version_values({k: getattr(row, k) for k in VersionRow.__dataclass_fields__})
         values["manifest"] = _dump(manifest)
         result = self.conn.execute(insert(artifact_versions).values(values))
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0])  # type: ignore[index]  # never None after an insert
 
     def update_version(
         self, version_id: int, fields: dict[str, Any], manifest: list[dict[str, Any]] | None

@@ -17,6 +17,9 @@ from mytrack.settings import Settings
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 
 def parse_run_path(path: str, default_entity: str) -> RunKey:
     parts = [p for p in str(path).strip("/").split("/") if p]

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 
 class _Finishable(Protocol):
@@ -59,7 +59,7 @@ def _install() -> None:
             _exit_code, _exit_state = 1, "failed"
         previous_hook(kind, value, tb)
 
-    def exit(code: Any = None) -> None:  # noqa: A001 - mirrors sys.exit
+    def exit(code: Any = None) -> NoReturn:  # noqa: A001 - mirrors sys.exit
         global _exit_code
         if _exit_state == "killed":
             pass  # a signal handler's sys.exit(): the run was killed

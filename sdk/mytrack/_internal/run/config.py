@@ -146,7 +146,8 @@ class Config:
         return self._items.values()
 
     def as_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._items))  # a deep copy
+        copy: dict[str, Any] = json.loads(json.dumps(self._items))  # a deep copy
+        return copy
 
     def __repr__(self) -> str:
         return f"Config({self._items!r})"
@@ -162,6 +163,8 @@ def _same(a: Any, b: Any) -> bool:
 
 class ConfigStatic:
     """A read-only view of a config: attribute and item reads, no writes."""
+
+    _config: Config  # set through object.__setattr__: this class refuses writes
 
     def __init__(self, config: Config) -> None:
         object.__setattr__(self, "_config", config)
