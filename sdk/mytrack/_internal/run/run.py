@@ -34,6 +34,7 @@ from mytrack._internal.run.metric import Metric, make_metric
 from mytrack._internal.run.status import RunStatus
 from mytrack._internal.run.summary import Summary
 from mytrack._internal.run.values import check_log_data
+from mytrack._internal.run.wandb_names import WandbRunNames
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.sender import Sender
@@ -71,7 +72,7 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Run:
+class Run(WandbRunNames):
     """A run: the unit of work whose config, history and summary are recorded."""
 
     def __init__(
@@ -103,7 +104,7 @@ class Run:
         self._dir = run_dir
         self._start_time = start_time
         self._resumed = resumed
-        self._step = starting_step
+        self._step = self._starting_step = starting_step
         self._sender = sender
         self._client = client
         self._writer_id = writer_id
