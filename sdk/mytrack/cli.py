@@ -123,7 +123,7 @@ def _runs_ls(api: Api, project: str | None, filters: dict[str, Any] | None) -> i
         table.add_column(column, no_wrap=column != "tags")
     for run in runs:
         table.add_row(
-            run.path, run.name, run.state, _time(run.created_at), f"{run.runtime:.1f}s",
+            run.path, run.name, run.state, _time(run.created_timestamp), f"{run.runtime:.1f}s",
             str(run.last_step + 1), run.group, ",".join(run.tags),
         )
     # Piped output has no terminal width: do not squeeze the table into 80 columns.
@@ -136,7 +136,7 @@ def _runs_show(api: Api, path: str) -> int:
     run = api.run(path)
     fields = [
         ("path", run.path), ("name", run.name), ("state", run.state),
-        ("exit code", run.exit_code), ("created", _time(run.created_at)),
+        ("exit code", run.exit_code), ("created", _time(run.created_timestamp)),
         ("updated", _time(run.updated_at)), ("runtime", f"{run.runtime:.1f}s"),
         ("steps", run.last_step + 1), ("group", run.group), ("job type", run.job_type),
         ("tags", ", ".join(run.tags)), ("notes", run.notes), ("host", run.host),

@@ -185,7 +185,8 @@ class Config:
         return self._items.values()
 
     def as_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._items))  # a deep copy
+        copied: dict[str, Any] = json.loads(json.dumps(self._items))  # a deep copy
+        return copied
 
     def __repr__(self) -> str:
         return f"Config({self._items!r})"
