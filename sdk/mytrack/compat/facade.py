@@ -90,6 +90,13 @@ class _Sink:
         pass
 
 
+class Image(mytrack.Image):
+    """``wandb.Image``: mytrack's Image with W&B's pixel rules for every source
+    (NumPy arrays out of [0, 1] are rescaled or clipped, not refused)."""
+
+    wandb_pixels = True
+
+
 def telemetry_context(*args: Any, **kwargs: Any) -> _Sink:
     """``wandb.sdk.lib.telemetry.context(run=...)``: mytrack keeps no telemetry."""
     return _Sink()
@@ -134,8 +141,8 @@ def build() -> dict[str, types.ModuleType]:
         "Error": errors.Error, "CommError": errors.CommError, "UsageError": errors.UsageError,
     })
     data_types = module("wandb.data_types", False, {
-        name: getattr(mytrack, name)
-        for name in ("Audio", "Histogram", "Html", "Image", "Object3D", "Table", "Video")
+        **{name: getattr(mytrack, name) for name in ("Audio", "Histogram", "Html", "Object3D", "Table", "Video")},
+        "Image": Image,
     })
     public = module("wandb.apis.public", False, {"Api": mytrack.Api})
     apis = module("wandb.apis", True, {"public": public, "PublicApi": mytrack.Api})
@@ -145,7 +152,7 @@ def build() -> dict[str, types.ModuleType]:
         "__version__": WANDB_VERSION,
         "__mytrack__": mytrack.__version__,  # the marker: this wandb is mytrack
         "sdk": sdk, "util": util, "env": env, "errors": errors_module, "apis": apis,
-        "data_types": data_types, "wandb_run": modules["wandb.wandb_run"],
+        "data_types": data_types, "wandb_run": modules["wandb.wandb_run"], "Image": Image,
         "Error": errors.Error, "setup": setup, "teardown": teardown, "login": login,
         "require": require, "termlog": termlog, "termwarn": termwarn, "termerror": termerror,
         "define_metric": define_metric, "log_artifact": log_artifact, "use_artifact": use_artifact,

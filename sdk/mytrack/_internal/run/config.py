@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from mytrack._internal.run.tensors import as_array, to_config_value
 from mytrack._internal.run.values import convert_value
 from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError, UsageError
 
@@ -93,12 +94,19 @@ def _config_key(key: Any) -> str:
 
 
 def _plain_keys(value: Any) -> Any:
-    """``value`` with the keys of its nested mappings turned into strings."""
+    """``value`` with the keys of its nested mappings turned into strings, and
+    tensors turned into numbers or lists (W&B's config rules)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Mapping):
         return {k if type(k) is str else str(k): _plain_keys(v) for k, v in value.items()}
     if type(value) is list or type(value) is tuple:
         return [_plain_keys(item) for item in value]
-    return value
+    array = as_array(value)
+    return value if array is None else to_config_value(array)
+
+
+_PLAIN = frozenset({float, int, str, bool, type(None)})
 
 
 class Config:
@@ -202,6 +210,8 @@ def _same(a: Any, b: Any) -> bool:
 
 class ConfigStatic:
     """A read-only view of a config: attribute and item reads, no writes."""
+
+    _config: Config
 
     def __init__(self, config: Config) -> None:
         object.__setattr__(self, "_config", config)
