@@ -129,3 +129,34 @@ def test_numpy_images_through_mytrack_image_stay_strict(tmp_path: Path) -> None:
     """mytrack.Image keeps refusing NumPy pixels out of range (only wandb.Image rescales them)."""
     with pytest.raises(InvalidValueError, match=r"floats in \[0, 1\]"):
         decoded(tmp_path, mytrack.Image(np.array([[0.0, 2.0]])))
+
+
+class FakeCudaTensor:
+    """A PyTorch tensor on a GPU, as duck typing sees it; counts host copies."""
+
+    __module__ = "torch"
+
+    def __init__(self, data: Any, on_gpu: bool = True, copies: list[int] | None = None) -> None:
+        self._data = np.asarray(data)
+        self.device = type("Device", (), {"type": "cuda" if on_gpu else "cpu"})()
+        self.copies = copies if copies is not None else []
+
+    def detach(self) -> FakeCudaTensor:
+        return self
+
+    def cpu(self) -> FakeCudaTensor:
+        self.copies.append(1)
+        return FakeCudaTensor(self._data, on_gpu=False, copies=self.copies)
+
+    def numpy(self) -> Any:
+        if self.device.type != "cpu":
+            raise TypeError("can't convert cuda tensor to numpy")
+        return self._data
+
+
+def test_gpu_tensor_is_copied_to_the_host_once() -> None:
+    """A CUDA tensor is moved to the host exactly once, in the calling thread."""
+    scalar, matrix = FakeCudaTensor(3.0), FakeCudaTensor(np.arange(10.0))
+    out = check_log_data({"s": scalar, "m": matrix})
+    assert out["s"] == 3.0 and out["m"]["_type"] == "histogram"
+    assert scalar.copies == [1] and matrix.copies == [1]
