@@ -45,16 +45,32 @@ class _SwitchOnImport:
         return importlib.util.find_spec(fullname)
 
 
-def _register_distribution() -> None:
-    """``importlib.metadata.version("wandb")`` answers before ``import wandb``."""
+class _DistributionOnDemand:
+    """Answers ``importlib.metadata`` for "wandb" (``version("wandb")`` before any
+    ``import wandb``), loading the distribution only when asked: importing
+    importlib.metadata at every interpreter start would cost tens of ms."""
+
+    mytrack_compat = "distribution"
+
+    def find_spec(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def find_distributions(self, context: Any = None) -> list[Any]:
+        name = getattr(context, "name", None)
+        if name is not None and name.replace("-", "_").lower() != "wandb":
+            return []
+        module = sys.modules.get("_mytrack_compat_distribution") or _load_distribution()
+        return module.DistributionFinder().find_distributions(context)  # type: ignore[no-any-return]
+
+
+def _load_distribution() -> Any:
     path = os.path.join(os.path.dirname(_HERE), "distribution.py")
     spec = importlib.util.spec_from_file_location("_mytrack_compat_distribution", path)
-    if spec is None or spec.loader is None:
-        return
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # the Distribution's class needs its module importable
     spec.loader.exec_module(module)
-    module.install_distribution()
+    return module
 
 
 def _chain() -> None:
@@ -68,7 +84,8 @@ def _chain() -> None:
 
 
 if os.environ.get("MYTRACK_COMPAT", "1") != "0":
-    _register_distribution()
+    if not any(getattr(entry, "mytrack_compat", None) == "distribution" for entry in sys.meta_path):
+        sys.meta_path.insert(0, _DistributionOnDemand())
     if not any(getattr(entry, "mytrack_compat", None) in ("boot", "modules") for entry in sys.meta_path):
         sys.meta_path.insert(0, _SwitchOnImport())
 _chain()
