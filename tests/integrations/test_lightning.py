@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import mytrack
 from tests.integrations.helpers import only_run, run_under_switch
 
 pytest.importorskip("torch")
@@ -15,6 +16,7 @@ SCRIPT = """
 import sys
 import torch
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -42,9 +44,10 @@ class Tiny(L.LightningModule):
 torch.manual_seed(0)
 x = torch.randn(32, 3)
 data = TensorDataset(x, x.sum(dim=1, keepdim=True))
-logger = WandbLogger(project=sys.argv[1], name="tiny")
+logger = WandbLogger(project=sys.argv[1], name="tiny", log_model=True)
+checkpoint = ModelCheckpoint(dirpath="ckpt", monitor="val_loss", save_top_k=1)
 trainer = L.Trainer(max_epochs=2, logger=logger, accelerator="cpu", devices=1, log_every_n_steps=1,
-                    enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+                    callbacks=[checkpoint], enable_progress_bar=False, enable_model_summary=False)
 trainer.fit(Tiny(), DataLoader(data, batch_size=8), DataLoader(data, batch_size=16))
 import wandb
 wandb.finish()
@@ -53,7 +56,8 @@ print(logger.experiment.path if logger.experiment is not None else "none")
 
 
 def test_trainer_fit_through_wandblogger(workdir: Path, project: str) -> None:
-    """2 epochs of 4 steps: 8 train_loss rows on trainer/global_step, val_loss per epoch, hparams in config."""
+    """2 epochs of 4 steps: 8 train_loss rows on trainer/global_step, val_loss per epoch, hparams in
+    config, and the best checkpoint logged as a model artifact (log_model=True)."""
     run_under_switch(workdir, SCRIPT, project)
     run = only_run(project)
     assert run.name == "tiny" and run.state == "finished"
@@ -66,3 +70,7 @@ def test_trainer_fit_through_wandblogger(workdir: Path, project: str) -> None:
     assert [r["epoch"] for r in val] == [0, 1]
     assert run.summary["train_loss"] == train[-1]["train_loss"]
     assert "trainer/global_step" in {m["name"] for m in run.metrics}
+    best = mytrack.Api().artifact(f"{project}/model-{run.id}:best")
+    assert best.type == "model" and [f.name for f in best.files()] == ["model.ckpt"]
+    assert best.metadata["score"] == min(r["val_loss"] for r in val)
+    assert best.metadata["original_filename"].endswith(".ckpt")
