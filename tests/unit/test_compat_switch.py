@@ -143,3 +143,31 @@ def test_a_real_wandb_on_the_path_is_shadowed_with_one_line(
         assert len(lines) == 1 and str(package) in lines[0]
     finally:
         mytrack.compat.uninstall()
+
+
+def test_util_helpers(switch: None) -> None:
+    """get_module imports or returns None (or raises with the given message); names are made safe."""
+    import wandb
+
+    assert wandb.util.get_module("json").__name__ == "json"
+    assert wandb.util.get_module("no_such_module_xyz") is None
+    with pytest.raises(ImportError, match="install it"):
+        wandb.util.get_module("no_such_module_xyz", required="install it")
+    assert wandb.util.make_artifact_name_safe("model/v1 best:2") == "model_v1_best_2"
+    assert len(wandb.util.generate_id()) == 8
+
+
+def test_term_helpers_print_unless_silent(switch: None, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """termlog/termwarn/termerror print with mytrack's prefix, and are silenced by WANDB_SILENT."""
+    import wandb
+
+    monkeypatch.delenv("MYTRACK_SILENT", raising=False)
+    monkeypatch.delenv("WANDB_SILENT", raising=False)
+    wandb.termlog("a")
+    wandb.termwarn("b")
+    wandb.termerror("c")
+    assert capsys.readouterr().err.splitlines() == ["mytrack: a", "mytrack: WARNING b", "mytrack: ERROR c"]
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb.termlog("hidden")
+    assert capsys.readouterr().err == ""
