@@ -61,6 +61,11 @@ class RunState(enum.Enum):
 
 _live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
+# Artifact calls that only write (a record and staged files): an offline run makes them too.
+_OFFLINE_ARTIFACT_CALLS = (
+    "log_artifact()", "upsert_artifact()", "finish_artifact()", "log_model()", "log_code()",
+)
+
 
 def _after_fork_in_child() -> None:
     # The sender thread did not survive the fork and the gRPC channel belongs
@@ -494,8 +499,12 @@ class Run(WandbRunNames):
     def _artifact_calls(self, what: str) -> Any:
         if self.disabled:
             return DisabledArtifacts(self)
-        if self.offline:
-            raise UsageError(f"{what} needs the service: artifacts are not available offline")
+        if self.offline and what not in _OFFLINE_ARTIFACT_CALLS:
+            # Logging is a record in the WAL, which `mytrack sync` replays; reading needs the service.
+            raise UsageError(
+                f"{what} needs the service; offline runs can log artifacts ("
+                f"{', '.join(_OFFLINE_ARTIFACT_CALLS)}), which `mytrack sync` uploads"
+            )
         if self._sender is None:
             raise UsageError(f"{what} needs an online run")
         if self._state is not RunState.RUNNING:
