@@ -292,9 +292,9 @@ _dataclass_init = Settings.__init__
 
 
 @functools.wraps(_dataclass_init)
-def _init_with_wandb_names(self: Settings, **kwargs: Any) -> None:
+def _init_with_wandb_names(self: Settings, *args: Any, **kwargs: Any) -> None:
     """Settings(...) with mytrack's names or W&B's (translated, or ignored with a warning)."""
-    _dataclass_init(self, **wandb_settings.translate(kwargs, _OWN_NAMES))
+    _dataclass_init(self, *args, **wandb_settings.translate(kwargs, _OWN_NAMES))
 
 
 Settings.__init__ = _init_with_wandb_names  # type: ignore[method-assign,assignment]
