@@ -297,7 +297,7 @@ def _init_with_wandb_names(self: Settings, *args: Any, **kwargs: Any) -> None:
     _dataclass_init(self, *args, **wandb_settings.translate(kwargs, _OWN_NAMES))
 
 
-Settings.__init__ = _init_with_wandb_names  # type: ignore[method-assign,assignment]
+Settings.__init__ = _init_with_wandb_names  # type: ignore[method-assign]
 
 
 def env_var(name: str) -> str | None:
