@@ -23,6 +23,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from mytrack.compat import facade
 from mytrack.compat.distribution import WANDB_VERSION, install_distribution
 
 __all__ = ["WANDB_VERSION", "install", "is_installed", "uninstall"]
@@ -45,6 +46,8 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
         if fullname != "wandb" and not fullname.startswith("wandb."):
             return None
         module = self.modules.get(fullname)
+        if module is None and fullname in facade.ALIASED:
+            return importlib.machinery.ModuleSpec(fullname, facade.AliasLoader(facade.ALIASED[fullname]))
         if module is None:
             # An ImportError, which integrations probing optional parts catch.
             raise ModuleNotFoundError(
@@ -73,8 +76,6 @@ def install() -> None:
     A real ``wandb`` package, installed or already imported, is shadowed (the
     caller asked for the switch), which one line on stderr says.
     """
-    from mytrack.compat import facade
-
     with _lock:
         if _finder() is not None:
             return
@@ -94,12 +95,10 @@ def install() -> None:
 
 def uninstall() -> None:
     """Turns the switch off: ``import wandb`` finds what it would without it."""
-    from mytrack.compat.facade import Loader
-
     with _lock:
         sys.meta_path[:] = [e for e in sys.meta_path if not getattr(e, "mytrack_compat", None)]
         for name in [n for n in sys.modules if n == "wandb" or n.startswith("wandb.")]:
-            if isinstance(getattr(sys.modules[name], "__loader__", None), Loader):
+            if isinstance(getattr(sys.modules[name], "__loader__", None), facade.Loader | facade.AliasLoader):
                 del sys.modules[name]
 
 

@@ -52,6 +52,29 @@ class Loader(importlib.abc.Loader):
         """Nothing to run: the module was filled when it was built."""
 
 
+class AliasLoader(importlib.abc.Loader):
+    """Fills a facade module from one of mytrack's on first import, so that the
+    framework it needs (Keras) is imported only by code that asks for it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        import importlib
+
+        real = importlib.import_module(self.source)
+        for name in real.__all__:
+            setattr(module, name, getattr(real, name))
+        module.__all__ = list(real.__all__)  # type: ignore[attr-defined]
+
+
+# Facade modules filled on import from mytrack's modules (see AliasLoader).
+ALIASED = {"wandb.integration.keras": "mytrack.integration.keras"}
+
+
 class WandbModule(types.ModuleType):
     """The top-level ``wandb``: its own names first, then mytrack's (read live)."""
 
@@ -144,6 +167,7 @@ def build() -> dict[str, types.ModuleType]:
         **{name: getattr(mytrack, name) for name in ("Audio", "Histogram", "Html", "Object3D", "Table", "Video")},
         "Image": Image,
     })
+    module("wandb.integration", True, {})
     public = module("wandb.apis.public", False, {"Api": mytrack.Api})
     apis = module("wandb.apis", True, {"public": public, "PublicApi": mytrack.Api})
     module("wandb.wandb_run", False, {"Run": mytrack.Run, "RunDisabled": RunDisabled})
