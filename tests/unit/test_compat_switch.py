@@ -171,3 +171,13 @@ def test_term_helpers_print_unless_silent(switch: None, capsys: pytest.CaptureFi
     monkeypatch.setenv("WANDB_SILENT", "true")
     wandb.termlog("hidden")
     assert capsys.readouterr().err == ""
+
+
+def test_keras_callbacks_module_imports_without_keras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mytrack.integration.keras imports without Keras; asking for a callback says Keras is needed."""
+    import mytrack.integration.keras as callbacks
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # as if Keras were not installed
+    monkeypatch.setattr(callbacks, "_defined", {})
+    with pytest.raises(ImportError, match="Keras 3"):
+        callbacks.WandbMetricsLogger  # noqa: B018 - the attribute access is the test
