@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from mytrack import errors, plot
 from mytrack._internal.lifecycle.init import alert, finish, init, log, restore, save, unwatch, watch
+from mytrack._internal.lifecycle.module_functions import (
+    define_metric,
+    link_model,
+    log_artifact,
+    log_code,
+    log_model,
+    mark_preempting,
+    use_artifact,
+    use_model,
+)
 from mytrack._internal.run.alert import AlertLevel
 from mytrack._internal.run.config import Config
 from mytrack._internal.run.run import Run
@@ -46,15 +56,23 @@ __all__ = [
     "__version__",
     "alert",
     "config",
+    "define_metric",
     "errors",
     "finish",
     "init",
+    "link_model",
     "log",
+    "log_artifact",
+    "log_code",
+    "log_model",
+    "mark_preempting",
     "plot",
     "restore",
     "run",
     "save",
     "summary",
     "unwatch",
+    "use_artifact",
+    "use_model",
     "watch",
 ]

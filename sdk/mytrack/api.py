@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
+from mytrack._internal.api_wandb import ApiRunWandbNames, iso_utc, sort_runs
 from mytrack._internal.files.download import download
 from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
@@ -51,12 +52,19 @@ class Api:
         key = self._run_key(path)
         return ApiRun(self, self._rpc().get_run(key))
 
-    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None) -> list[ApiRun]:
+    def runs(
+        self, path: str | None = None, filters: Mapping[str, Any] | None = None,
+        order: str | None = None, per_page: int | None = None, **kwargs: Any,
+    ) -> list[ApiRun]:
         """Runs of ``entity/project`` (or ``project``), newest first, filtered.
 
         ``filters`` is a MongoDB-style document as W&B takes it, e.g.
         ``{"state": "finished", "config.lr": {"$gt": 0.01}, "tags": {"$in": ["a"]}}``.
+        ``order`` is W&B's ``[+|-]field`` (e.g. ``"+summary_metrics.loss"``);
+        ``per_page`` and W&B's other paging arguments are accepted (all runs come back).
         """
+        if order is not None and order not in ("-created_at", "-createdAt"):
+            return sort_runs(self.runs(path, filters), order)
         entity, project = self._project_path(path)
         return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, filters)]
 
@@ -144,7 +152,7 @@ class Api:
         return parts[0], parts[1]
 
 
-class ApiRun:
+class ApiRun(ApiRunWandbNames):
     """A run as stored: fields, config, summary and history."""
 
     def __init__(self, api: Api, info: RunInfo) -> None:
@@ -166,7 +174,8 @@ class ApiRun:
         self.metadata: dict[str, Any] = json.loads(info.metadata_json or b"{}")
         # define_metric() definitions: name, step_metric, step_sync, hidden, summary, goal.
         self.metrics: list[dict[str, Any]] = json.loads(info.metrics_json or b"[]")
-        self.created_at = info.created_at
+        self.created_timestamp = info.created_at
+        self.created_at = iso_utc(info.created_at)  # W&B's form
         self.updated_at = info.updated_at
         self.heartbeat_at = info.heartbeat_at
         self.runtime = info.runtime

@@ -196,19 +196,38 @@ class Artifact:
                 f"artifact {self.name} was logged or fetched and cannot change; "
                 "make a new Artifact for a new version")
 
-    def add_file(self, local_path: str, name: str | None = None, is_tmp: bool = False) -> ArtifactManifestEntry:
-        """Adds a local file (hashed now) as ``name`` (default: its base name)."""
+    def add_file(
+        self, local_path: str, name: str | None = None, is_tmp: bool = False,
+        skip_cache: bool | None = None, policy: str | None = None, overwrite: bool = False,
+    ) -> ArtifactManifestEntry:
+        """Adds a local file (hashed now) as ``name`` (default: its base name).
+
+        ``policy`` as W&B's: "mutable" copies the file now (later changes to it do
+        not reach the artifact); "immutable" (and the default) reads it in place.
+        """
         self._check_mutable()
         path = os.fspath(local_path)
         if not os.path.isfile(path):
             raise InvalidValueError(f"add_file: {path!r} is not a file")
+        if policy not in (None, "mutable", "immutable"):
+            raise InvalidValueError(f"add_file: policy must be 'mutable' or 'immutable', got {policy!r}")
         entry_name = check_entry_name(name if name is not None else os.path.basename(path))
+        if policy == "mutable":
+            path = self._stage_copy(path, entry_name)
         digest, size = hash_file(path)
         st = os.stat(path)
         entry = ArtifactManifestEntry(entry_name, digest, size, local_path=os.path.abspath(path),
                                       _stat=(st.st_size, st.st_mtime_ns))
         self._entries[entry_name] = entry
         return entry
+
+    def _stage_copy(self, path: str, entry_name: str) -> str:
+        if self._staging is None:
+            self._staging = tempfile.mkdtemp(prefix="mytrack-artifact-")
+        copy = os.path.join(self._staging, *entry_name.split("/"))
+        os.makedirs(os.path.dirname(copy), exist_ok=True)
+        shutil.copyfile(path, copy)
+        return copy
 
     def add_dir(self, local_path: str, name: str | None = None) -> None:
         """Adds every file under a local directory, under the prefix ``name``."""
@@ -269,8 +288,11 @@ class Artifact:
 
     get_path = get_entry
 
-    def files(self) -> list[ArtifactManifestEntry]:
-        return list(self.manifest)
+    def files(self) -> list[Any]:
+        """The entries, as W&B's file objects (``.name``, ``.size``, ``.download()``)."""
+        from mytrack._internal.artifacts.files import ArtifactFile
+
+        return [ArtifactFile.of(entry, self) for entry in self.manifest]
 
     def refresh_entries(self) -> None:
         """Rehashes added files whose size or mtime changed since they were added."""

@@ -6,6 +6,7 @@
     mytrack history ENTITY/PROJECT/RUN_ID [--keys a,b] [--format csv|jsonl]
     mytrack ui [--open]
     mytrack sync RUN_FOLDER... | --dir DIR [--include-offline]
+    mytrack run [--] COMMAND...        (COMMAND's `import wandb` gets mytrack)
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from mytrack.errors import Error, InvalidValueError
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # everything after "run" is the command's, unparsed
+        from mytrack.compat import launch
+
+        return launch.main(argv[1:])
     parser = argparse.ArgumentParser(prog="mytrack", description="Look at mytrack runs.")
     commands = parser.add_subparsers(dest="command", required=True)
     runs = commands.add_parser("runs", help="list and show runs")
@@ -56,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
+    commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
+                        usage="mytrack run [--] COMMAND [ARG...]")
     args = parser.parse_args(argv)
     try:
         if args.command == "ui":
@@ -115,7 +123,7 @@ def _runs_ls(api: Api, project: str | None, filters: dict[str, Any] | None) -> i
         table.add_column(column, no_wrap=column != "tags")
     for run in runs:
         table.add_row(
-            run.path, run.name, run.state, _time(run.created_at), f"{run.runtime:.1f}s",
+            run.path, run.name, run.state, _time(run.created_timestamp), f"{run.runtime:.1f}s",
             str(run.last_step + 1), run.group, ",".join(run.tags),
         )
     # Piped output has no terminal width: do not squeeze the table into 80 columns.
@@ -128,7 +136,7 @@ def _runs_show(api: Api, path: str) -> int:
     run = api.run(path)
     fields = [
         ("path", run.path), ("name", run.name), ("state", run.state),
-        ("exit code", run.exit_code), ("created", _time(run.created_at)),
+        ("exit code", run.exit_code), ("created", _time(run.created_timestamp)),
         ("updated", _time(run.updated_at)), ("runtime", f"{run.runtime:.1f}s"),
         ("steps", run.last_step + 1), ("group", run.group), ("job type", run.job_type),
         ("tags", ", ".join(run.tags)), ("notes", run.notes), ("host", run.host),

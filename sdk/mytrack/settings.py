@@ -1,13 +1,17 @@
 """Settings: every option of the SDK, resolved in one place.
 
 Precedence: an explicit argument (``init(...)`` or ``Settings(...)``), then the
-``MYTRACK_*`` environment variable, then the default. Each variable is declared
-once, in `_SPECS`, and documented in docs/configuration.md.
+``MYTRACK_*`` environment variable, then its W&B twin (``WANDB_*``, so that
+programs and launch scripts written for W&B keep working), then the default.
+Each variable is declared once, in `_SPECS`, and documented in
+docs/configuration.md. ``Settings(...)`` also takes W&B's setting names
+(`mytrack._internal.wandb_settings`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import getpass
 import os
 import socket
@@ -15,11 +19,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mytrack._internal import wandb_settings
 from mytrack.errors import InvalidValueError
 
 MODES = ("online", "offline", "disabled", "shared")
 RESUME_MODES = ("allow", "must", "never", "auto")
 CONSOLE_MODES = ("auto", "wrap", "off")
+# W&B's other spellings: its legacy modes and its console capture methods.
+MODE_ALIASES = {"dryrun": "offline", "run": "online"}
+CONSOLE_ALIASES = {"redirect": "auto", "wrap_raw": "wrap", "wrap_emu": "wrap"}
 
 
 def _parse_bool(value: Any) -> bool:
@@ -67,9 +75,10 @@ def _parse_port(value: Any) -> int:
     return number
 
 
-def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+def _parse_choice(choices: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
+        text = (aliases or {}).get(text, text)
         if text not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
         return text
@@ -113,30 +122,45 @@ def _default_entity() -> str:
         return "user"
 
 
+def _parse_wandb_disabled(value: Any) -> str | None:
+    """WANDB_DISABLED=true, W&B's older switch, means mode "disabled"."""
+    return "disabled" if _parse_bool(value) else None
+
+
 @dataclass(frozen=True)
 class _Spec:
     env: str | None
     parse: Callable[[Any], Any]
     default: Callable[[], Any]
+    # W&B's variables read when ``env`` is unset, in order, each with its parser
+    # (None: the setting's own); a parser returning None passes to the next.
+    wandb: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()
 
 
 _SPECS: dict[str, _Spec] = {
-    "mode": _Spec("MYTRACK_MODE", _parse_choice(MODES), lambda: "online"),
+    "mode": _Spec(
+        "MYTRACK_MODE", _parse_choice(MODES, MODE_ALIASES), lambda: "online",
+        (("WANDB_MODE", None), ("WANDB_DISABLED", _parse_wandb_disabled)),
+    ),
     "service_dir": _Spec("MYTRACK_DIR", _parse_str, _default_service_dir),
-    "dir": _Spec("MYTRACK_RUN_DIR", _parse_str, os.getcwd),
-    "entity": _Spec("MYTRACK_ENTITY", _parse_str, _default_entity),
-    "project": _Spec("MYTRACK_PROJECT", _parse_str, lambda: "uncategorized"),
-    "run_id": _Spec("MYTRACK_RUN_ID", _parse_str, lambda: None),
-    "run_name": _Spec("MYTRACK_NAME", _parse_str, lambda: None),
-    "run_notes": _Spec("MYTRACK_NOTES", _parse_str, lambda: None),
-    "run_tags": _Spec("MYTRACK_TAGS", _parse_tags, lambda: None),
-    "run_group": _Spec("MYTRACK_RUN_GROUP", _parse_str, lambda: None),
-    "run_job_type": _Spec("MYTRACK_JOB_TYPE", _parse_str, lambda: None),
-    "resume": _Spec("MYTRACK_RESUME", _parse_choice(RESUME_MODES), lambda: None),
-    "sweep_id": _Spec("MYTRACK_SWEEP_ID", _parse_str, lambda: None),
-    "quiet": _Spec("MYTRACK_SILENT", _parse_bool, lambda: False),
+    "dir": _Spec("MYTRACK_RUN_DIR", _parse_str, os.getcwd, (("WANDB_DIR", None),)),
+    "entity": _Spec("MYTRACK_ENTITY", _parse_str, _default_entity, (("WANDB_ENTITY", None),)),
+    "project": _Spec("MYTRACK_PROJECT", _parse_str, lambda: "uncategorized", (("WANDB_PROJECT", None),)),
+    "run_id": _Spec("MYTRACK_RUN_ID", _parse_str, lambda: None, (("WANDB_RUN_ID", None),)),
+    "run_name": _Spec("MYTRACK_NAME", _parse_str, lambda: None, (("WANDB_NAME", None),)),
+    "run_notes": _Spec("MYTRACK_NOTES", _parse_str, lambda: None, (("WANDB_NOTES", None),)),
+    "run_tags": _Spec("MYTRACK_TAGS", _parse_tags, lambda: None, (("WANDB_TAGS", None),)),
+    "run_group": _Spec("MYTRACK_RUN_GROUP", _parse_str, lambda: None, (("WANDB_RUN_GROUP", None),)),
+    "run_job_type": _Spec("MYTRACK_JOB_TYPE", _parse_str, lambda: None, (("WANDB_JOB_TYPE", None),)),
+    "resume": _Spec(
+        "MYTRACK_RESUME", _parse_choice(RESUME_MODES), lambda: None, (("WANDB_RESUME", None),)
+    ),
+    "sweep_id": _Spec("MYTRACK_SWEEP_ID", _parse_str, lambda: None, (("WANDB_SWEEP_ID", None),)),
+    "quiet": _Spec("MYTRACK_SILENT", _parse_bool, lambda: False, (("WANDB_SILENT", None),)),
     "finish_timeout": _Spec("MYTRACK_FINISH_TIMEOUT", _parse_positive_float, lambda: 60.0),
-    "init_timeout": _Spec("MYTRACK_INIT_TIMEOUT", _parse_positive_float, lambda: 30.0),
+    "init_timeout": _Spec(
+        "MYTRACK_INIT_TIMEOUT", _parse_positive_float, lambda: 30.0, (("WANDB_INIT_TIMEOUT", None),)
+    ),
     "heartbeat_interval": _Spec(
         "MYTRACK_HEARTBEAT_INTERVAL", _parse_positive_float, lambda: 2.0
     ),
@@ -147,12 +171,16 @@ _SPECS: dict[str, _Spec] = {
         "MYTRACK_QUEUE_ENTRIES", _parse_positive_int, lambda: 20_000
     ),
     "ui_port": _Spec("MYTRACK_UI_PORT", _parse_port, lambda: 6017),
-    "console": _Spec("MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES), lambda: "auto"),
-    "x_primary": _Spec(None, _parse_bool, lambda: True),
-    "x_stats_sampling_interval": _Spec(
-        "MYTRACK_STATS_SAMPLING_INTERVAL", _parse_nonnegative_float, lambda: None
+    "console": _Spec(
+        "MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES, CONSOLE_ALIASES), lambda: "auto",
+        (("WANDB_CONSOLE", None),),
     ),
-    "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label),
+    "x_primary": _Spec(None, _parse_bool, lambda: True, (("WANDB_X_PRIMARY", None),)),
+    "x_stats_sampling_interval": _Spec(
+        "MYTRACK_STATS_SAMPLING_INTERVAL", _parse_nonnegative_float, lambda: None,
+        (("WANDB_X_STATS_SAMPLING_INTERVAL", None),),
+    ),
+    "x_label": _Spec("MYTRACK_X_LABEL", _parse_str, _default_label, (("WANDB_X_LABEL", None),)),
 }
 
 
@@ -231,24 +259,52 @@ class Settings:
             if explicit is None:
                 explicit = getattr(self, name)
             if explicit is not None:
-                values[name] = _checked(name, spec, explicit, source=f"setting {name!r}")
+                values[name] = _checked(name, spec.parse, explicit, source=f"setting {name!r}")
             elif spec.env is not None and env.get(spec.env):
-                values[name] = _checked(name, spec, env[spec.env], source=spec.env)
+                values[name] = _checked(name, spec.parse, env[spec.env], source=spec.env)
             else:
-                values[name] = spec.default()
+                values[name] = _from_wandb_env(name, spec, env)
         return Settings(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def _checked(name: str, spec: _Spec, value: Any, source: str) -> Any:
+def _from_wandb_env(name: str, spec: _Spec, env: Mapping[str, str]) -> Any:
+    """The first of the W&B twins that is set and means something, else the default."""
+    for variable, parse in spec.wandb:
+        if env.get(variable):
+            value = _checked(name, parse or spec.parse, env[variable], source=variable)
+            if value is not None:
+                return value
+    return spec.default()
+
+
+def _checked(name: str, parse: Callable[[Any], Any], value: Any, source: str) -> Any:
     try:
-        return spec.parse(value)
+        return parse(value)
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"invalid value for {source}: {exc}") from None
+
+
+_OWN_NAMES = frozenset(_SPECS)
+_dataclass_init = Settings.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init_with_wandb_names(self: Settings, *args: Any, **kwargs: Any) -> None:
+    """Settings(...) with mytrack's names or W&B's (translated, or ignored with a warning)."""
+    _dataclass_init(self, *args, **wandb_settings.translate(kwargs, _OWN_NAMES))
+
+
+Settings.__init__ = _init_with_wandb_names  # type: ignore[method-assign]
 
 
 def env_var(name: str) -> str | None:
     """The environment variable behind setting ``name`` (for docs and messages)."""
     return _SPECS[name].env
+
+
+def wandb_env_vars(name: str) -> tuple[str, ...]:
+    """The W&B variables read for setting ``name`` when its own is unset."""
+    return tuple(variable for variable, _ in _SPECS[name].wandb)

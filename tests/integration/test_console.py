@@ -142,7 +142,7 @@ def test_stored_log_is_exact_and_piped_output_is_unchanged(workdir: Path, projec
     assert sorted(text.splitlines()) == sorted(_lines(run))
     assert run.file("output.log").size == len(text.encode())
     stamps = [x["_timestamp"] for x in run.console()]
-    assert all(run.created_at - 1 <= t <= run.updated_at + 1 for t in stamps)
+    assert all(run.created_timestamp - 1 <= t <= run.updated_at + 1 for t in stamps)
 
 
 @pytest.mark.parametrize("mode", ["auto", "wrap"])

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from mytrack._internal.console import capture as console
 from mytrack._internal.files.restore import restore_file
-from mytrack._internal.lifecycle import autoresume, environment, exithooks, signals
+from mytrack._internal.lifecycle import autoresume, environment, exithooks, signals, wandb_init
 from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.watch import WatchPreInitError
@@ -45,6 +45,19 @@ def init(
     resume: str | bool | None = None,
     settings: Settings | dict[str, Any] | None = None,
     reinit: bool | str | None = None,
+    # W&B's other keywords (mytrack._internal.lifecycle.wandb_init says what each does here).
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    allow_val_change: bool | None = None,
+    save_code: bool | None = None,
+    force: bool | None = None,
+    anonymous: str | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    sync_tensorboard: bool | None = None,
+    tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    magic: Any = None,
 ) -> Run:
     """Starts a run and makes it the current one (``mytrack.run``).
 
@@ -53,6 +66,11 @@ def init(
         ResumeError: ``resume="must"`` on a missing run, ``"never"`` on an existing one.
         CommError: the service could not be started or reached.
     """
+    wandb_init.warn_unsupported(
+        anonymous=anonymous, resume_from=resume_from, fork_from=fork_from,
+        sync_tensorboard=sync_tensorboard, tensorboard=tensorboard, monitor_gym=monitor_gym, magic=magic,
+    )
+    config = wandb_init.filtered_config(config, config_include_keys, config_exclude_keys)
     base = settings if isinstance(settings, Settings) else Settings(**(settings or {}))
     if isinstance(resume, bool):
         resume = "allow" if resume else None
@@ -76,6 +94,7 @@ def init(
         if policy == "finish_previous":
             previous.finish()
     run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
+    wandb_init.after_start(run, allow_val_change, save_code)
     # create_new, as in W&B, leaves the module-level run (mytrack.run, mytrack.log) alone
     # while another run is current.
     if policy != "create_new" or _current() is None:

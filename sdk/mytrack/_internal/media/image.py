@@ -6,7 +6,14 @@ import io
 from typing import Any
 
 from mytrack._internal.media.base import Media, MediaWriter, bad, check_caption, is_path, is_tensor, read_path, to_numpy
-from mytrack._internal.media.pixels import is_figure, is_pil_image, pil_module, to_uint8
+from mytrack._internal.media.pixels import (
+    is_figure,
+    is_framework_array,
+    is_pil_image,
+    pil_module,
+    to_uint8,
+    wandb_to_uint8,
+)
 
 # file_type -> (Pillow format name, extension)
 FORMATS = {
@@ -22,6 +29,11 @@ class Image(Media):
     a PIL image, a path to an image file, a matplotlib figure or a
     PyTorch tensor (C×H×W is turned into H×W×C).
 
+    Tensors (PyTorch, TensorFlow, JAX) follow W&B's pixel rules: negative data
+    is rescaled, data within [0, 1] is scaled by 255, the rest clipped; NumPy
+    arrays must be in range (``wandb.Image`` under mytrack.compat takes W&B's
+    rules for them too).
+
     The data is read when the image is logged; errors then name the key.
 
     Args:
@@ -34,6 +46,9 @@ class Image(Media):
 
     kind = "images"
     type_name = "image-file"
+    # W&B's pixel rules (rescaled, clipped: pixels.wandb_to_uint8) for every source,
+    # not only for tensors: set by the ``wandb.Image`` of mytrack.compat.
+    wandb_pixels = False
 
     def __init__(
         self, data_or_path: Any, mode: str | None = None, caption: str | None = None,
@@ -93,7 +108,8 @@ class Image(Media):
         except (TypeError, ValueError):
             raise bad(key, "Image", f"{_SHAPES}, a PIL image, a file path or a figure",
                       type(source).__name__) from None
-        if is_tensor(source) and array.ndim == 3 and array.shape[0] in (1, 3, 4) \
+        wandb_rules = self.wandb_pixels or is_framework_array(source)
+        if (is_tensor(source) or wandb_rules) and array.ndim == 3 and array.shape[0] in (1, 3, 4) \
                 and array.shape[-1] not in (1, 3, 4):
             array = array.transpose(1, 2, 0)  # PyTorch's C×H×W
         if array.dtype == object or array.ndim not in (2, 3) or (
@@ -102,7 +118,7 @@ class Image(Media):
             raise bad(key, "Image", _SHAPES, f"shape {array.shape} ({array.dtype})")
         if array.ndim == 3 and array.shape[2] == 1:
             array = array[:, :, 0]
-        return to_uint8(array, key, "Image")
+        return wandb_to_uint8(array, key, "Image") if wandb_rules else to_uint8(array, key, "Image")
 
 
 def _open(pil: Any, content: bytes, key: str) -> Any:

@@ -39,6 +39,41 @@ def to_uint8(array: Any, key: str, what: str) -> Any:
     raise bad(key, what, PIXELS, f"an array of dtype {array.dtype}")
 
 
+def wandb_to_uint8(array: Any, key: str, what: str) -> Any:
+    """W&B's pixel rule, for tensors and for images made through ``wandb.Image``:
+    data with negative values is rescaled to [0, 1] (min to max); data whose
+    maximum is at most 1 is scaled by 255; the rest is clipped to 0..255.
+    NaN or infinite pixels are still refused (W&B would write noise)."""
+    import numpy as np
+
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind not in "iuf":
+        raise bad(key, what, "numbers", f"an array of dtype {array.dtype}")
+    if array.size == 0:
+        raise bad(key, what, "at least one pixel", f"shape {array.shape}")
+    data = array.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise bad(key, what, "finite pixels", "NaN or infinite pixels")
+    low = data.min()
+    if low < 0:
+        span = data.max() - low
+        data = (data - low) / span if span > 0 else np.zeros_like(data)
+    if data.max() <= 1.0:
+        data = (data * 255).astype(np.int32)  # truncation, as W&B
+    return data.clip(0, 255).astype(np.uint8)
+
+
+def is_framework_array(value: Any) -> bool:
+    """A PyTorch/TensorFlow/JAX tensor (or another array-like that is not NumPy's),
+    by duck typing: no framework is imported here."""
+    if type(value).__module__.partition(".")[0] in ("builtins", "numpy", "pandas", "PIL"):
+        return False
+    return hasattr(value, "numpy") or hasattr(value, "__array__")
+
+
 def pil_module() -> Any:
     try:
         from PIL import Image as PILImage

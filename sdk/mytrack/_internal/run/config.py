@@ -9,15 +9,22 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from mytrack._internal.run.values import check_key, convert_value
-from mytrack.errors import InvalidTypeError, InvalidValueError, UsageError
+from mytrack._internal.run.tensors import as_array, to_config_value
+from mytrack._internal.run.values import convert_value
+from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError, UsageError
 
 # Sends the changed keys (already converted) to the service.
 Publish = Callable[[dict[str, Any]], None]
 
 
+# Config keys mytrack keeps for itself (W&B keeps "_wandb" the same way); every
+# other key starting with "_" is the user's, as in W&B.
+RESERVED_KEYS = ("_wandb", "_mytrack")
+
+
 def config_from_source(source: Any) -> dict[str, Any]:
-    """A dict from a dict, argparse.Namespace, dataclass instance or YAML/JSON path."""
+    """A dict from a dict, argparse.Namespace, dataclass instance, YAML/JSON path,
+    or any other object with a ``__dict__`` (SimpleNamespace...), as W&B takes."""
     if source is None:
         return {}
     if isinstance(source, Mapping):
@@ -28,9 +35,11 @@ def config_from_source(source: Any) -> dict[str, Any]:
         return dataclasses.asdict(source)
     if isinstance(source, str | os.PathLike):
         return _load_file(os.fspath(source))
+    if hasattr(source, "__dict__") and not isinstance(source, type):
+        return dict(vars(source))
     raise InvalidTypeError(
-        "config must be a dict, an argparse.Namespace, a dataclass instance or the "
-        f"path of a YAML or JSON file, got {type(source).__name__}"
+        "config must be a dict, an argparse.Namespace, a dataclass instance, an object "
+        f"with attributes or the path of a YAML or JSON file, got {type(source).__name__}"
     )
 
 
@@ -58,13 +67,46 @@ def _load_file(path: str) -> dict[str, Any]:
     return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in data.items()}
 
 
-def sanitize(items: Mapping[str, Any]) -> dict[str, Any]:
-    """Checked, JSON-ready copies of config items; errors name the key."""
+def sanitize(items: Mapping[Any, Any]) -> dict[str, Any]:
+    """Checked, JSON-ready copies of config items; errors name the key.
+
+    W&B's rules: keys that are not strings become strings (``id2label`` with
+    int keys), at every depth; keys starting with "_" are kept, but for
+    mytrack's `RESERVED_KEYS`.
+    """
     out: dict[str, Any] = {}
     for key, value in items.items():
-        check_key(key, "config")
-        out[key] = convert_value(value, key)
+        key = _config_key(key)
+        out[key] = convert_value(_plain_keys(value), key)
     return out
+
+
+def _config_key(key: Any) -> str:
+    text: str = key if type(key) is str else str(key)
+    if not text:
+        raise InvalidKeyError("config keys must be non-empty")
+    if text.startswith(RESERVED_KEYS):
+        raise InvalidKeyError(
+            f"config key {text!r} is reserved for mytrack (config keys may not start with "
+            f"{' or '.join(repr(k) for k in RESERVED_KEYS)})"
+        )
+    return text
+
+
+def _plain_keys(value: Any) -> Any:
+    """``value`` with the keys of its nested mappings turned into strings, and
+    tensors turned into numbers or lists (W&B's config rules)."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, Mapping):
+        return {k if type(k) is str else str(k): _plain_keys(v) for k, v in value.items()}
+    if type(value) is list or type(value) is tuple:
+        return [_plain_keys(item) for item in value]
+    array = as_array(value)
+    return value if array is None else to_config_value(array)
+
+
+_PLAIN = frozenset({float, int, str, bool, type(None)})
 
 
 class Config:
@@ -77,6 +119,11 @@ class Config:
     def __init__(self, items: Mapping[str, Any] | None = None, publish: Publish | None = None) -> None:
         object.__setattr__(self, "_items", dict(items or {}))
         object.__setattr__(self, "_publish", publish)
+        object.__setattr__(self, "_always_allow_val_change", False)
+
+    def _allow_val_change(self) -> None:
+        """Every later change of a value is allowed (``init(allow_val_change=True)``)."""
+        object.__setattr__(self, "_always_allow_val_change", True)
 
     # -- writes ----------------------------------------------------------------
 
@@ -89,14 +136,14 @@ class Config:
         items = sanitize(config_from_source(d))
         self._set({k: v for k, v in items.items() if k not in self._items}, True)
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: Any, value: Any) -> None:
         self._set(sanitize({key: value}), False)
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
     def _set(self, items: dict[str, Any], allow_val_change: bool) -> None:
-        if not allow_val_change:
+        if not allow_val_change and not self._always_allow_val_change:
             for key, value in items.items():
                 if key in self._items and not _same(self._items[key], value):
                     raise UsageError(

@@ -39,6 +39,7 @@ from mytrack._internal.run.status import RunStatus, run_status
 from mytrack._internal.run.step import check_step
 from mytrack._internal.run.summary import Summary
 from mytrack._internal.run.values import check_log_data
+from mytrack._internal.run.wandb_names import WandbRunNames
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.sender import Sender
@@ -58,6 +59,11 @@ __all__ = ["Run", "RunState"]
 
 _live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
+# Artifact calls that only write (a record and staged files): an offline run makes them too.
+_OFFLINE_ARTIFACT_CALLS = (
+    "log_artifact()", "upsert_artifact()", "finish_artifact()", "log_model()", "log_code()",
+)
+
 
 
 def _after_fork_in_child() -> None:
@@ -70,7 +76,7 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Run(RunFields):
+class Run(WandbRunNames, RunFields):
     """A run: the unit of work whose config, history and summary are recorded."""
 
     def __init__(
@@ -102,7 +108,7 @@ class Run(RunFields):
         self._dir = run_dir
         self._start_time = start_time
         self._resumed = resumed
-        self._step = starting_step
+        self._step = self._starting_step = starting_step
         self._sender = sender
         self._client = client
         self._writer_id = writer_id
@@ -270,8 +276,12 @@ class Run(RunFields):
     def _artifact_calls(self, what: str) -> RunArtifacts | DisabledArtifacts:
         if self.disabled:
             return DisabledArtifacts(self)
-        if self.offline:
-            raise UsageError(f"{what} needs the service: artifacts are not available offline")
+        if self.offline and what not in _OFFLINE_ARTIFACT_CALLS:
+            # Logging is a record in the WAL, which `mytrack sync` replays; reading needs the service.
+            raise UsageError(
+                f"{what} needs the service; offline runs can log artifacts ("
+                f"{', '.join(_OFFLINE_ARTIFACT_CALLS)}), which `mytrack sync` uploads"
+            )
         if self._sender is None:
             raise UsageError(f"{what} needs an online run")
         if self._state is not RunState.RUNNING:

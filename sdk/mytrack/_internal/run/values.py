@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mytrack._internal.media.base import Media
+from mytrack._internal.run.tensors import TENSOR_HISTOGRAM_BINS, as_array
 from mytrack.errors import InvalidKeyError, InvalidTypeError
 
 if TYPE_CHECKING:
@@ -128,11 +129,23 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any
         from mytrack._internal.media.image import Image
 
         return _media_descriptor(Image(value), name, media)
+    array = as_array(value)
+    if array is not None:  # a PyTorch/TensorFlow/JAX tensor: W&B's rules
+        return _convert_tensor(array, name, media)
     raise InvalidTypeError(
         f"key {name!r}: cannot log a value of type {kind.__module__}.{kind.__qualname__}; "
         "expected bool, int, float, str, None, a NumPy number or array, "
-        "a list/tuple or a dict of these, or a mytrack data type (Image, Histogram, Table...)"
+        "a list/tuple or a dict of these, a tensor, or a mytrack data type (Image, Histogram, Table...)"
     )
+
+
+def _convert_tensor(array: Any, name: str, media: MediaBatch | None) -> Any:
+    """A number for a 0-d tensor, else a histogram of its values, as W&B logs them."""
+    if array.ndim == 0:
+        return convert_value(array.item(), name)
+    from mytrack._internal.media.histogram import Histogram
+
+    return _media_descriptor(Histogram(array, num_bins=TENSOR_HISTOGRAM_BINS), name, media)
 
 
 def _media_descriptor(value: Media, name: str, media: MediaBatch | None) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Callbacks for training libraries that do not log to W&B on their own (Keras)."""
