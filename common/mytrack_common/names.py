@@ -1,4 +1,10 @@
-"""Run ids and readable default names (the SDK names offline runs, the service the others)."""
+"""Run ids, readable default names, and the rules names must follow.
+
+The SDK names offline runs, the service the others. The rules (W&B's, made
+strict where a name becomes part of a path) are checked twice: by the SDK at
+the call, naming the argument, and again by the service, which must not trust
+a client (an entity, project or run id ends up in folder and file names).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,17 @@ import secrets
 import string
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# fullmatch, not ``^...$``: ``$`` also matches before a final newline ("abc\n").
+_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_WRITER_RE = re.compile(r"[0-9a-f]{16}")
+# W&B refuses these in entity and project names: they split or escape URLs and paths.
+_NAME_FORBIDDEN = frozenset("/\\#?%:")
+MAX_NAME_LENGTH = 128
+RUN_ID_RULE = "1-128 letters, digits, '.', '_' or '-', and not '.' or '..'"
+NAME_RULE = (
+    "1-128 characters, none of / \\ # ? % : or control characters, "
+    "not '.' or '..', no leading or trailing spaces"
+)
 
 _ADJECTIVES = (
     "amber", "bold", "brave", "bright", "calm", "clever", "cosmic", "crisp", "daring",
@@ -41,4 +57,39 @@ def new_run_name() -> str:
 
 
 def is_valid_run_id(run_id: str) -> bool:
-    return bool(_ID_RE.match(run_id))
+    return run_id_problem(run_id) is None
+
+
+def run_id_problem(run_id: object) -> str | None:
+    """Why ``run_id`` is not a valid run id, or None."""
+    if not isinstance(run_id, str):
+        return f"expected a string, got {type(run_id).__name__}"
+    if not _ID_RE.fullmatch(run_id) or run_id in (".", ".."):
+        return f"{run_id[:200]!r} is invalid: use {RUN_ID_RULE}"
+    return None
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` is not a valid entity or project name, or None."""
+    if not isinstance(name, str):
+        return f"expected a string, got {type(name).__name__}"
+    if not name:
+        return "must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"{name[:40]!r}... is {len(name)} characters long: at most {MAX_NAME_LENGTH}"
+    bad = sorted({c for c in name if c in _NAME_FORBIDDEN or not c.isprintable()})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return f"{name!r} contains {shown}: use {NAME_RULE}"
+    if name in (".", "..") or name != name.strip():
+        return f"{name!r} is invalid: use {NAME_RULE}"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{name!r} is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def is_valid_writer_id(writer_id: str) -> bool:
+    """The form `new_writer_id` makes: the service joins it into a WAL file name."""
+    return bool(_WRITER_RE.fullmatch(writer_id))

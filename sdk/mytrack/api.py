@@ -18,8 +18,9 @@ from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.encode import dumps
-from mytrack.errors import InvalidValueError, RunNotFoundError
+from mytrack.errors import InvalidTypeError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
+from mytrack_common.names import name_problem, run_id_problem
 from mytrack_proto import mytrack_pb2 as pb
 
 HISTORY_STREAMS = ("history", "system")
@@ -61,7 +62,7 @@ class Api:
         """
         entity, project = self._project_path(path)
         request = pb.ListRunsRequest(
-            entity=entity, project=project, filters_json=dumps(dict(filters)) if filters else b""
+            entity=entity, project=project, filters_json=_filters_json(filters)
         )
         response: pb.ListRunsResponse = self._rpc().call("ListRuns", request)
         return [ApiRun(self, info) for info in response.runs]
@@ -138,6 +139,7 @@ class Api:
             parts = [self.default_entity, *parts]
         if len(parts) != 3:
             raise InvalidValueError(f"run path must be 'entity/project/run_id', got {path!r}")
+        _check_path(path, parts[0], parts[1], parts[2])
         return pb.RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
 
     def _project_path(self, path: str | None) -> tuple[str, str]:
@@ -148,7 +150,30 @@ class Api:
             return self.default_entity, parts[0]
         if len(parts) != 2:
             raise InvalidValueError(f"project path must be 'entity/project', got {path!r}")
+        _check_path(path, parts[0], parts[1])
         return parts[0], parts[1]
+
+
+def _check_path(path: object, entity: str, project: str, run_id: str | None = None) -> None:
+    """The same name rules as ``init()``: a bad part is named, not sent."""
+    for what, name in (("entity", entity), ("project", project)):
+        problem = name_problem(name)
+        if problem is not None:
+            raise InvalidValueError(f"path {path!r}: {what} {problem}")
+    if run_id is not None and (problem := run_id_problem(run_id)) is not None:
+        raise InvalidValueError(f"path {path!r}: run id {problem}")
+
+
+def _filters_json(filters: object) -> bytes:
+    """Refuses at the call what the service could not read (the service checks the rest)."""
+    if not filters:
+        return b""
+    if not isinstance(filters, Mapping):
+        raise InvalidTypeError(f"filters must be a dict, got {type(filters).__name__}")
+    try:
+        return dumps(dict(filters))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"filters cannot be sent as JSON: {exc}") from None
 
 
 class ApiRun:

@@ -33,7 +33,7 @@ from mytrack._internal.run.config import Config, ConfigStatic
 from mytrack._internal.run.metric import Metric, make_metric
 from mytrack._internal.run.status import RunStatus
 from mytrack._internal.run.summary import Summary
-from mytrack._internal.run.values import check_log_data
+from mytrack._internal.run.values import check_log_data, check_text
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.sender import Sender
@@ -249,12 +249,15 @@ class Run:
     def tags(self, value: Any) -> None:
         if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
             raise InvalidTypeError("tags must be a sequence of non-empty strings")
+        for tag in value:
+            check_text(tag, "run.tags")
         self._tags = tuple(value)
         self._enqueue(encode.run_update_record(tags=list(self._tags)))
 
     def _set_field(self, field: str, value: Any) -> str:
         if not isinstance(value, str):
             raise InvalidTypeError(f"run.{field} must be a string, got {type(value).__name__}")
+        check_text(value, f"run.{field}")
         self._enqueue(encode.run_update_record(**{field: value}))
         return value
 

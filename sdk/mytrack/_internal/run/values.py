@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mytrack._internal.media.base import Media
-from mytrack.errors import InvalidKeyError, InvalidTypeError
+from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError
 
 if TYPE_CHECKING:
     from mytrack._internal.media.run_files import MediaBatch, MediaSink
@@ -50,9 +50,34 @@ def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
             )
         if not key or key[0] == "_":
             _bad_key(key)
-        if type(value) not in _PLAIN:
+        if not key.isascii():
+            check_text(key, "log() key", key=True)
+        kind = type(value)
+        if kind not in _PLAIN:
             return _convert_with_media(data, media)
+        if kind is str and not value.isascii():
+            check_text(value, f"key {key!r}")
     return dict(data)
+
+
+def check_text(text: str, what: str, key: bool = False) -> str:
+    """Refuses a string that cannot be encoded as UTF-8 (a lone surrogate).
+
+    Such a string passes JSON but nothing after it: the wire, the store and
+    the UI all need UTF-8, so it is refused here, where the caller can fix it.
+    ``isascii()`` first keeps the common case at one C-speed scan.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        error = InvalidKeyError if key else InvalidValueError
+        raise error(
+            f"{what}: {text[:80]!r} is not valid Unicode text (a lone surrogate "
+            f"{text[exc.start]!r} at position {exc.start}); keys and strings must encode as UTF-8"
+        ) from None
+    return text
 
 
 def _convert_with_media(data: Mapping[Any, Any], media: MediaSink | None) -> dict[str, Any]:
@@ -73,7 +98,7 @@ def check_key(key: Any, where: str) -> str:
         raise InvalidTypeError(f"{where} keys must be strings, got {type(key).__name__} ({key!r})")
     if not key or key[0] == "_":
         _bad_key(key)
-    return key
+    return check_text(key, f"{where} key", key=True)
 
 
 def _bad_key(key: str) -> None:
@@ -94,6 +119,8 @@ def _convert_dict(data: Mapping[Any, Any], prefix: str, media: MediaBatch | None
             check_key(key, "log()")
         elif not key:
             raise InvalidKeyError(f"empty key inside {prefix!r}")
+        else:
+            check_text(key, f"key inside {prefix!r}", key=True)
         out[key] = convert_value(value, f"{prefix}.{key}" if prefix else key, media)
     return out
 
@@ -105,7 +132,7 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any
     """
     kind = type(value)
     if kind in _PLAIN:
-        return value
+        return check_text(value, f"key {name!r}") if kind is str else value
     if isinstance(value, Mapping):
         return _convert_dict(value, name, media)
     if kind is list or kind is tuple:
@@ -123,7 +150,9 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any
     for base in (bool, int, float, str):  # subclasses of the plain types
         if isinstance(value, base):
             # base.__str__/__int__... of the base class, not the subclass's override
-            return str.__str__(value) if base is str else base(value)
+            if base is str:
+                return check_text(str.__str__(value), f"key {name!r}")
+            return base(value)
     if hasattr(value, "savefig") and hasattr(value, "get_size_inches"):  # a matplotlib figure
         from mytrack._internal.media.image import Image
 
@@ -156,7 +185,10 @@ def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None =
     if array.dtype.kind in "biufc" and array.dtype.kind != "c":
         return array.tolist()
     if array.dtype.kind in "US":
-        return array.astype(str).tolist()
+        texts = array.astype(str).tolist()
+        for i, text in enumerate(array.astype(str).ravel().tolist()):
+            check_text(text, f"key {name!r} element {i}")
+        return texts
     if array.dtype.kind == "O":
         return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(array.tolist())]
     raise InvalidTypeError(
