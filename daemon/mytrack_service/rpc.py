@@ -175,7 +175,7 @@ class TrackerService(pb_grpc.TrackerServicer):
             active_runs=self.live_runs.active_runs(), records_received=self.live_runs.records_received,
             records_applied=self.live_runs.records_applied, version=__version__,
             store=self.store_label, last_applied_time=self.applier.last_applied_time,
-            last_error=self.applier.last_error,
+            last_error=self.applier.last_error or self.applier.quarantine.last_note,
             web_base=self.web_base, web_token=self.web_token,
         )
         key = _key(request.run) if request.run.run_id else None

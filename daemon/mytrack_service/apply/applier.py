@@ -6,6 +6,12 @@ the run's assembly, and commits the resulting rows, run fields and the new WAL
 positions in one store transaction. If the store fails, the run's in-memory
 state is reloaded from the last committed batch and the cycle is retried
 later with backoff, so nothing is applied twice or skipped.
+
+A record that cannot be decoded or applied (the same way on every try) is
+quarantined instead (apply/quarantine.py): kept aside, reported and skipped,
+so that it never blocks the records after it. A failure of the store write
+itself cannot name its record, so the run is then applied one record per
+batch for a while, which pins the bad one down.
 """
 
 from __future__ import annotations
@@ -17,14 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mytrack_common.wal import MAGIC, read_entries
+from mytrack_common.wal import MAGIC, WalEntry, read_entries
+from mytrack_service.apply import quarantine
 from mytrack_service.apply.assembly import RunAssembly
-from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
+from mytrack_service.apply.decode import (
+    DecodeError,
+    EnvironmentEvent,
+    Event,
+    ExitEvent,
+    LogColumns,
+    decode,
+)
 from mytrack_service.apply.metric_definitions import combine_nodes
-from mytrack_service.blobs.base import BlobStore
+from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
 from mytrack_service.query import artifacts
-from mytrack_service.store.base import Batch, StoreError, WriterPosition
+from mytrack_service.store.base import Batch, RunKey, StoreError, WriterPosition
 
 logger = logging.getLogger("mytrack_service.apply.applier")
 
@@ -36,6 +50,15 @@ _COLUMNAR_CALL_WEIGHT = 0.5
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05
+# Batches of one record after a store write failed for a reason that is not
+# the store's (a value it cannot take): enough to reach and pin the bad record.
+_ISOLATED_BATCHES = 64
+# Failures that say nothing about the record: retried, never quarantined.
+_TRANSIENT = (StoreError, BlobError, OSError)
+
+
+class _Quarantined(Exception):
+    """A record was quarantined mid-batch: the batch is redone without it."""
 
 
 def _combine_aggregates(fields: dict[str, Any]) -> None:
@@ -49,6 +72,8 @@ class _Budget:
 
     calls: float = 0.0  # log() calls, weighted
     records: int = 0
+    isolated: bool = False  # one record per batch (see _ISOLATED_BATCHES)
+    last: tuple[WriterSession, WalEntry] | None = None  # the record read last
 
 
 class Applier:
@@ -67,6 +92,8 @@ class Applier:
         # Alerts committed to the store, to deliver (after the commit: a batch
         # redone after a store failure does not deliver twice).
         self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
+        self.quarantine = quarantine.Quarantine()
+        self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
 
     def start(self) -> None:
         self._thread.start()
@@ -121,6 +148,9 @@ class Applier:
                 more |= self._apply(session)
             except StoreError:
                 raise
+            except _Quarantined:
+                session.needs_reload = True  # redone at once, without the record
+                more = True
             except Exception:  # noqa: BLE001 - one bad run must not stop the others
                 logger.exception("applying %s failed; will retry", session.key.path)
                 session.needs_reload = True
@@ -131,7 +161,7 @@ class Applier:
         if session.needs_reload:
             self._reload(session)
         positions: list[tuple[WriterSession, WriterPosition]] = []
-        budget = _Budget()
+        budget = _Budget(isolated=session.key in self._isolated)
         more = False
         for writer in list(session.writers.values()):
             if writer.state is not WriterState.OPEN and writer.applied_offset >= writer.durable_size:
@@ -158,9 +188,14 @@ class Applier:
         )
         try:
             conflicts = out.conflicts + self.live_runs.store.write_batch(batch)
-        except StoreError:
+        except _TRANSIENT:
             session.needs_reload = True
             raise
+        except Exception as exc:
+            session.needs_reload = True
+            self._write_failed(session, budget, exc)
+            raise
+        self._isolated_done(session.key)
         if conflicts:
             self._conflicted(session, conflicts, out.warnings)
         self._committed(positions, budget.records, out.warnings)
@@ -186,24 +221,76 @@ class Applier:
         for entry in read_entries(writer.wal_path, start=position.applied_offset):
             if entry.end > writer.durable_size:
                 return False
-            if budget.calls >= _MAX_CALLS_PER_BATCH:
+            if budget.calls >= _MAX_CALLS_PER_BATCH or (budget.isolated and budget.records):
                 return True
             position.applied_offset = entry.end
+            if self.quarantine.contains(writer.wal_path, entry.offset):
+                self._report(session, writer, entry, "")  # its error is on file
+                continue
             try:
                 seq, events = decode(entry.payload)
             except DecodeError as exc:
-                self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
+                self._report(session, writer, entry, str(exc))
                 continue
             if seq <= position.applied_seq:
                 continue  # applied before a restart
             position.applied_seq = seq
             budget.records += 1
-            for event in events:
-                session.assembly.apply(event)
-                budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
-                if isinstance(event, ExitEvent):
-                    position.closed = True
+            budget.last = (writer, entry)
+            self._apply_events(session, writer, entry, events, position, budget)
         return False
+
+    def _apply_events(
+        self, session: RunSession, writer: WriterSession, entry: WalEntry, events: list[Event],
+        position: WriterPosition, budget: _Budget,
+    ) -> None:
+        for event in events:
+            try:
+                session.assembly.apply(event)
+            except _TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any bug in a record's handling
+                # The assembly may be half-changed: the batch is redone from the
+                # last commit, and this record is skipped then.
+                self.quarantine.add(writer.wal_path, writer.writer_id, entry.offset, entry.end,
+                                    entry.payload, f"cannot apply: {type(exc).__name__}: {exc}")
+                raise _Quarantined from exc
+            budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
+            if isinstance(event, ExitEvent):
+                position.closed = True
+
+    def _report(self, session: RunSession, writer: WriterSession, entry: WalEntry, error: str) -> None:
+        """Keeps a skipped record aside and tells the run's metadata, status and writer."""
+        record = self.quarantine.add(
+            writer.wal_path, writer.writer_id, entry.offset, entry.end, entry.payload, error
+        )
+        session.assembly.apply(
+            EnvironmentEvent(quarantine.listed(session.assembly.metadata, record))
+        )
+        session.assembly.out.warnings.append(
+            f"the service could not apply a record of this run and skipped it ({record.error}); "
+            "it is kept beside the run's WAL"
+        )
+        self._note_error(self.quarantine.last_note)
+
+    def _write_failed(self, session: RunSession, budget: _Budget, exc: Exception) -> None:
+        """A store write failed for a reason that is not the store's: find the record."""
+        if budget.isolated and budget.records == 1 and budget.last is not None:
+            writer, entry = budget.last
+            self.quarantine.add(writer.wal_path, writer.writer_id, entry.offset, entry.end,
+                                entry.payload, f"the store refused it: {type(exc).__name__}: {exc}")
+            raise _Quarantined from exc
+        logger.warning("writing a batch of %s failed (%s): applying it record by record",
+                       session.key.path, exc)
+        self._isolated[session.key] = _ISOLATED_BATCHES
+
+    def _isolated_done(self, key: RunKey) -> None:
+        left = self._isolated.get(key)
+        if left is not None:
+            if left <= 1:
+                del self._isolated[key]
+            else:
+                self._isolated[key] = left - 1
 
     @staticmethod
     def _conflicted(session: RunSession, conflicts: int, warnings: list[str]) -> None:
