@@ -93,3 +93,36 @@ def name_problem(name: object) -> str | None:
 def is_valid_writer_id(writer_id: str) -> bool:
     """The form `new_writer_id` makes: the service joins it into a WAL file name."""
     return bool(_WRITER_RE.fullmatch(writer_id))
+
+
+MAX_ENTRY_NAME = 4096
+
+
+def entry_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a file inside an artifact (or a saved file), or None.
+
+    A valid name is a relative "/"-separated path that stays inside the folder it
+    is downloaded to on any OS: no absolute path or drive letter, no ``..``
+    segment, no backslash (a separator on Windows), no NUL or other control
+    character, valid Unicode. The SDK checks it when an entry is added, the
+    service when it stores a manifest, and the SDK again before it writes a file.
+    """
+    if not isinstance(name, str):
+        return f"expected a string, got {type(name).__name__}"
+    if not name.strip("/."):
+        return "must name a file"
+    if len(name) > MAX_ENTRY_NAME:
+        return f"is {len(name)} characters long: at most {MAX_ENTRY_NAME}"
+    if "\\" in name:
+        return "contains a backslash: use '/' between folders"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "must be a relative path"
+    if any(not c.isprintable() for c in name):
+        return "contains a control or non-printable character"
+    if ".." in name.split("/"):
+        return "contains a '..' segment"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (a lone surrogate)"
+    return None

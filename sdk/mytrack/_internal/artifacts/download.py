@@ -10,6 +10,7 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from mytrack.errors import ArtifactError
+from mytrack_common.names import entry_name_problem
 
 if TYPE_CHECKING:
     from mytrack._internal.artifacts.client import ArtifactService
@@ -25,12 +26,36 @@ def _matches(path: str, digest: str) -> bool:
         return False
 
 
+def entry_target(root: str, name: str) -> str:
+    """Where entry ``name`` goes under ``root``, or ArtifactError if that is outside it.
+
+    Checked by name rule and by the resolved path (a symlink inside ``root``
+    that leads out of it counts as outside).
+    """
+    problem = entry_name_problem(name)
+    if problem is not None:
+        raise ArtifactError(f"refusing to download artifact entry {name!r}: the name {problem}")
+    target = os.path.join(root, *name.split("/"))
+    base = os.path.realpath(root)
+    resolved = os.path.realpath(target)
+    if os.path.commonpath([base, resolved]) != base or resolved == base:
+        raise ArtifactError(
+            f"refusing to download artifact entry {name!r}: it resolves to {resolved}, "
+            f"outside {root}")
+    return target
+
+
 def download_entries(service: ArtifactService, entries: list[ArtifactManifestEntry], root: str,
                      progress: bool = False) -> None:
-    """Writes each entry under ``root``; a file already there with the right digest is kept."""
+    """Writes each entry under ``root``; a file already there with the right digest is kept.
+
+    Raises:
+        ArtifactError: an entry whose name would put it outside ``root`` (a
+            manifest stored by someone else is not trusted); nothing is written then.
+    """
     total = len(entries)
-    for number, entry in enumerate(entries, 1):
-        target = os.path.join(root, *entry.path.split("/"))
+    targets = [entry_target(root, entry.path) for entry in entries]  # all checked first
+    for number, (entry, target) in enumerate(zip(entries, targets, strict=True), 1):
         if progress:
             sys.stderr.write(f"\rmytrack: downloading {number}/{total} {entry.path[:60]:<60}")
         if entry.ref.startswith("s3://"):
