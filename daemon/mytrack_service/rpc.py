@@ -21,6 +21,7 @@ from mytrack_service import __version__
 from mytrack_service.apply.applier import Applier
 from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
+from mytrack_service.ingest.open_rules import open_request_problem
 from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.query import artifacts, console_file, limits
 from mytrack_service.query.filters import FilterError, matcher
@@ -132,6 +133,9 @@ class TrackerService(pb_grpc.TrackerServicer):
     # -- control ----------------------------------------------------------------
 
     def OpenRun(self, request: pb.OpenRunRequest, context: grpc.ServicerContext) -> pb.OpenRunResponse:
+        problem = open_request_problem(request)  # defence in depth: the SDK checked too
+        if problem is not None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"cannot open the run: {problem}")
         try:
             config = json.loads(request.config_json or b"{}")
         except ValueError:
