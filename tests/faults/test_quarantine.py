@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,10 @@ import mytrack
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.launcher import connect
 from mytrack_proto import mytrack_pb2 as pb
+from mytrack_service.apply.applier import Applier
+from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest, WriterSession
+from mytrack_service.store.base import Batch, RunKey
+from mytrack_service.store.memory import MemoryStore
 
 QUIET = mytrack.Settings(quiet=True)
 
@@ -96,3 +103,84 @@ def test_record_the_assembly_fails_on_is_quarantined_and_the_batch_redone(projec
     assert api_run.state == "finished"
     assert api_run.metadata["quarantined_count"] == 1
     assert "cannot apply" in api_run.metadata["quarantined_records"][0]["error"]
+
+
+class _PoisonedStore(MemoryStore):
+    """Refuses, like a store that cannot encode a value, any batch that holds "poison"
+    anywhere (rows, or the run's fields, where the assembly's snapshot keeps a pending row)."""
+
+    def write_batch(self, batch: Batch) -> int:
+        if "poison" in repr(batch):
+            raise ValueError("the store cannot take this value")
+        return super().write_batch(batch)
+
+
+def _open_writer(live_runs: LiveRuns, tmp_path: Path) -> WriterSession:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    live_runs.open_run(OpenRequest(
+        key=RunKey("e", "p", "r1"), writer_id="0123456789abcdef", name="n", group="", job_type="",
+        tags=[], notes="", config={}, resume="", run_dir=str(run_dir), start_time=time.time(),
+        pid=os.getpid(), host=socket.gethostname(), sweep_id="",
+    ))
+    return live_runs.writers["0123456789abcdef"]
+
+
+def test_a_batch_the_store_refuses_is_applied_record_by_record_and_the_bad_record_quarantined(
+    tmp_path: Path,
+) -> None:
+    """The store's refusal cannot name its record: the applier goes one record per
+    batch, pins the bad one, quarantines it, and applies all the others."""
+    live_runs = LiveRuns(_PoisonedStore(), str(tmp_path))
+    writer = _open_writer(live_runs, tmp_path)
+    key, run_dir = writer.key, tmp_path / "run"
+    values: list[Any] = [0, 1, "poison", 3, 4]
+    records = [encode.log_batch(seq, [({"x": v}, step, None, time.time())])
+               for seq, (step, v) in enumerate(enumerate(values), 1)]
+    live_runs.append(writer, 1, records)
+    applier = Applier(live_runs)
+    deadline = time.monotonic() + 10
+    while writer.applied_seq < len(values) and time.monotonic() < deadline:
+        try:
+            applier.cycle()
+        except ValueError:
+            pass  # the first, whole batch: refused, then applied record by record
+
+    rows = list(live_runs.store.read_history(key))
+    # Step 4 stays the pending row (no later step or exit commits it): all else is applied.
+    assert writer.applied_seq == len(values)
+    assert [(row["_step"], row["x"]) for row in rows] == [(0, 0), (1, 1), (3, 3)]
+    run = live_runs.store.get_run(key)
+    assert run is not None and run.metadata["quarantined_count"] == 1
+    assert "store refused" in run.metadata["quarantined_records"][0]["error"]
+    [kept] = list(run_dir.glob("*.wal.quarantine"))
+    assert b"poison" in base64.b64decode(json.loads(kept.read_text())["payload"])
+
+
+class _BrokenStore(MemoryStore):
+    """Refuses every batch with rows: the fault is the store's, not a record's."""
+
+    def write_batch(self, batch: Batch) -> int:
+        if batch.rows:
+            raise ValueError("the store is broken")
+        return super().write_batch(batch)
+
+
+def test_a_store_that_refuses_every_record_is_retried_not_used_to_quarantine_the_run(
+    tmp_path: Path,
+) -> None:
+    """After a few refused records in a row the applier stops quarantining: the rest stay
+    in the WAL, unapplied, to be retried once the store takes them."""
+    live_runs = LiveRuns(_BrokenStore(), str(tmp_path))
+    writer = _open_writer(live_runs, tmp_path)
+    live_runs.append(writer, 1, [encode.log_batch(seq, [({"x": seq}, seq, None, time.time())])
+                                 for seq in range(1, 11)])
+    applier = Applier(live_runs)
+    for _ in range(40):
+        try:
+            applier.cycle()
+        except ValueError:
+            pass
+    assert applier.quarantine.count == 3
+    assert writer.applied_seq == 1  # the first record (no row yet) is all that committed
+    assert "refuses every record" in applier.last_error

@@ -55,6 +55,10 @@ _COALESCE_SECONDS = 0.05
 _ISOLATED_BATCHES = 64
 # Failures that say nothing about the record: retried, never quarantined.
 _TRANSIENT = (StoreError, BlobError, OSError)
+# Records of one run the store refused one after another: past this, the fault
+# is the store's or the service's (every record fails), not a record's, so the
+# batch is retried instead of quarantining the whole run record by record.
+_MAX_REFUSED_IN_A_ROW = 3
 
 
 class _Quarantined(Exception):
@@ -94,6 +98,7 @@ class Applier:
         self.on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
+        self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
 
     def start(self) -> None:
         self._thread.start()
@@ -275,7 +280,13 @@ class Applier:
 
     def _write_failed(self, session: RunSession, budget: _Budget, exc: Exception) -> None:
         """A store write failed for a reason that is not the store's: find the record."""
+        refused = self._refused.get(session.key, 0)
         if budget.isolated and budget.records == 1 and budget.last is not None:
+            if refused >= _MAX_REFUSED_IN_A_ROW:
+                self._note_error(f"the store refuses every record of {session.key.path} ({exc}); "
+                                 "retrying, not quarantining")
+                return
+            self._refused[session.key] = refused + 1
             writer, entry = budget.last
             self.quarantine.add(writer.wal_path, writer.writer_id, entry.offset, entry.end,
                                 entry.payload, f"the store refused it: {type(exc).__name__}: {exc}")
@@ -285,6 +296,7 @@ class Applier:
         self._isolated[session.key] = _ISOLATED_BATCHES
 
     def _isolated_done(self, key: RunKey) -> None:
+        self._refused.pop(key, None)
         left = self._isolated.get(key)
         if left is not None:
             if left <= 1:
