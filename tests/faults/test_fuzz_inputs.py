@@ -217,6 +217,13 @@ def test_save_glob_stays_inside_the_run(run: mytrack.Run, glob: str, base: str |
             os.path.realpath(path).startswith(files)
 
 
+def test_save_of_a_file_whose_name_is_not_utf8_is_refused(run: mytrack.Run, tmp_path: Path) -> None:
+    """os.listdir makes a surrogate of an undecodable byte; save() names the file instead of failing raw."""
+    os.close(os.open(os.path.join(os.fsencode(tmp_path), b"\xff.txt"), os.O_CREAT | os.O_WRONLY, 0o600))
+    with pytest.raises(errors.InvalidValueError, match="not valid UTF-8"):
+        run.save(str(tmp_path / "*.txt"), base_path=str(tmp_path), policy="now")
+
+
 @FEW
 @given(name=TEXT)
 def test_restore_name(run: mytrack.Run, name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -285,6 +292,8 @@ def test_accepted_log_config_and_summary_read_back_equal(run: mytrack.Run) -> No
     for key, value in _summary.items():
         assert _same(read.summary.get(key), value), (key, value, read.summary.get(key))
     assert read.state == "finished"
+    # Nothing accepted at a call (define_metric, save... included) was refused by the service.
+    assert "quarantined_count" not in read.metadata, read.metadata.get("quarantined_records")
 
 
 def test_service_alive_and_earlier_run_intact(earlier_run: str) -> None:
