@@ -303,9 +303,15 @@ class Artifact:
             if not entry.ref and entry.local_path:
                 data["local"] = stage(entry.local_path, entry.digest, staging_root)
             entries.append(data)
-        return {"name": self._name, "type": self._type, "description": self.description,
-                "metadata": self.metadata, "tags": list(self.tags), "entries": entries,
-                "digest": digest_of(entries)}
+        from mytrack._internal.run.values import check_texts
+
+        described = {"name": self._name, "type": self._type, "description": self.description,
+                     "metadata": self.metadata, "tags": list(self.tags),
+                     "aliases": list(self.aliases)}
+        for what, value in described.items():
+            check_texts(value, f"artifact {what}")
+        described.pop("aliases")  # the caller sends them (log_artifact(aliases=...) wins)
+        return {**described, "entries": entries, "digest": digest_of(entries)}
 
     # -- after logging / fetching ------------------------------------------------
 

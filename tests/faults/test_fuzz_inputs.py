@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mytrack
@@ -170,6 +170,7 @@ def test_settings(field: str, value: Any) -> None:
 
 @FEW
 @given(project=TEXT, run_id=st.one_of(st.none(), TEXT), name=st.one_of(st.none(), TEXT))
+@example(project="fuzz ü.v2", run_id="id.1-a_b", name="a name ü")
 def test_init_names_and_ids_open_runs_that_read_back(
     project: str, run_id: str | None, name: str | None, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -247,6 +248,30 @@ def test_artifact_names(name: str, kind: str, entry: str, tmp_path_factory: pyte
         path = added[0].path
         assert path and not path.startswith("/") and ".." not in path.split("/")
         assert "\\" not in path and "\x00" not in path
+
+
+@FEW
+@given(name=TEXT, kind=TEXT, entry=TEXT, metadata=st.dictionaries(TEXT, SCALARS, max_size=2))
+@example(name="data ü", kind="data-set", entry="dir/名前.txt", metadata={"k": "ü", "n": None})
+def test_logged_artifact_reads_back(run: mytrack.Run, name: str, kind: str, entry: str,
+                                    metadata: dict[str, Any],
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An artifact accepted at every call is stored, and reads back with its entry and metadata."""
+    source = tmp_path_factory.mktemp("fuzz-logged") / "content.txt"
+    source.write_text("content")
+    made: list[Any] = []
+
+    def log() -> None:
+        artifact = mytrack.Artifact(name, kind, metadata=metadata)
+        made.append(artifact.add_file(str(source), name=entry).path)
+        run.log_artifact(artifact).wait()
+
+    if not _accepted(log):
+        return
+    read = mytrack.Api().artifact(f"{run.entity}/{PROJECT}/{name}:latest")
+    assert (read.name.split(":")[0], read.type) == (name, kind)
+    assert [e.path for e in read.manifest] == made
+    assert _same(read.metadata, metadata)
 
 
 # -- read-API filters ------------------------------------------------------------------------------

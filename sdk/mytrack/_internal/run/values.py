@@ -93,6 +93,24 @@ def _convert_with_media(data: Mapping[Any, Any], media: MediaSink | None) -> dic
     return out
 
 
+def check_texts(value: Any, where: str) -> None:
+    """`check_text` on every key and string inside ``value`` (iterative: any depth).
+
+    For what is sent as JSON without conversion (an artifact's metadata): JSON
+    carries a lone surrogate, the service cannot store it.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            check_text(item, where)
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def check_key(key: Any, where: str) -> str:
     if type(key) is not str:
         raise InvalidTypeError(f"{where} keys must be strings, got {type(key).__name__} ({key!r})")
