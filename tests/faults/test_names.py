@@ -104,3 +104,8 @@ def test_service_refuses_a_raw_open_run_that_breaks_a_rule(
 def test_service_accepts_a_raw_open_run_that_follows_the_rules(tmp_path: Path) -> None:
     reply: pb.OpenRunResponse = mytrack.Api()._rpc().call("OpenRun", _open(tmp_path))
     assert reply.wal_path.startswith(str(tmp_path)) and reply.run.state == "running"
+
+
+def test_service_refuses_a_raw_open_run_whose_config_is_not_valid_unicode(tmp_path: Path) -> None:
+    with pytest.raises(errors.InvalidValueError, match="config"):
+        mytrack.Api()._rpc().call("OpenRun", _open(tmp_path, config_json=b'{"k\\udcff": 1}'))

@@ -10,6 +10,7 @@ with INVALID_ARGUMENT and a message naming the field.
 
 from __future__ import annotations
 
+import json
 import os
 
 from mytrack_common.names import is_valid_writer_id, name_problem, run_id_problem
@@ -28,6 +29,8 @@ def open_request_problem(request: pb.OpenRunRequest) -> str | None:
             return f"{field} {problem}"
     if not is_valid_writer_id(request.writer_id):
         return f"writer id {request.writer_id[:100]!r} is not 16 lowercase hex digits"
+    if not _utf8_json(request.config_json):
+        return "config holds a key or string that is not valid Unicode (a lone surrogate)"
     if request.run_dir:
         problem = _path_problem(request.run_dir)
         if problem is not None:
@@ -44,6 +47,22 @@ def open_request_problem(request: pb.OpenRunRequest) -> str | None:
         if problem is not None:
             return f"adopt_wal {request.adopt_wal[:300]!r} {problem}"
     return None
+
+
+def _utf8_json(data: bytes) -> bool:
+    """False for JSON whose strings UTF-8 cannot encode (the store could not take them).
+
+    Invalid JSON passes here: OpenRun answers that itself, naming it.
+    """
+    if b"\\u" not in data:  # only an escape can make a lone surrogate
+        return True
+    try:
+        json.dumps(json.loads(data), ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (ValueError, RecursionError):
+        return True
+    return True
 
 
 def _path_problem(path: str) -> str | None:
