@@ -142,3 +142,42 @@ def test_ui_tilde_filter_is_linear_too(evil_project: str) -> None:
         urllib.request.urlopen(f"{status.web_base}/api/projects/{entity}/{evil_project}/runs?{bad}",
                                timeout=30)
     assert refused.value.code == 400 and b"RE2" in refused.value.read()
+
+
+def test_a_flood_of_queries_leaves_acks_flowing_and_busy_ones_are_refused_clearly(evil_project: str) -> None:
+    """16 clients querying at once share the query pool's two threads (more than it
+    queues get a clear 'busy' error); another client's acks stay well under a second."""
+    writer = mytrack.init(project="query-isolation-flood", settings=QUIET)
+    acks: list[tuple[float, float]] = []
+    stop = threading.Event()
+    ack_thread = threading.Thread(target=_ack_latencies, args=(writer, stop, acks))
+    ack_thread.start()
+    outcomes: list[str] = []
+    heavy = {"$or": [{"name": {"$regex": f"(a+)+{i}$"}} for i in range(20)]}
+
+    def query() -> None:
+        api = mytrack.Api()
+        for _ in range(5):
+            try:
+                outcomes.append(str(len(api.runs(evil_project, filters=heavy))))
+            except errors.CommError as exc:  # over the pool's queue: refused, named
+                assert "queries already" in str(exc)
+                outcomes.append("busy")
+
+    started = time.monotonic()
+    clients = [threading.Thread(target=query) for _ in range(16)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=60)
+    took = time.monotonic() - started
+    stop.set()
+    ack_thread.join(timeout=30)
+    writer.finish()
+
+    assert len(outcomes) == 80 and set(outcomes) <= {"0", "busy"}
+    latencies = [latency for when, latency in acks if started <= when <= started + took]
+    assert latencies and max(latencies) < 1.0, f"an ack took {max(latencies):.2f} s"
+    print(f"\n80 heavy queries from 16 clients in {took:.2f} s ({outcomes.count('busy')} refused as "
+          f"busy); ack latency meanwhile median {statistics.median(latencies) * 1000:.1f} ms, "
+          f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} acks")
