@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import mytrack
+from mytrack import errors
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.launcher import connect
 from mytrack_proto import mytrack_pb2 as pb
@@ -48,6 +49,31 @@ def _quarantine_files(run: mytrack.Run) -> list[Path]:
     while not list(folder.glob(f"run-{run.id}-*.wal")) and folder != folder.parent:
         folder = folder.parent
     return sorted(folder.glob(f"run-{run.id}-*.wal.quarantine"))
+
+
+def test_issue_reproduction_lone_surrogate_key_is_refused_at_the_call(project: str) -> None:
+    """``run.log({"\\udcff": 1})`` raises InvalidKeyError naming UTF-8; the rows around
+    it are applied, and the run finishes (it used to stay running with 0 rows)."""
+    run = mytrack.init(project=project, settings=QUIET)
+    run.log({"good": 0})
+    with pytest.raises(errors.InvalidKeyError, match="UTF-8"):
+        run.log({"\udcff": 1})
+    with pytest.raises(errors.InvalidValueError, match="UTF-8"):
+        run.log({"text": "a\ud800b"})
+    with pytest.raises(errors.InvalidKeyError, match="UTF-8"):
+        run.config["\udcff"] = 1
+    with pytest.raises(errors.InvalidValueError, match="UTF-8"):
+        run.summary["s"] = "\udcff"
+    with pytest.raises(errors.InvalidValueError, match="UTF-8"):
+        run.tags = ("ok", "\udcff")
+    with pytest.raises(errors.InvalidValueError, match="UTF-8"):
+        run.name = "\udcff"
+    run.log({"good": 1})
+    run.finish()
+
+    assert _rows(run.path) == [{"good": 0, "_step": 0}, {"good": 1, "_step": 1}]
+    api_run = mytrack.Api().run(run.path)
+    assert api_run.state == "finished" and "quarantined_count" not in api_run.metadata
 
 
 def test_lone_surrogate_summary_record_is_quarantined_and_later_records_applied(project: str) -> None:
