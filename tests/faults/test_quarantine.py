@@ -210,3 +210,21 @@ def test_a_store_that_refuses_every_record_is_retried_not_used_to_quarantine_the
     assert applier.quarantine.count == 3
     assert writer.applied_seq == 1  # the first record (no row yet) is all that committed
     assert "refuses every record" in applier.last_error
+
+
+def test_a_quarantined_artifact_call_answers_its_caller_with_the_failure_at_once(project: str) -> None:
+    """An artifact record the service cannot apply fails the SDK's wait with the reason,
+    instead of leaving it to wait out its timeout."""
+    run = mytrack.init(project=project, settings=QUIET)
+    calls = run._artifact_calls("log_artifact()")
+    # Past the SDK's checks: an action the service cannot take (its data is malformed).
+    client_id = calls._send("log", {"type": "t", "entries": []})  # no name: a KeyError
+    started = time.monotonic()
+    with pytest.raises(errors.ArtifactError, match="could not apply"):
+        result = calls._outcome(client_id, timeout=30)
+        if not result.get("ok"):
+            raise errors.ArtifactError(str(result.get("error")))
+    assert time.monotonic() - started < 10
+    run.log({"good": 0})
+    run.finish()
+    assert mytrack.Api().run(run.path).state == "finished"

@@ -27,6 +27,7 @@ from mytrack_common.wal import MAGIC, WalEntry, read_entries
 from mytrack_service.apply import quarantine
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import (
+    ArtifactEvent,
     DecodeError,
     EnvironmentEvent,
     Event,
@@ -38,6 +39,7 @@ from mytrack_service.apply.metric_definitions import combine_nodes
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
 from mytrack_service.query import artifacts
+from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import Batch, RunKey, StoreError, WriterPosition
 
 logger = logging.getLogger("mytrack_service.apply.applier")
@@ -272,11 +274,26 @@ class Applier:
         session.assembly.apply(
             EnvironmentEvent(quarantine.listed(session.assembly.metadata, record))
         )
+        self._fail_artifact_calls(session, entry, record.error)
         session.assembly.out.warnings.append(
             f"the service could not apply a record of this run and skipped it ({record.error}); "
             "it is kept beside the run's WAL"
         )
         self._note_error(self.quarantine.last_note)
+
+    @staticmethod
+    def _fail_artifact_calls(session: RunSession, entry: WalEntry, error: str) -> None:
+        """An SDK waits for the result of an artifact call: give it the failure now,
+        not after its timeout (the store keeps it under the call's client id)."""
+        try:
+            _, events = decode(entry.payload)
+        except DecodeError:
+            return  # nothing to answer: the client id is in the undecodable part
+        session.assembly.out.artifacts.extend(
+            ArtifactOp(event.action, event.client_id, session.key.path, {},
+                       error=f"the service could not apply this artifact record ({error})")
+            for event in events if isinstance(event, ArtifactEvent) and event.client_id
+        )
 
     def _write_failed(self, session: RunSession, budget: _Budget, exc: Exception) -> None:
         """A store write failed for a reason that is not the store's: find the record."""
