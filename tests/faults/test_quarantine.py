@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +25,9 @@ from mytrack import errors
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.launcher import connect
 from mytrack_proto import mytrack_pb2 as pb
-from mytrack_service.apply.applier import Applier
+from mytrack_service.apply.applier import Applier, _refused_value
 from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest, WriterSession
-from mytrack_service.store.base import Batch, RunKey
+from mytrack_service.store.base import Batch, RunKey, StoreError
 from mytrack_service.store.memory import MemoryStore
 
 QUIET = mytrack.Settings(quiet=True)
@@ -228,3 +229,40 @@ def test_a_quarantined_artifact_call_answers_its_caller_with_the_failure_at_once
     run.log({"good": 0})
     run.finish()
     assert mytrack.Api().run(run.path).state == "finished"
+
+
+def _chained(error: BaseException) -> StoreError:
+    try:
+        try:
+            raise error
+        except BaseException as exc:
+            raise StoreError("write_batch failed") from exc
+    except StoreError as store_error:
+        return store_error
+
+
+def test_store_errors_that_refuse_a_value_are_told_from_outages() -> None:
+    """A refused value (DB-API DataError, an encoding or type error) is pinned and
+    quarantined; an outage (locked, unreachable, disk) is retried, never quarantined."""
+
+    class DataError(Exception):  # psycopg's and sqlite3's name for it (PEP 249)
+        pass
+
+    assert _refused_value(_chained(DataError("PostgreSQL text fields cannot contain NUL")))
+    assert _refused_value(_chained(UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates")))
+    assert _refused_value(_chained(TypeError("not JSON serializable")))
+    assert not _refused_value(_chained(sqlite3.OperationalError("database is locked")))
+    assert not _refused_value(_chained(ConnectionRefusedError("connection refused")))
+    assert not _refused_value(StoreError("no run e/p/r"))
+
+
+def test_a_nul_in_a_key_is_refused_at_the_call_and_in_a_value_kept(project: str) -> None:
+    """PostgreSQL cannot keep NUL in a name: a key with one raises; a value keeps it."""
+    run = mytrack.init(project=project, settings=QUIET)
+    with pytest.raises(errors.InvalidKeyError, match="NUL"):
+        run.log({"a\x00b": 1})
+    with pytest.raises(errors.InvalidKeyError, match="NUL"):
+        run.config["c\x00"] = 1
+    run.log({"text": "a\x00b"})
+    run.finish()
+    assert _rows(run.path) == [{"text": "a\x00b", "_step": 0}]

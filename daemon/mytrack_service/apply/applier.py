@@ -63,6 +63,26 @@ _TRANSIENT = (StoreError, BlobError, OSError)
 _MAX_REFUSED_IN_A_ROW = 3
 
 
+def _refused_value(exc: BaseException) -> bool:
+    """Whether a store error says a value was refused (DB-API DataError, an encoding or
+    type error; e.g. PostgreSQL takes no NUL in text), which no retry can fix."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack and len(seen) < 16:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        if isinstance(item, (UnicodeError, TypeError)) or type(item).__name__ == "DataError":
+            return True
+        if isinstance(item, ValueError) and not isinstance(item, OSError):
+            return True
+        orig = getattr(item, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+        stack.extend([item.__cause__, item.__context__,
+                      orig if isinstance(orig, BaseException) else None])
+    return False
+
+
 class _Quarantined(Exception):
     """A record was quarantined mid-batch: the batch is redone without it."""
 
@@ -195,8 +215,10 @@ class Applier:
         )
         try:
             conflicts = out.conflicts + self.live_runs.store.write_batch(batch)
-        except _TRANSIENT:
+        except _TRANSIENT as exc:
             session.needs_reload = True
+            if _refused_value(exc):  # not an outage: this data can never be written
+                self._write_failed(session, budget, exc)
             raise
         except Exception as exc:
             session.needs_reload = True

@@ -50,7 +50,7 @@ def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
             )
         if not key or key[0] == "_":
             _bad_key(key)
-        if not key.isascii():
+        if not key.isascii() or "\x00" in key:
             check_text(key, "log() key", key=True)
         kind = type(value)
         if kind not in _PLAIN:
@@ -65,8 +65,11 @@ def check_text(text: str, what: str, key: bool = False) -> str:
 
     Such a string passes JSON but nothing after it: the wire, the store and
     the UI all need UTF-8, so it is refused here, where the caller can fix it.
-    ``isascii()`` first keeps the common case at one C-speed scan.
+    A key must not hold NUL either (PostgreSQL cannot keep it in a name); a
+    value may. ``isascii()`` first keeps the common case at one C-speed scan.
     """
+    if key and "\x00" in text:
+        raise InvalidKeyError(f"{what}: {text[:80]!r} contains a NUL character (\\x00)")
     if text.isascii():
         return text
     try:
