@@ -48,16 +48,29 @@ def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
             raise InvalidTypeError(
                 f"log() keys must be strings, got {type(key).__name__} ({key!r})"
             )
-        if not key or key[0] == "_":
-            _bad_key(key)
-        if not key.isascii() or "\x00" in key:
-            check_text(key, "log() key", key=True)
+        if key not in _CHECKED_KEYS:
+            _check_new_key(key)
         kind = type(value)
         if kind not in _PLAIN:
             return _convert_with_media(data, media)
         if kind is str and not value.isascii():
             check_text(value, f"key {key!r}")
     return dict(data)
+
+
+# Keys that passed the checks: a training loop logs the same few keys millions of
+# times, and a set lookup (the str's hash is cached) is the cheapest check there is.
+_CHECKED_KEYS: set[str] = set()
+_MAX_CHECKED_KEYS = 100_000
+
+
+def _check_new_key(key: str) -> None:
+    if not key or key[0] == "_":
+        _bad_key(key)
+    check_text(key, "log() key", key=True)
+    if len(_CHECKED_KEYS) >= _MAX_CHECKED_KEYS:
+        _CHECKED_KEYS.clear()  # bounded: a run logging ever-new keys pays the checks again
+    _CHECKED_KEYS.add(key)
 
 
 def check_text(text: str, what: str, key: bool = False) -> str:
