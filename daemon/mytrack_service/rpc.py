@@ -179,10 +179,13 @@ class TrackerService(pb_grpc.TrackerServicer):
             active_runs=self.live_runs.active_runs(), records_received=self.live_runs.records_received,
             records_applied=self.live_runs.records_applied, version=__version__,
             store=self.store_label, last_applied_time=self.applier.last_applied_time,
-            last_error=self.applier.last_error or self.applier.quarantine.last_note,
+            last_error=self.applier.last_error,
             web_base=self.web_base, web_token=self.web_token,
         )
         key = _key(request.run) if request.run.run_id else None
+        # Quarantined records: a run's own, or (the service's status) the latest of any.
+        response.last_error = response.last_error or self.applier.quarantine.note(
+            key.path if key is not None else None)
         try:
             files, size = self.transfers.pending(key)
         except StoreError as exc:  # Status must answer while the store is down

@@ -113,7 +113,13 @@ def test_quarantined_record_is_kept_with_its_bytes_and_reported_in_status(projec
     home = Path(mytrack.Settings().resolve().service_dir or "")
     client = connect(str(home), timeout=30)
     status: pb.StatusResponse = client.call("Status", pb.StatusRequest())
-    assert "quarantined" in status.last_error
+    assert "quarantined" in status.last_error  # the service's status: the latest of any run
+    key = pb.RunKey(entity=run.entity, project=run.project, run_id=run.id)
+    mine: pb.StatusResponse = client.call("Status", pb.StatusRequest(run=key))
+    assert "this run" in mine.last_error and "quarantined" in mine.last_error
+    other = pb.RunKey(entity=run.entity, project=run.project, run_id="someotherrun")
+    theirs: pb.StatusResponse = client.call("Status", pb.StatusRequest(run=other))
+    assert "quarantined" not in theirs.last_error  # another run's status is not this one's
 
 
 def test_record_the_assembly_fails_on_is_quarantined_and_the_batch_redone(project: str) -> None:

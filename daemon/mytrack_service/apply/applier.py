@@ -281,7 +281,7 @@ class Applier:
             except Exception as exc:  # noqa: BLE001 - any bug in a record's handling
                 # The assembly may be half-changed: the batch is redone from the
                 # last commit, and this record is skipped then.
-                self.quarantine.add(writer.wal_path, writer.writer_id, entry.offset, entry.end,
+                self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
                                     entry.payload, f"cannot apply: {type(exc).__name__}: {exc}")
                 raise _Quarantined from exc
             budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
@@ -291,7 +291,7 @@ class Applier:
     def _report(self, session: RunSession, writer: WriterSession, entry: WalEntry, error: str) -> None:
         """Keeps a skipped record aside and tells the run's metadata, status and writer."""
         record = self.quarantine.add(
-            writer.wal_path, writer.writer_id, entry.offset, entry.end, entry.payload, error
+            writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end, entry.payload, error
         )
         session.assembly.apply(
             EnvironmentEvent(quarantine.listed(session.assembly.metadata, record))
@@ -301,7 +301,6 @@ class Applier:
             f"the service could not apply a record of this run and skipped it ({record.error}); "
             "it is kept beside the run's WAL"
         )
-        self._note_error(self.quarantine.last_note)
 
     @staticmethod
     def _fail_artifact_calls(session: RunSession, entry: WalEntry, error: str) -> None:
@@ -327,7 +326,7 @@ class Applier:
                 return
             self._refused[session.key] = refused + 1
             writer, entry = budget.last
-            self.quarantine.add(writer.wal_path, writer.writer_id, entry.offset, entry.end,
+            self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
                                 entry.payload, f"the store refused it: {type(exc).__name__}: {exc}")
             raise _Quarantined from exc
         logger.warning("writing a batch of %s failed (%s): applying it record by record",

@@ -60,7 +60,8 @@ class Quarantine:
         self._offsets: dict[str, dict[int, str]] = {}
         self._logged: set[str] = set()  # writers already named in the service log
         self.count = 0  # records quarantined since the service started
-        self.last_note = ""  # for status
+        self.last_note = ""  # for the service's status
+        self._run_notes: dict[str, str] = {}  # run path -> for that run's status
 
     def contains(self, wal_path: str, offset: int) -> bool:
         """Whether the entry at ``offset`` of ``wal_path`` was quarantined (also before a restart)."""
@@ -73,8 +74,14 @@ class Quarantine:
                 offsets = self._offsets[wal_path] = _load(wal_path + SUFFIX)
             return offsets
 
+    def note(self, run: str | None = None) -> str:
+        """What status says: about ``run`` (its path), or about the service when None."""
+        with self._lock:
+            return self.last_note if run is None else self._run_notes.get(run, "")
+
     def add(
-        self, wal_path: str, writer_id: str, offset: int, end: int, payload: bytes, error: str
+        self, wal_path: str, run: str, writer_id: str, offset: int, end: int, payload: bytes,
+        error: str,
     ) -> QuarantinedRecord:
         """Keeps the entry aside (once) and reports it; the caller skips it.
 
@@ -95,11 +102,12 @@ class Quarantine:
         with self._lock:
             self._offsets.setdefault(wal_path, {})[offset] = error
             self.count += 1
+            where = f"writer {writer_id}, WAL offset {offset}: {error[:200]}); kept in {wal_path}{SUFFIX}"
             self.last_note = (
-                f"{self.count} record(s) could not be applied and were quarantined "
-                f"(latest: writer {writer_id}, WAL offset {offset}: {error[:200]}); "
-                f"kept in {wal_path}{SUFFIX}"
+                f"{self.count} record(s) could not be applied and were quarantined (latest: run "
+                f"{run}, {where}"
             )
+            self._run_notes[run] = f"a record of this run could not be applied and was quarantined ({where}"
             first = writer_id not in self._logged
             self._logged.add(writer_id)
         if first:  # once per writer: a stream of bad records must not flood the log
