@@ -3,7 +3,9 @@ checked by the SDK at the call and again by the service for any client."""
 
 from __future__ import annotations
 
-import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,10 +72,17 @@ def test_api_project_paths_follow_the_rules(path: str) -> None:
         mytrack.Api().runs(path)
 
 
+def _gone_pid() -> int:
+    """The pid of a process that has exited: the service ends such a run as crashed."""
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
 def _open(tmp_path: Path, **changes: object) -> pb.OpenRunRequest:
     fields: dict[str, object] = dict(
         run=pb.RunKey(entity="someone", project="raw-open", run_id=new_run_id()),
-        writer_id=new_writer_id(), run_dir=str(tmp_path), pid=os.getpid(), host="h",
+        writer_id=new_writer_id(), run_dir=str(tmp_path), pid=_gone_pid(), host=socket.gethostname(),
         start_time=time.time(),
     )
     fields.update(changes)

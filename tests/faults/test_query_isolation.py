@@ -10,8 +10,10 @@ so every client's acks stalled.
 from __future__ import annotations
 
 import json
-import os
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -26,6 +28,7 @@ import mytrack
 from mytrack import errors
 from mytrack_common.names import new_run_id, new_writer_id
 from mytrack_proto import mytrack_pb2 as pb
+from tests.conftest import wait_for
 
 QUIET = mytrack.Settings(quiet=True)
 EVIL_NAME = "a" * 40 + "!"
@@ -38,7 +41,12 @@ def evil_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """200 runs named 40 'a's and '!' (the worst case for a backtracking engine).
 
     Opened with OpenRun alone (no stream, no data): a run row is all a filter reads.
+    Their writer's pid is one that has exited, so the service soon ends them as
+    crashed and lets go of their WALs (the session's service serves other tests).
     """
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    gone = child.pid
     project = "query-isolation-evil"
     folder = tmp_path_factory.mktemp("evil-runs")
     client = mytrack.Api()._rpc()
@@ -46,8 +54,8 @@ def evil_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for _ in range(RUNS):
         client.call("OpenRun", pb.OpenRunRequest(
             run=pb.RunKey(entity=entity, project=project, run_id=new_run_id()),
-            writer_id=new_writer_id(), name=EVIL_NAME, run_dir=str(folder), pid=os.getpid(),
-            host=os.uname().nodename, start_time=time.time(),
+            writer_id=new_writer_id(), name=EVIL_NAME, run_dir=str(folder), pid=gone,
+            host=socket.gethostname(), start_time=time.time(),
         ))
     yield project
 
@@ -181,3 +189,9 @@ def test_a_flood_of_queries_leaves_acks_flowing_and_busy_ones_are_refused_clearl
     print(f"\n80 heavy queries from 16 clients in {took:.2f} s ({outcomes.count('busy')} refused as "
           f"busy); ack latency meanwhile median {statistics.median(latencies) * 1000:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} acks")
+
+
+def test_the_query_runs_end_as_crashed_so_the_service_lets_go_of_them(evil_project: str) -> None:
+    """(Housekeeping the other tests rely on) their writer is gone: no run stays open."""
+    wait_for(lambda: not mytrack.Api().runs(evil_project, filters={"state": "running"}),
+             timeout=30, message="the evil project's runs ended as crashed")
