@@ -185,7 +185,9 @@ def test_a_flood_of_queries_leaves_acks_flowing_and_busy_ones_are_refused_clearl
 
     assert len(outcomes) == 80 and set(outcomes) <= {"0", "busy"}
     latencies = [latency for when, latency in acks if started <= when <= started + took]
-    assert latencies and max(latencies) < 1.0, f"an ack took {max(latencies):.2f} s"
+    # 2 s, not 1: here the 16 querying clients share this process (and its GIL) with
+    # the acking one, on what may be a 2-core machine; a stall would be minutes.
+    assert latencies and max(latencies) < 2.0, f"an ack took {max(latencies):.2f} s"
     print(f"\n80 heavy queries from 16 clients in {took:.2f} s ({outcomes.count('busy')} refused as "
           f"busy); ack latency meanwhile median {statistics.median(latencies) * 1000:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} acks")
