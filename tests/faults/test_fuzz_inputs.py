@@ -178,8 +178,10 @@ def test_init_names_and_ids_open_runs_that_read_back(
     opened: list[mytrack.Run] = []
 
     def open_run() -> None:
+        # resume="never": an id drawn twice (hypothesis repeats small examples) is a
+        # ResumeError, not a second writer appending to the first example's run.
         opened.append(mytrack.init(project=project, id=run_id, name=name, dir=str(folder),
-                                   settings=QUIET, reinit="create_new"))
+                                   settings=QUIET, reinit="create_new", resume="never"))
 
     if not _accepted(open_run):
         return
