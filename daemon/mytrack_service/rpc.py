@@ -21,9 +21,10 @@ from mytrack_service import __version__
 from mytrack_service.apply.applier import Applier
 from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
+from mytrack_service.ingest.open_rules import open_request_problem
 from mytrack_service.outbound.transfers import Transfers
-from mytrack_service.query import artifacts, console_file
-from mytrack_service.query.filters import FilterError, matches, validate_filter
+from mytrack_service.query import artifacts, console_file, limits
+from mytrack_service.query.filters import FilterError, matcher
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 
 logger = logging.getLogger("mytrack_service.rpc")
@@ -136,6 +137,9 @@ class TrackerService(pb_grpc.TrackerServicer):
     # -- control ----------------------------------------------------------------
 
     def OpenRun(self, request: pb.OpenRunRequest, context: grpc.ServicerContext) -> pb.OpenRunResponse:
+        problem = open_request_problem(request)  # defence in depth: the SDK checked too
+        if problem is not None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"cannot open the run: {problem}")
         try:
             config = json.loads(request.config_json or b"{}")
         except ValueError:
@@ -183,6 +187,9 @@ class TrackerService(pb_grpc.TrackerServicer):
             web_base=self.web_base, web_token=self.web_token,
         )
         key = _key(request.run) if request.run.run_id else None
+        # Quarantined records: a run's own, or (the service's status) the latest of any.
+        response.last_error = response.last_error or self.applier.quarantine.note(
+            key.path if key is not None else None)
         try:
             files, size = self.transfers.pending(key)
         except StoreError as exc:  # Status must answer while the store is down
@@ -221,15 +228,35 @@ class TrackerService(pb_grpc.TrackerServicer):
         return run_info(run)
 
     def ListRuns(self, request: pb.ListRunsRequest, context: grpc.ServicerContext) -> pb.ListRunsResponse:
+        # On the query pool with a deadline (query/limits.py): a heavy query
+        # never takes the threads or the time that acknowledge writes.
+        try:
+            return limits.POOL.run(lambda deadline: self._list_runs(request, deadline), "ListRuns")
+        except FilterError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"invalid filters: {exc}")
+        except limits.QueryLimitError as exc:
+            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except StoreError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+
+    def _list_runs(self, request: pb.ListRunsRequest, deadline: limits.Deadline) -> pb.ListRunsResponse:
+        if len(request.filters_json) > limits.MAX_FILTER_BYTES:
+            raise FilterError(f"the filter is longer than {limits.MAX_FILTER_BYTES} bytes")
         try:
             filters = json.loads(request.filters_json) if request.filters_json else None
-            validate_filter(filters or {})
-        except (ValueError, FilterError) as exc:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"invalid filters: {exc}")
-        runs = self._call(
-            context, lambda: self.live_runs.store.list_runs(request.entity or None, request.project or None)
-        )
-        chosen = [run_info(r) for r in runs if matches(run_document(r), filters)]
+        except (ValueError, RecursionError) as exc:
+            raise FilterError(f"not JSON: {exc}") from None
+        wanted = matcher(filters)
+        runs = self.live_runs.store.list_runs(request.entity or None, request.project or None)
+        chosen: list[pb.RunInfo] = []
+        for run in runs:
+            deadline.check()
+            if wanted(run_document(run)):
+                chosen.append(run_info(run))
+                if len(chosen) > limits.MAX_RUNS_RETURNED:
+                    raise limits.QueryLimitError(
+                        f"more than {limits.MAX_RUNS_RETURNED} runs match: narrow the filter"
+                    )
         return pb.ListRunsResponse(runs=chosen)
 
     def ListProjects(

@@ -18,9 +18,11 @@ from mytrack._internal.files.download import download
 from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
+from mytrack._internal.transport.encode import dumps
 from mytrack._internal.transport.service_types import FileInfo, RunInfo, RunKey
-from mytrack.errors import InvalidValueError, RunNotFoundError
+from mytrack.errors import InvalidTypeError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
+from mytrack_common.names import name_problem, run_id_problem
 
 HISTORY_STREAMS = ("history", "system")
 
@@ -66,7 +68,7 @@ class Api:
         if order is not None and order not in ("-created_at", "-createdAt"):
             return sort_runs(self.runs(path, filters), order)
         entity, project = self._project_path(path)
-        return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, filters)]
+        return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, _check_filters(filters))]
 
     def projects(self) -> list[dict[str, Any]]:
         return [
@@ -139,6 +141,7 @@ class Api:
             parts = [self.default_entity, *parts]
         if len(parts) != 3:
             raise InvalidValueError(f"run path must be 'entity/project/run_id', got {path!r}")
+        _check_path(path, parts[0], parts[1], parts[2])
         return RunKey(entity=parts[0], project=parts[1], run_id=parts[2])
 
     def _project_path(self, path: str | None) -> tuple[str, str]:
@@ -149,7 +152,31 @@ class Api:
             return self.default_entity, parts[0]
         if len(parts) != 2:
             raise InvalidValueError(f"project path must be 'entity/project', got {path!r}")
+        _check_path(path, parts[0], parts[1])
         return parts[0], parts[1]
+
+
+def _check_path(path: object, entity: str, project: str, run_id: str | None = None) -> None:
+    """The same name rules as ``init()``: a bad part is named, not sent."""
+    for what, name in (("entity", entity), ("project", project)):
+        problem = name_problem(name)
+        if problem is not None:
+            raise InvalidValueError(f"path {path!r}: {what} {problem}")
+    if run_id is not None and (problem := run_id_problem(run_id)) is not None:
+        raise InvalidValueError(f"path {path!r}: run id {problem}")
+
+
+def _check_filters(filters: object) -> dict[str, Any] | None:
+    """Refuses at the call what the service could not read (the service checks the rest)."""
+    if not filters:
+        return None
+    if not isinstance(filters, Mapping):
+        raise InvalidTypeError(f"filters must be a dict, got {type(filters).__name__}")
+    try:
+        dumps(dict(filters))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"filters cannot be sent as JSON: {exc}") from None
+    return dict(filters)
 
 
 class ApiRun(ApiRunWandbNames):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from mytrack.errors import ArtifactError, InvalidValueError
+from mytrack_common.names import entry_name_problem
 
 if TYPE_CHECKING:
     from mytrack._internal.artifacts.client import ArtifactService
@@ -92,12 +93,19 @@ def digest_of(entries: list[ArtifactManifestEntry] | list[dict[str, Any]]) -> st
 
 
 def check_entry_name(name: str) -> str:
-    """A name inside an artifact: relative, "/"-separated, without ``..``."""
-    text = str(name).replace(os.sep, "/")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if not parts or text.startswith("/") or ".." in parts or (len(text) > 1 and text[1] == ":"):
-        raise InvalidValueError(f"artifact entry name {name!r} must be a relative path without '..'")
-    return "/".join(parts)
+    """A name inside an artifact: relative, "/"-separated, without ``..`` (mytrack_common.names).
+
+    Refused, not repaired: a name that would escape the download folder on some
+    OS is an error naming the entry. ``a//b`` and ``./a`` are tidied to ``a/b``, ``a``.
+    """
+    text: object = os.fspath(name) if isinstance(name, os.PathLike) else name
+    if isinstance(text, str) and os.sep != "/":
+        text = text.replace(os.sep, "/")
+    problem = entry_name_problem(text)
+    if problem is not None:
+        raise InvalidValueError(
+            f"artifact entry name {name!r} {problem}; use a relative path without '..'")
+    return "/".join(p for p in str(text).split("/") if p not in ("", "."))
 
 
 class Artifact:
@@ -316,9 +324,15 @@ class Artifact:
             if not entry.ref and entry.local_path:
                 data["local"] = stage(entry.local_path, entry.digest, staging_root)
             entries.append(data)
-        return {"name": self._name, "type": self._type, "description": self.description,
-                "metadata": self.metadata, "tags": list(self.tags), "entries": entries,
-                "digest": digest_of(entries)}
+        from mytrack._internal.run.values import check_texts
+
+        described = {"name": self._name, "type": self._type, "description": self.description,
+                     "metadata": self.metadata, "tags": list(self.tags),
+                     "aliases": list(self.aliases)}
+        for what, value in described.items():
+            check_texts(value, f"artifact {what}")
+        described.pop("aliases")  # the caller sends them (log_artifact(aliases=...) wins)
+        return {**described, "entries": entries, "digest": digest_of(entries)}
 
     # -- after logging / fetching ------------------------------------------------
 

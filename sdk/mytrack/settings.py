@@ -21,6 +21,7 @@ from typing import Any
 
 from mytrack._internal import wandb_settings
 from mytrack.errors import InvalidValueError
+from mytrack_common.names import name_problem, run_id_problem
 
 MODES = ("online", "offline", "disabled", "shared")
 RESUME_MODES = ("allow", "must", "never", "auto")
@@ -89,7 +90,26 @@ def _parse_choice(choices: tuple[str, ...], aliases: Mapping[str, str] | None = 
 def _parse_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{value!r} is not valid Unicode text (a lone surrogate)") from None
     return value
+
+
+def _parse_name(value: Any) -> str:
+    """An entity or project: it becomes part of paths, URLs and run folders."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return str(value)
+
+
+def _parse_run_id(value: Any) -> str:
+    problem = run_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return str(value)
 
 
 def _parse_tags(value: Any) -> tuple[str, ...]:
@@ -99,6 +119,7 @@ def _parse_tags(value: Any) -> tuple[str, ...]:
     for tag in tags:
         if not isinstance(tag, str) or not tag:
             raise ValueError(f"tags must be non-empty strings, got {tag!r}")
+        _parse_str(tag)
     return tags
 
 
@@ -117,9 +138,11 @@ def _default_label() -> str:
 
 def _default_entity() -> str:
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
         return "user"
+    # A login such as DOMAIN\name is not a valid entity; the default must be.
+    return user if name_problem(user) is None else "user"
 
 
 def _parse_wandb_disabled(value: Any) -> str | None:
@@ -144,9 +167,9 @@ _SPECS: dict[str, _Spec] = {
     ),
     "service_dir": _Spec("MYTRACK_DIR", _parse_str, _default_service_dir),
     "dir": _Spec("MYTRACK_RUN_DIR", _parse_str, os.getcwd, (("WANDB_DIR", None),)),
-    "entity": _Spec("MYTRACK_ENTITY", _parse_str, _default_entity, (("WANDB_ENTITY", None),)),
-    "project": _Spec("MYTRACK_PROJECT", _parse_str, lambda: "uncategorized", (("WANDB_PROJECT", None),)),
-    "run_id": _Spec("MYTRACK_RUN_ID", _parse_str, lambda: None, (("WANDB_RUN_ID", None),)),
+    "entity": _Spec("MYTRACK_ENTITY", _parse_name, _default_entity, (("WANDB_ENTITY", None),)),
+    "project": _Spec("MYTRACK_PROJECT", _parse_name, lambda: "uncategorized", (("WANDB_PROJECT", None),)),
+    "run_id": _Spec("MYTRACK_RUN_ID", _parse_run_id, lambda: None, (("WANDB_RUN_ID", None),)),
     "run_name": _Spec("MYTRACK_NAME", _parse_str, lambda: None, (("WANDB_NAME", None),)),
     "run_notes": _Spec("MYTRACK_NOTES", _parse_str, lambda: None, (("WANDB_NOTES", None),)),
     "run_tags": _Spec("MYTRACK_TAGS", _parse_tags, lambda: None, (("WANDB_TAGS", None),)),

@@ -6,6 +6,12 @@ the run's assembly, and commits the resulting rows, run fields and the new WAL
 positions in one store transaction. If the store fails, the run's in-memory
 state is reloaded from the last committed batch and the cycle is retried
 later with backoff, so nothing is applied twice or skipped.
+
+A record that cannot be decoded or applied (the same way on every try) is
+quarantined instead (apply/quarantine.py): kept aside, reported and skipped,
+so that it never blocks the records after it. A failure of the store write
+itself cannot name its record, so the run is then applied one record per
+batch for a while, which pins the bad one down.
 """
 
 from __future__ import annotations
@@ -18,15 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from mytrack_common.retry import Backoff
-from mytrack_common.wal import MAGIC, WalDamage, scan
-from mytrack_service.apply import wal_damage
+from mytrack_common.wal import MAGIC, WalDamage, WalEntry, scan
+from mytrack_service.apply import quarantine, wal_damage
 from mytrack_service.apply.assembly import RunAssembly
-from mytrack_service.apply.decode import DecodeError, ExitEvent, LogColumns, decode
+from mytrack_service.apply.decode import (
+    ArtifactEvent,
+    DecodeError,
+    EnvironmentEvent,
+    Event,
+    ExitEvent,
+    LogColumns,
+    decode,
+)
 from mytrack_service.apply.metric_definitions import combine_nodes
-from mytrack_service.blobs.base import BlobStore
+from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
 from mytrack_service.query import artifacts
-from mytrack_service.store.base import Batch, StoreError, WriterPosition
+from mytrack_service.store.artifact_model import ArtifactOp
+from mytrack_service.store.base import Batch, RunKey, StoreError, WriterPosition
 
 logger = logging.getLogger("mytrack_service.apply.applier")
 
@@ -38,6 +53,39 @@ _COLUMNAR_CALL_WEIGHT = 0.5
 # Wait this long after a wake-up so that records arriving together share a
 # batch (fewer, larger transactions), unless someone waits for the result.
 _COALESCE_SECONDS = 0.05
+# Batches of one record after a store write failed for a reason that is not
+# the store's (a value it cannot take): enough to reach and pin the bad record.
+_ISOLATED_BATCHES = 64
+# Failures that say nothing about the record: retried, never quarantined.
+_TRANSIENT = (StoreError, BlobError, OSError)
+# Records of one run the store refused one after another: past this, the fault
+# is the store's or the service's (every record fails), not a record's, so the
+# batch is retried instead of quarantining the whole run record by record.
+_MAX_REFUSED_IN_A_ROW = 3
+
+
+def _refused_value(exc: BaseException) -> bool:
+    """Whether a store error says a value was refused (DB-API DataError, an encoding or
+    type error; e.g. PostgreSQL takes no NUL in text), which no retry can fix."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack and len(seen) < 16:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        if isinstance(item, (UnicodeError, TypeError)) or type(item).__name__ == "DataError":
+            return True
+        if isinstance(item, ValueError) and not isinstance(item, OSError):
+            return True
+        orig = getattr(item, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+        stack.extend([item.__cause__, item.__context__,
+                      orig if isinstance(orig, BaseException) else None])
+    return False
+
+
+class _Quarantined(Exception):
+    """A record was quarantined mid-batch: the batch is redone without it."""
 
 
 def _combine_aggregates(fields: dict[str, Any]) -> None:
@@ -51,6 +99,8 @@ class _Budget:
 
     calls: float = 0.0  # log() calls, weighted
     records: int = 0
+    isolated: bool = False  # one record per batch (see _ISOLATED_BATCHES)
+    last: tuple[WriterSession, WalEntry] | None = None  # the record read last
 
 
 class Applier:
@@ -85,6 +135,9 @@ class Applier:
         self.on_files = on_files
         self.blobs = blobs
         self.on_alerts = on_alerts
+        self.quarantine = quarantine.Quarantine()
+        self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
+        self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
 
     def start(self) -> None:
         self._thread.start()
@@ -136,6 +189,9 @@ class Applier:
                 more |= self._apply(session)
             except StoreError:
                 raise
+            except _Quarantined:
+                session.needs_reload = True  # redone at once, without the record
+                more = True
             except Exception:  # noqa: BLE001 - one bad run must not stop the others
                 logger.exception("applying %s failed; will retry", session.key.path)
                 session.needs_reload = True
@@ -146,7 +202,7 @@ class Applier:
         if session.needs_reload:
             self._reload(session)
         positions: list[tuple[WriterSession, WriterPosition]] = []
-        budget = _Budget()
+        budget = _Budget(isolated=session.key in self._isolated)
         more = False
         for writer in list(session.writers.values()):
             if writer.state is not WriterState.OPEN and writer.applied_offset >= writer.durable_size:
@@ -173,9 +229,16 @@ class Applier:
         )
         try:
             conflicts = out.conflicts + self.live_runs.store.write_batch(batch)
-        except StoreError:
+        except _TRANSIENT as exc:
             session.needs_reload = True
+            if _refused_value(exc):  # not an outage: this data can never be written
+                self._write_failed(session, budget, exc)
             raise
+        except Exception as exc:
+            session.needs_reload = True
+            self._write_failed(session, budget, exc)
+            raise
+        self._isolated_done(session.key)
         if conflicts:
             self._conflicted(session, conflicts, out.warnings)
         self._committed(positions, budget.records, out.warnings)
@@ -199,7 +262,7 @@ class Applier:
         if budget.calls >= _MAX_CALLS_PER_BATCH:
             return True
         for entry in scan(writer.wal_path, position.applied_offset, writer.durable_size):
-            if budget.calls >= _MAX_CALLS_PER_BATCH:
+            if budget.calls >= _MAX_CALLS_PER_BATCH or (budget.isolated and budget.records):
                 return True
             position.applied_offset = entry.end
             if isinstance(entry, WalDamage):
@@ -208,21 +271,94 @@ class Applier:
                 self.damage_note = wal_damage.report(session, writer, entry)
                 self.last_error = self.damage_note
                 continue
+            if self.quarantine.contains(writer.wal_path, entry.offset):
+                self._report(session, writer, entry, "")  # its error is on file
+                continue
             try:
                 seq, events = decode(entry.payload)
             except DecodeError as exc:
-                self._note_error(f"skipping a record of writer {writer.writer_id}: {exc}")
+                self._report(session, writer, entry, str(exc))
                 continue
             if seq <= position.applied_seq:
                 continue  # applied before a restart
             position.applied_seq = seq
             budget.records += 1
-            for event in events:
-                session.assembly.apply(event)
-                budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
-                if isinstance(event, ExitEvent):
-                    position.closed = True
+            budget.last = (writer, entry)
+            self._apply_events(session, writer, entry, events, position, budget)
         return False
+
+    def _apply_events(
+        self, session: RunSession, writer: WriterSession, entry: WalEntry, events: list[Event],
+        position: WriterPosition, budget: _Budget,
+    ) -> None:
+        for event in events:
+            try:
+                session.assembly.apply(event)
+            except _TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any bug in a record's handling
+                # The assembly may be half-changed: the batch is redone from the
+                # last commit, and this record is skipped then.
+                self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
+                                    entry.payload, f"cannot apply: {type(exc).__name__}: {exc}")
+                raise _Quarantined from exc
+            budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
+            if isinstance(event, ExitEvent):
+                position.closed = True
+
+    def _report(self, session: RunSession, writer: WriterSession, entry: WalEntry, error: str) -> None:
+        """Keeps a skipped record aside and tells the run's metadata, status and writer."""
+        record = self.quarantine.add(
+            writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end, entry.payload, error
+        )
+        session.assembly.apply(
+            EnvironmentEvent(quarantine.listed(session.assembly.metadata, record))
+        )
+        self._fail_artifact_calls(session, entry, record.error)
+        session.assembly.out.warnings.append(
+            f"the service could not apply a record of this run and skipped it ({record.error}); "
+            "it is kept beside the run's WAL"
+        )
+
+    @staticmethod
+    def _fail_artifact_calls(session: RunSession, entry: WalEntry, error: str) -> None:
+        """An SDK waits for the result of an artifact call: give it the failure now,
+        not after its timeout (the store keeps it under the call's client id)."""
+        try:
+            _, events = decode(entry.payload)
+        except DecodeError:
+            return  # nothing to answer: the client id is in the undecodable part
+        session.assembly.out.artifacts.extend(
+            ArtifactOp(event.action, event.client_id, session.key.path, {},
+                       error=f"the service could not apply this artifact record ({error})")
+            for event in events if isinstance(event, ArtifactEvent) and event.client_id
+        )
+
+    def _write_failed(self, session: RunSession, budget: _Budget, exc: Exception) -> None:
+        """A store write failed for a reason that is not the store's: find the record."""
+        refused = self._refused.get(session.key, 0)
+        if budget.isolated and budget.records == 1 and budget.last is not None:
+            if refused >= _MAX_REFUSED_IN_A_ROW:
+                self._note_error(f"the store refuses every record of {session.key.path} ({exc}); "
+                                 "retrying, not quarantining")
+                return
+            self._refused[session.key] = refused + 1
+            writer, entry = budget.last
+            self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
+                                entry.payload, f"the store refused it: {type(exc).__name__}: {exc}")
+            raise _Quarantined from exc
+        logger.warning("writing a batch of %s failed (%s): applying it record by record",
+                       session.key.path, exc)
+        self._isolated[session.key] = _ISOLATED_BATCHES
+
+    def _isolated_done(self, key: RunKey) -> None:
+        self._refused.pop(key, None)
+        left = self._isolated.get(key)
+        if left is not None:
+            if left <= 1:
+                del self._isolated[key]
+            else:
+                self._isolated[key] = left - 1
 
     @staticmethod
     def _conflicted(session: RunSession, conflicts: int, warnings: list[str]) -> None:

@@ -7,6 +7,7 @@ The only service module that reads record messages; everything after it
 from __future__ import annotations
 
 import json
+import re
 import sys
 from array import array
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class LogColumns:
             values.byteswap()
         flat, width, keys = values.tolist(), len(self.keys), self.keys
         return [
-            LogCall(dict(zip(keys, flat[i * width:(i + 1) * width], strict=False)), None, None, ts)
+            LogCall(dict(zip(keys, flat[i * width:(i + 1) * width], strict=True)), None, None, ts)
             for i, ts in enumerate(self.timestamps)
         ]
 
@@ -143,7 +144,7 @@ def decode(payload: bytes) -> tuple[int, list[Event]]:
     try:
         record = pb.Record.FromString(payload)
         return record.seq, _events(record)
-    except (ValueError, TypeError, KeyError, ProtobufDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError, ProtobufDecodeError) as exc:
         raise DecodeError(f"undecodable record: {exc}") from exc
 
 
@@ -182,7 +183,7 @@ def _events(record: pb.Record) -> list[Event]:
 
 def _log_calls(batch: pb.LogBatch) -> list[Event]:
     if not batch.keys:
-        return [LogCall(d, s, c, t) for d, s, c, t in json.loads(batch.json)]
+        return [LogCall(d, s, c, t) for d, s, c, t in _loads(batch.json)]
     timestamps = array("d", batch.timestamps)
     if sys.byteorder == "big":
         timestamps.byteswap()
@@ -192,10 +193,40 @@ def _log_calls(batch: pb.LogBatch) -> list[Event]:
 
 
 def _obj(data: bytes) -> dict[str, Any]:
-    value = json.loads(data) if data else {}
+    value = _loads(data) if data else {}
     if not isinstance(value, dict):
         raise DecodeError("expected a JSON object")
     return value
+
+
+# A UTF-16 surrogate escape in JSON: only then can a decoded string be one
+# that UTF-8 cannot encode (a lone surrogate), which the store would refuse on
+# every try. Paired escapes (an emoji) decode to one valid code point.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _loads(data: bytes) -> Any:
+    value = json.loads(data)
+    if _SURROGATE_ESCAPE.search(data):
+        _check_text(value)
+    return value
+
+
+def _check_text(value: Any) -> None:
+    """Raises DecodeError for a key or string that is not valid Unicode (iterative: any depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DecodeError(f"a key or string is not valid Unicode text: {item[:80]!r}") from None
 
 
 def _run_fields(update: pb.RunUpdate) -> dict[str, Any]:

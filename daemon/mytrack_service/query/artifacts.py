@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from mytrack_common.names import entry_name_problem
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.store import artifact_model as model
 from mytrack_service.store.artifact_model import ArtifactOp, ArtifactRuleError
@@ -45,6 +46,11 @@ def upload(blobs: BlobStore, ops: list[ArtifactOp]) -> int:
     uploaded = 0
     for op in ops:
         for entry in op.data.get("entries") or []:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            problem = entry_name_problem(path) if isinstance(entry, dict) else "is not an object"
+            if problem is not None:  # refused before anything is uploaded
+                op.error = f"artifact entry name {path!r:.300} {problem}"
+                break
             local, digest = entry.get("local"), entry.get("digest", "")
             if not local or entry.get("ref"):
                 continue

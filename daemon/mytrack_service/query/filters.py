@@ -7,14 +7,24 @@ Semantics otherwise follow MongoDB: a missing field never equals
 anything, so ``$ne``/``$nin``/``$nor``/``$not`` (the negations) match it; ordering
 operators only compare number-with-number or string-with-string; booleans are not
 numbers; and array fields match element-wise (equality means "contains").
+
+``$regex`` (and the UI's ``~``, which becomes ``$regex``) runs on RE2, whose
+time is linear in the text: a pattern such as ``(a+)+$`` that takes Python's
+backtracking ``re`` minutes takes RE2 microseconds. RE2 has no backreferences
+or lookaround; such a pattern is refused with an error naming the filter.
+A filter is bounded in size (query/limits.py) before it is evaluated.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+
+from mytrack_service.query.limits import MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_PATTERN_CHARS
 
 
 class FilterError(ValueError):
@@ -91,10 +101,7 @@ def _validate_operand(field: str, op: str, operand: object) -> None:
     if op == "$regex":
         if not isinstance(operand, str):
             raise FilterError(f"{where} expects a string, got {type(operand).__name__}")
-        try:
-            re.compile(operand)
-        except re.error as exc:
-            raise FilterError(f"{where} has an invalid pattern: {exc}") from exc
+        _compiled_for(where, operand)
     if op == "$not":
         if not _is_operator_dict(operand):
             raise FilterError(f"{where} expects a dict of operators, got {operand!r}")
@@ -119,9 +126,9 @@ def _validate_entry(key: object, value: object) -> None:
         if not isinstance(value, (list, tuple)) or not value:
             raise FilterError(f"{key} expects a non-empty list of filters, got {value!r}")
         for sub in value:
-            validate_filter(sub)
+            _validate_filter(sub)
     elif key == "$not":
-        validate_filter(value)
+        _validate_filter(value)
     elif key in _FIELD_OPS:
         raise FilterError(f"operator {key!r} must be applied to a field")
     elif key.startswith("$"):
@@ -139,6 +146,28 @@ def validate_filter(f: object) -> None:
     Raises:
         FilterError: With a message naming the offending key or operator.
     """
+    _check_size(f)
+    _validate_filter(f)
+
+
+def _check_size(f: object) -> None:
+    """Bounds depth and node count before anything recurses into ``f`` (iterative)."""
+    nodes = 0
+    stack: list[tuple[object, int]] = [(f, 1)]
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_FILTER_NODES:
+            raise FilterError(f"the filter is too large: more than {MAX_FILTER_NODES} keys and values")
+        if depth > MAX_FILTER_DEPTH:
+            raise FilterError(f"the filter is nested too deeply: more than {MAX_FILTER_DEPTH} levels")
+        if isinstance(item, Mapping):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((value, depth + 1) for value in item)
+
+
+def _validate_filter(f: object) -> None:
     if not isinstance(f, Mapping):
         raise FilterError(f"filter must be a dict, got {type(f).__name__}")
     for key, value in f.items():
@@ -197,9 +226,41 @@ def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return match
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    options = re2.Options()
+    options.max_mem = 8 << 20  # a huge pattern is refused, not built
+    options.log_errors = False  # a user's bad pattern is their error, not the service log's
+    return re2.compile(pattern, options)
+
+
+def _compiled_for(where: str, pattern: str) -> Any:
+    """The RE2 program of ``pattern``, or a FilterError naming the filter."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise FilterError(f"{where}: the pattern is longer than {MAX_PATTERN_CHARS} characters")
+    try:
+        return _compiled(pattern)
+    except (re2.error, ValueError, TypeError) as exc:  # TypeError: a pattern re2 cannot take
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise FilterError(
+            f"{where} has a pattern RE2 cannot compile ({reason}); "
+            "backreferences and lookaround are not supported"
+        ) from None
+
+
 def _regex(actual: Any, pattern: str) -> bool:
     """Match when ``actual`` (or any element of it) is a string matching ``pattern``."""
-    return any(isinstance(x, str) and re.search(pattern, x) is not None for x in _elements(actual))
+    program = _compiled(pattern)
+    return any(isinstance(x, str) and _search(program, x) for x in _elements(actual))
+
+
+def _search(program: Any, text: str) -> bool:
+    try:
+        return program.search(text) is not None
+    except (UnicodeError, ValueError):  # a stored string UTF-8 cannot encode: no match
+        return False
 
 
 def _match_condition(actual: Any, cond: Any) -> bool:
@@ -257,3 +318,15 @@ def matches(doc: Mapping[str, Any], f: Mapping[str, Any] | None) -> bool:
         return True
     validate_filter(f)
     return _match(doc, f)
+
+
+def matcher(f: Mapping[str, Any] | None) -> Callable[[Mapping[str, Any]], bool]:
+    """`matches` for many documents: ``f`` validated once.
+
+    Raises:
+        FilterError: If ``f`` is malformed or over the size limits.
+    """
+    if not f:
+        return lambda doc: True
+    validate_filter(f)
+    return lambda doc: _match(doc, f)

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mytrack_common.names import entry_name_problem
+
 KINDS = ("artifact", "portfolio", "registered_model")
 _VERSION = re.compile(r"v(\d+)")
 
@@ -414,9 +416,19 @@ def manifest_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Entries as stored: path, digest, size, ref (and extras), sorted by path.
 
     The local path an entry was uploaded from is not part of the manifest.
+
+    Raises:
+        ArtifactRuleError: an entry whose name could escape a download folder
+            (the SDK refuses those; this is for any other client): the op fails,
+            nothing of it is stored.
     """
     out = []
     for entry in entries:
+        if not isinstance(entry, dict):
+            raise ArtifactRuleError(f"a manifest entry must be an object, got {entry!r:.100}")
+        problem = entry_name_problem(entry.get("path"))
+        if problem is not None:
+            raise ArtifactRuleError(f"artifact entry name {entry.get('path')!r:.300} {problem}")
         kept = {k: v for k, v in entry.items() if k != "local"}
         kept.setdefault("ref", "")
         kept["size"] = int(kept.get("size") or 0)

@@ -20,6 +20,7 @@ from typing import Any
 
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns
+from mytrack_service.query import limits
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web.files import RunFiles
@@ -45,7 +46,8 @@ class WebApi:
         if method == "GET" and parts == ["projects"]:
             return self.projects()
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
-            return json_response(runs_table(self.store, parts[1], parts[2], query))
+            return json_response(self._on_query_pool(
+                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))
         if len(parts) not in (4, 5) or parts[0] != "runs":
             raise ApiError(404, "no such endpoint")
         key = RunKey(parts[1], parts[2], parts[3])
@@ -70,6 +72,14 @@ class WebApi:
         if handler is None:
             raise ApiError(405 if any(a == action for _, a in handlers) else 404, "no such endpoint")
         return handler()
+
+    @staticmethod
+    def _on_query_pool(work: Callable[[limits.Deadline], Any]) -> Any:
+        """Apart from the threads that acknowledge writes, with a deadline (query/limits.py)."""
+        try:
+            return limits.POOL.run(work, "the runs table query")
+        except limits.QueryLimitError as exc:
+            raise ApiError(503, str(exc)) from None
 
     def projects(self) -> Response:
         return json_response([

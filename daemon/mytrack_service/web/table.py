@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mytrack_service.query.filters import FilterError, matches, validate_filter
+from mytrack_service.query.filters import FilterError, matcher, validate_filter
+from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
 from mytrack_service.rpc import run_document
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
@@ -30,10 +31,21 @@ _FIELDS = {
 }
 
 
-def runs_table(store: MetadataStore, entity: str, project: str, query: Mapping[str, str]) -> dict[str, Any]:
-    """One page of the table, its total, its columns and (grouped) its groups."""
+def runs_table(
+    store: MetadataStore, entity: str, project: str, query: Mapping[str, str],
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
+    """One page of the table, its total, its columns and (grouped) its groups.
+
+    ``deadline``: checked run by run (the web API runs this on the query pool).
+    """
     wanted = _matcher(query)
-    chosen = [run for run in store.list_runs(entity, project) if wanted(run)]
+    chosen = []
+    for run in store.list_runs(entity, project):
+        if deadline is not None:
+            deadline.check()
+        if wanted(run):
+            chosen.append(run)
     limit = _int(query, "limit", 100, 1, MAX_LIMIT)
     offset = _int(query, "offset", 0, 0, 1 << 62)
     flats = {id(run): (flatten(run.config), flatten(_user_summary(run.summary))) for run in chosen}
@@ -117,9 +129,11 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
     try:
+        if len(text) > MAX_FILTER_BYTES:
+            raise FilterError(f"the filter is longer than {MAX_FILTER_BYTES} characters")
         filters = json.loads(text)
         validate_filter(filters)
-    except (ValueError, FilterError) as exc:
+    except (ValueError, RecursionError, FilterError) as exc:
         raise ApiError(400, f"invalid filters: {exc}") from None
     return filters  # type: ignore[no-any-return]
 
@@ -132,6 +146,7 @@ def _matcher(query: Mapping[str, str]) -> Callable[[RunRow], bool]:
     sweep = query.get("sweep")
     search = (query.get("search") or "").strip().lower()
     filters = parse_filters(query.get("filters"))
+    filtered = matcher(filters)  # validated once, not once a run
 
     def wanted(run: RunRow) -> bool:
         if states and run.state not in states:
@@ -144,7 +159,7 @@ def _matcher(query: Mapping[str, str]) -> Callable[[RunRow], bool]:
             return False
         if search and search not in run.name.lower() and search not in run.key.run_id.lower():
             return False
-        return filters is None or matches(run_document(run), filters)
+        return filters is None or filtered(run_document(run))
 
     return wanted
 

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from mytrack._internal.run.values import check_text, check_texts
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import ServiceClient
 from mytrack.artifacts import Artifact
@@ -136,6 +137,7 @@ class RunArtifacts:
         payload.update(entity=entity, project=project,
                        aliases=_aliases(aliases if aliases is not None else artifact.aliases),
                        tags=list(tags if tags is not None else artifact.tags))
+        check_texts(payload["tags"], "artifact tags")
         return payload
 
     # -- actions ------------------------------------------------------------------
@@ -302,7 +304,7 @@ def _aliases(aliases: Any) -> list[str]:
     for alias in aliases or []:
         if not isinstance(alias, str) or not alias or any(c in alias for c in "/:"):
             raise InvalidValueError(f"alias must be a non-empty string without '/' or ':', got {alias!r}")
-        out.append(alias)
+        out.append(check_text(alias, "alias"))
     return out
 
 

@@ -49,8 +49,19 @@ def plan(glob_str: Any, base_path: Any, files_dir: str) -> list[tuple[str, str]]
         name = inside_run if inside_run is not None else _name(source, base, base_path)
         if not os.access(source, os.R_OK):
             raise InvalidValueError(f"cannot read {source}: permission denied")
+        if not _utf8(source):  # an undecodable file name: the protocol and store need UTF-8
+            raise InvalidValueError(
+                f"cannot save {source!r}: its path is not valid UTF-8; rename the file")
         planned.append((source, name))
     return planned
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _relative_inside(path: str, folder: str) -> str | None:

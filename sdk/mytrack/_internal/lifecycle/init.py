@@ -16,6 +16,7 @@ from mytrack._internal.files.restore import restore_file
 from mytrack._internal.lifecycle import autoresume, environment, exithooks, signals, wandb_init
 from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
+from mytrack._internal.run.values import check_text
 from mytrack._internal.run.watch import WatchPreInitError
 from mytrack._internal.transport import launcher, webui
 from mytrack._internal.transport.client import serialize_open_run
@@ -247,6 +248,7 @@ def _check_tags(tags: Any) -> list[str]:
     for tag in out:
         if not isinstance(tag, str) or not tag:
             raise InvalidTypeError(f"tags must be non-empty strings, got {tag!r}")
+        check_text(tag, "tags")
     return out
 
 

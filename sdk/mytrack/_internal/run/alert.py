@@ -11,6 +11,7 @@ import enum
 import math
 from typing import Any
 
+from mytrack._internal.run.values import check_text
 from mytrack.errors import InvalidTypeError, InvalidValueError
 
 MAX_TITLE = 63  # "under 64 characters"
@@ -34,6 +35,8 @@ def check_alert(title: Any, text: Any, level: Any, wait_duration: Any) -> tuple[
         raise InvalidValueError(f"alert() title must be under 64 characters, got {len(title)}")
     if not isinstance(text, str):
         raise InvalidTypeError(f"alert() text must be a string, got {type(text).__name__}")
+    check_text(title, "alert() title")
+    check_text(text, "alert() text")
     return title, text, _level(level), _seconds(wait_duration)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from mytrack._internal.run.config import Config, ConfigStatic
 from mytrack._internal.run.state import RunState
 from mytrack._internal.run.summary import Summary
+from mytrack._internal.run.values import check_text
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.sender import Sender
 from mytrack._internal.transport.webui import WebAddress
@@ -169,12 +170,15 @@ class RunFields:
     def tags(self, value: Any) -> None:
         if isinstance(value, str) or not all(isinstance(t, str) and t for t in value):
             raise InvalidTypeError("tags must be a sequence of non-empty strings")
+        for tag in value:
+            check_text(tag, "run.tags")
         self._tags = tuple(value)
         self._enqueue(encode.run_update_record(tags=list(self._tags)))
 
     def _set_field(self, field: str, value: Any) -> str:
         if not isinstance(value, str):
             raise InvalidTypeError(f"run.{field} must be a string, got {type(value).__name__}")
+        check_text(value, f"run.{field}")
         self._enqueue(encode.run_update_record(**{field: value}))
         return value
 

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from mytrack._internal.run.values import check_text
 from mytrack.errors import InvalidTypeError, InvalidValueError
 
 SUMMARY_KINDS = ("min", "max", "mean", "last", "first", "best", "copy", "none")
@@ -40,11 +41,13 @@ def make_metric(
     """Checks define_metric()'s arguments; errors name the argument."""
     if not isinstance(name, str) or not name:
         raise InvalidTypeError(f"define_metric() name must be a non-empty string, got {name!r}")
+    check_text(name, "define_metric() name", key=True)
     if isinstance(step_metric, Metric):
         step_metric = step_metric.name
     if step_metric is not None:
         if not isinstance(step_metric, str) or not step_metric:
             raise InvalidTypeError(f"step_metric must be a metric name, got {step_metric!r}")
+        check_text(step_metric, "step_metric", key=True)
         if step_metric == name:
             raise InvalidValueError(f"metric {name!r} cannot be its own step_metric")
         if step_sync is None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mytrack._internal.media.base import Media
 from mytrack._internal.run.tensors import TENSOR_HISTOGRAM_BINS, as_array
-from mytrack.errors import InvalidKeyError, InvalidTypeError
+from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError
 
 if TYPE_CHECKING:
     from mytrack._internal.media.run_files import MediaBatch, MediaSink
@@ -49,11 +49,52 @@ def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
             raise InvalidTypeError(
                 f"log() keys must be strings, got {type(key).__name__} ({key!r})"
             )
-        if not key or key[0] == "_":
-            _bad_key(key)
-        if type(value) not in _PLAIN:
+        if key not in _CHECKED_KEYS:
+            _check_new_key(key)
+        kind = type(value)
+        if kind not in _PLAIN:
             return _convert_with_media(data, media)
+        if kind is str and not value.isascii():
+            check_text(value, f"key {key!r}")
     return dict(data)
+
+
+# Keys that passed the checks: a training loop logs the same few keys millions of
+# times, and a set lookup (the str's hash is cached) is the cheapest check there is.
+_CHECKED_KEYS: set[str] = set()
+_MAX_CHECKED_KEYS = 100_000
+
+
+def _check_new_key(key: str) -> None:
+    if not key or key[0] == "_":
+        _bad_key(key)
+    check_text(key, "log() key", key=True)
+    if len(_CHECKED_KEYS) >= _MAX_CHECKED_KEYS:
+        _CHECKED_KEYS.clear()  # bounded: a run logging ever-new keys pays the checks again
+    _CHECKED_KEYS.add(key)
+
+
+def check_text(text: str, what: str, key: bool = False) -> str:
+    """Refuses a string that cannot be encoded as UTF-8 (a lone surrogate).
+
+    Such a string passes JSON but nothing after it: the wire, the store and
+    the UI all need UTF-8, so it is refused here, where the caller can fix it.
+    A key must not hold NUL either (PostgreSQL cannot keep it in a name); a
+    value may. ``isascii()`` first keeps the common case at one C-speed scan.
+    """
+    if key and "\x00" in text:
+        raise InvalidKeyError(f"{what}: {text[:80]!r} contains a NUL character (\\x00)")
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        error = InvalidKeyError if key else InvalidValueError
+        raise error(
+            f"{what}: {text[:80]!r} is not valid Unicode text (a lone surrogate "
+            f"{text[exc.start]!r} at position {exc.start}); keys and strings must encode as UTF-8"
+        ) from None
+    return text
 
 
 def _convert_with_media(data: Mapping[Any, Any], media: MediaSink | None) -> dict[str, Any]:
@@ -69,12 +110,30 @@ def _convert_with_media(data: Mapping[Any, Any], media: MediaSink | None) -> dic
     return out
 
 
+def check_texts(value: Any, where: str) -> None:
+    """`check_text` on every key and string inside ``value`` (iterative: any depth).
+
+    For what is sent as JSON without conversion (an artifact's metadata): JSON
+    carries a lone surrogate, the service cannot store it.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            check_text(item, where)
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def check_key(key: Any, where: str) -> str:
     if type(key) is not str:
         raise InvalidTypeError(f"{where} keys must be strings, got {type(key).__name__} ({key!r})")
     if not key or key[0] == "_":
         _bad_key(key)
-    return key
+    return check_text(key, f"{where} key", key=True)
 
 
 def _bad_key(key: str) -> None:
@@ -95,6 +154,8 @@ def _convert_dict(data: Mapping[Any, Any], prefix: str, media: MediaBatch | None
             check_key(key, "log()")
         elif not key:
             raise InvalidKeyError(f"empty key inside {prefix!r}")
+        else:
+            check_text(key, f"key inside {prefix!r}", key=True)
         out[key] = convert_value(value, f"{prefix}.{key}" if prefix else key, media)
     return out
 
@@ -106,7 +167,7 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any
     """
     kind = type(value)
     if kind in _PLAIN:
-        return value
+        return check_text(value, f"key {name!r}") if kind is str else value
     if isinstance(value, Mapping):
         return _convert_dict(value, name, media)
     if kind is list or kind is tuple:
@@ -124,7 +185,9 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any
     for base in (bool, int, float, str):  # subclasses of the plain types
         if isinstance(value, base):
             # base.__str__/__int__... of the base class, not the subclass's override
-            return str.__str__(value) if base is str else base(value)
+            if base is str:
+                return check_text(str.__str__(value), f"key {name!r}")
+            return base(value)
     if hasattr(value, "savefig") and hasattr(value, "get_size_inches"):  # a matplotlib figure
         from mytrack._internal.media.image import Image
 
@@ -169,7 +232,10 @@ def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None =
     if array.dtype.kind in "biufc" and array.dtype.kind != "c":
         return array.tolist()
     if array.dtype.kind in "US":
-        return array.astype(str).tolist()
+        texts = array.astype(str).tolist()
+        for i, text in enumerate(array.astype(str).ravel().tolist()):
+            check_text(text, f"key {name!r} element {i}")
+        return texts
     if array.dtype.kind == "O":
         return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(array.tolist())]
     raise InvalidTypeError(
