@@ -218,3 +218,19 @@ def test_a_tee_from_sources_only_caches_its_bytecode(tmp_path: Path, dont_write:
         assert mode & 0o077 == 0, oct(mode)
     else:
         assert tee_modules <= beside and cached == set()
+
+
+def test_a_tee_takes_the_standard_library_before_its_path_entry(tmp_path: Path) -> None:
+    """Installed, the tee's one path entry is site-packages: a module there named like a standard one (an old backport) does not replace the standard library's in the tee."""
+    source = tmp_path / "site-packages"
+    shutil.copytree(Path(mytrack_common.__file__).parent, source / "mytrack_common",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("select", "struct", "codecs", "signal"):
+        (source / f"{name}.py").write_text(f"raise ImportError('the stray {name}.py was imported')\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    # The program itself has site-packages behind the standard library, as usual.
+    code = f"import sys; sys.path.append({str(source)!r})\n" + textwrap.dedent(_SPAWN_ONE)
+    result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr.decode()
