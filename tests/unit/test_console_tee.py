@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import socket
@@ -234,3 +235,19 @@ def test_a_tee_takes_the_standard_library_before_its_path_entry(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr.decode()
+
+
+def test_the_tee_program_imports_only_the_standard_library_and_its_own_modules() -> None:
+    """What runs in the tee (its package but the launcher, mytrack_common's __init__, lines) imports the standard library and those modules alone: nothing costly at its start."""
+    package = Path(mytrack_common.__file__).parent
+    tee_side = [package / "__init__.py", package / "lines.py",
+                *(p for p in (package / "tee").glob("*.py") if p.name != "launch.py")]
+    allowed = {"mytrack_common", "mytrack_common.lines", "mytrack_common.tee",
+               *(f"mytrack_common.tee.{p.stem}" for p in tee_side if p.parent.name == "tee")}
+    for path in tee_side:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert (name.split(".")[0] in sys.stdlib_module_names or name == "__future__"
+                        or name in allowed), f"{path.name} imports {name}"
