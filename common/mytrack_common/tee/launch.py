@@ -13,10 +13,9 @@ this package, so one entry on PYTHONPATH, the folder holding
 ``mytrack_common``, is all it needs, in a source checkout as in
 site-packages. ``-P`` keeps the current folder off the path (a file there
 named like a standard module would be imported instead). The tee's
-environment has none of the caller's other PYTHON* variables, which the
-``-I`` the tee was started with before ignored as well: nothing a user sets
-for the program (PYTHONSTARTUP, PYTHONINSPECT, PYTHONWARNINGS...) applies to
-it.
+environment has none of the caller's other PYTHON* variables (as with
+``-I``, which would also drop the path entry): nothing a user sets for the
+program (PYTHONSTARTUP, PYTHONINSPECT, PYTHONWARNINGS...) applies to it.
 
 Bytecode: an installed package is compiled at install time, and a source
 checkout gets its ``__pycache__`` on the tee's first start. Where neither can
