@@ -117,13 +117,15 @@ def wait_for_console_tee(path: Path, timeout: float = 10.0) -> None:
     """
     import psutil
 
+    from mytrack_common.tee import launch
+
     target = str(Path(path).resolve())
 
     def tees() -> list[int]:
         held = []
         for process in psutil.process_iter(["cmdline"]):
             cmdline = process.info["cmdline"] or []
-            if cmdline[1:3] != ["-I", "-S"]:
+            if not launch.is_tee(cmdline):
                 continue
             try:
                 if any(f.path == target for f in process.open_files()):

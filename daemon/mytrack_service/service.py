@@ -38,8 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from mytrack_common import tee
 from mytrack_common.address import GRPC_OPTIONS, ServiceAddress, ensure_private_dir, service_address
+from mytrack_common.tee import launch as tee_launch
 from mytrack_proto import mytrack_pb2_grpc as pb_grpc
 from mytrack_service.apply.applier import Applier
 from mytrack_service.blobs.base import BlobStore
@@ -225,7 +225,7 @@ def _start_tee_server(address: ServiceAddress) -> tuple[subprocess.Popen[bytes],
         listen.bind(starting)
         os.chmod(starting, 0o600)
         listen.listen(256)  # 64 ranks connect at once
-        started = tee.start_server(listen)
+        started = tee_launch.start_server(listen)
         os.replace(starting, address.tee)  # over a dead service's
         return started
     except (OSError, subprocess.SubprocessError) as exc:

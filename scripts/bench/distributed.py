@@ -162,7 +162,7 @@ def main() -> int:
     args = parser.parse_args()
     # Compiled modules, as any installed package has: a source tree run with
     # PYTHONDONTWRITEBYTECODE=1 would make the service compile itself at each start.
-    for package in ("mytrack", "mytrack_service", "mytrack_proto"):
+    for package in ("mytrack", "mytrack_service", "mytrack_proto", "mytrack_common"):
         compileall.compile_dir(os.path.dirname(importlib.import_module(package).__file__),
                                quiet=1)
     results = run_all(args, {}, "embedded")

@@ -16,6 +16,7 @@ import pytest
 
 import mytrack
 from mytrack_common.address import service_address
+from mytrack_common.tee import launch
 from tests.helpers import pid_alive, wait_for
 
 PROCESSES = 16
@@ -267,7 +268,8 @@ def test_a_service_started_by_init_is_nobodys_child_in_a_session_of_its_own(
     assert mytrack.Api(settings=mytrack.Settings(service_dir=str(cold_home))).run(
         seen["path"]).state == "finished"
     (tee_server,) = psutil.Process(seen["service"]).children()
-    assert "serve" in tee_server.cmdline() and (cold_home / "tee.sock").exists()
+    assert launch.is_tee(tee_server.cmdline()) and "serve" in tee_server.cmdline()
+    assert (cold_home / "tee.sock").exists()
     assert _service_cli(cold_home, "stop").returncode == 0
     tee_server.wait(10)  # raises psutil.TimeoutExpired while it still runs
     assert not (cold_home / "tee.sock").exists()

@@ -312,6 +312,7 @@ def test_output_goes_on_when_the_tee_process_dies(
         import psutil
         import mytrack
         from mytrack._internal.console import capture as console
+        from mytrack_common.tee import launch
         run = mytrack.init(project={project!r})
         print("before", flush=True)
         api_run, deadline = mytrack.Api().run(run.path), time.monotonic() + 30
@@ -319,6 +320,7 @@ def test_output_goes_on_when_the_tee_process_dies(
             assert time.monotonic() < deadline, "'before' never reached the service"
             time.sleep(0.05)
         tee = psutil.Process(console._active[1]._redirect.helper_pid)
+        assert launch.is_tee(tee.cmdline()), tee.cmdline()  # forked ones show the server's
         assert (tee.ppid() == os.getpid()) == ({source!r} == "own"), tee.ppid()
         assert psutil.Process().children() == ([tee] if {source!r} == "own" else [])
         tee.send_signal(signal.SIGKILL)

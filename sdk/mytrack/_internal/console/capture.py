@@ -5,7 +5,7 @@ Two ways to listen, both passing every byte through unchanged:
 * "fd" (``console="auto"``): file descriptors 1 and 2 are pointed (``dup2``)
   at a pipe, or at a pseudo-terminal where the original is a terminal, so
   that ``isatty()``, colours and progress bars behave exactly as before. A
-  small tee process (descriptors.py, tee.py) writes each chunk to the saved
+  small tee process (descriptors.py, mytrack_common.tee) writes each chunk to the saved
   original descriptor at once, so a line printed just before the process
   dies still reaches the terminal, and sends back ready-made Output messages
   (`_put_lines`), so the program does no work per line. Child processes
@@ -14,9 +14,9 @@ Two ways to listen, both passing every byte through unchanged:
   and 2; otherwise (pytest capturing, Jupyter, an IDE) "auto" falls back to:
 * "wrap" (``console="wrap"``): the ``write`` method of the ``sys.stdout`` and
   ``sys.stderr`` objects is replaced, on the objects themselves, by one that
-  calls the original and queues a copy. Identity, ``isatty``, ``encoding``,
-  ``fileno`` and ``flush`` are the objects' own; writes through ``.buffer``
-  and by child processes are not seen.
+  calls the original and queues a copy (wrap.py). Identity, ``isatty``,
+  ``encoding``, ``fileno`` and ``flush`` are the objects' own; writes through
+  ``.buffer`` and by child processes are not seen.
 
 In "wrap" mode (and in "fd" mode when the tee process cannot run, see
 descriptors.py) a flusher thread turns the queue into lines
@@ -49,6 +49,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from mytrack._internal.console.descriptors import Redirect, fd_capture_possible
+from mytrack._internal.console.wrap import STREAMS, StreamWrap, Write
 from mytrack._internal.transport import encode
 from mytrack_common.lines import Line, LineAssembler
 
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("mytrack")
 
-STREAMS = ("stdout", "stderr")
 _INTERVAL = 0.5  # seconds between Output records
 _BATCH_LINES = 1_000  # lines per Output record
 _BATCH_CHARS = 1 << 20  # characters per Output record
@@ -87,7 +87,7 @@ class ConsoleCapture:
         self._outstanding = threading.Semaphore(_MAX_OUTSTANDING)
         self._lines: list[Line] = []
         self._redirect: Redirect | None = None
-        self._patched: list[tuple[Any, Callable[[str], int]]] = []
+        self._wrap = StreamWrap()
         self._flusher = threading.Thread(target=self._flush_loop, name="mytrack-console", daemon=True)
         self.lines_sent = 0
 
@@ -104,8 +104,8 @@ class ConsoleCapture:
                 self.mode = "fd"
             except OSError as exc:
                 logger.debug("console: descriptor capture failed (%s); wrapping streams", exc)
-        if not self.mode:
-            self._wrap()
+        if not self.mode and self._wrap.install(self._make_write):
+            self.mode = "wrap"
         if self.mode:
             self._flusher.start()
         return self.mode
@@ -114,7 +114,7 @@ class ConsoleCapture:
         """Restores the streams, sends every captured line (partial ones too)."""
         if not self.mode:
             return
-        self._unwrap()
+        self._wrap.remove()
         if self._redirect is not None:
             self._redirect.stop(timeout=min(timeout, 2.0))
         self._stopping = True
@@ -132,11 +132,9 @@ class ConsoleCapture:
             _flush(stream)
             if self._redirect.write_original(2, line.encode("utf-8", "replace")):
                 return
-        for patched, _ in self._patched:
-            if patched is stream:
-                type(stream).write(stream, line)  # the class's write, not our wrapper
-                _flush(stream)
-                return
+        if self._wrap.write_past(stream, line):
+            _flush(stream)
+            return
         if stream is not None:
             stream.write(line)
             _flush(stream)
@@ -148,7 +146,7 @@ class ConsoleCapture:
 
     def abandon_in_child(self) -> None:
         """After fork, in the child: stop feeding a flusher that does not exist here."""
-        self._unwrap()
+        self._wrap.remove()
         self._stopping = True
         if self._redirect is not None:
             self._redirect.abandon_in_child()
@@ -156,22 +154,7 @@ class ConsoleCapture:
 
     # -- wrap mode -------------------------------------------------------------------
 
-    def _wrap(self) -> None:
-        for index, name in enumerate(STREAMS):
-            stream = getattr(sys, name, None)
-            if stream is None:
-                continue
-            original = stream.write
-            write = self._make_write(index, original)
-            try:
-                stream.write = write
-            except (AttributeError, TypeError):  # a stream object that takes no attributes
-                logger.debug("console: cannot wrap sys.%s (%s)", name, type(stream).__name__)
-                continue
-            self._patched.append((stream, write))
-            self.mode = "wrap"
-
-    def _make_write(self, index: int, original: Callable[[str], int]) -> Callable[[str], int]:
+    def _make_write(self, index: int, original: Write) -> Write:
         append, now, chunks, full = self._chunks.append, time.time, self._chunks, self._full
 
         def write(text: str) -> int:
@@ -183,16 +166,6 @@ class ConsoleCapture:
             return written
 
         return write
-
-    def _unwrap(self) -> None:
-        for stream, write in self._patched:
-            # Only ours: someone may have replaced it since, and keeps theirs.
-            if getattr(stream, "__dict__", {}).get("write") is write:
-                try:
-                    del stream.write
-                except AttributeError:
-                    pass
-        self._patched = []
 
     # -- the queue -------------------------------------------------------------------
 
@@ -254,7 +227,7 @@ class ConsoleCapture:
             logger.exception("mytrack console capture failed; output is no longer captured")
             # Nobody drains the queue any more: writers must neither queue nor wait.
             self._stopping = True
-            self._unwrap()
+            self._wrap.remove()
             if self._redirect is not None:
                 self._redirect.passthrough_only()
             self._chunks.clear()

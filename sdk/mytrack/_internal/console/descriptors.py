@@ -6,7 +6,7 @@ window size is copied, and output processing is off on our side (the real
 terminal still does its own), so programs that check for a terminal (colours,
 progress bars) and the bytes that reach the screen are unchanged.
 
-The reading end is served by a tee process (mytrack_proto/tee.py): it
+The reading end is served by a tee process (mytrack_common.tee): it
 forwards every chunk to the original stdout/stderr at once, so the program's
 last words reach the terminal even when it dies right after writing them,
 and sends a copy back in batches, read here by one thread. The reader thread
@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mytrack_common import tee
+from mytrack_common.tee import frames, launch
 
 _READ_BYTES = 65536
 _SERVER_WAIT = 60.0  # seconds the reader waits at most for a starting service's tee server
@@ -154,25 +154,12 @@ class Redirect:
             if self._settled.wait(0.02) or time.monotonic() > deadline:
                 if not os.path.exists(path):
                     return None
-        return tee.hand_over(path, fds)
+        return launch.hand_over(path, fds)
 
     def _spawn(self, fds: tuple[int, ...]) -> int | None:
         """Starts a tee process of our own; its pid, or None."""
-        if not sys.executable or not os.path.exists(sys.executable):
-            return None
-        try:
-            program = tee.helper_code()
-        except OSError:  # installed without sources
-            return None
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", tee.BOOTSTRAP, *map(str, fds), program],
-                pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return self._process.pid
+        self._process = launch.spawn(fds)
+        return self._process.pid if self._process is not None else None
 
     def stop(self, timeout: float) -> None:
         """Puts the originals back and waits until what was in flight is captured."""
@@ -230,7 +217,7 @@ class Redirect:
         """Reads the helper's frames; if it dies before the end, our thread takes over."""
         buffer = bytearray()
         ended = False
-        head = tee.FRAME.size
+        head = frames.FRAME.size
         try:
             while not ended:
                 data = os.read(self._copy_r, 1 << 20)
@@ -238,12 +225,12 @@ class Redirect:
                     break
                 buffer += data
                 while len(buffer) >= head and not ended:
-                    kind, count, size = tee.FRAME.unpack_from(buffer)
+                    kind, count, size = frames.FRAME.unpack_from(buffer)
                     if len(buffer) < head + size:
                         break
-                    if kind == tee.END:
+                    if kind == frames.END:
                         ended = True
-                    elif kind == tee.OUTPUT and self._capturing:
+                    elif kind == frames.OUTPUT and self._capturing:
                         self._deliver_lines(bytes(buffer[head: head + size]), count)
                     del buffer[: head + size]
         except OSError:
