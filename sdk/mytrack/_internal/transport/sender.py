@@ -133,7 +133,13 @@ class Sender:
         offline_wal: str = "",
         on_stop: Callable[[], None] | None = None,
     ) -> None:
+        self._wake = threading.Event()
         self.queue: deque[Any] = deque()
+        # True while the sender sleeps its long idle poll: log() then wakes it
+        # (`wake`), so that a call logged at the start of that sleep is not held
+        # 50 ms, in which a process killed (kill -9, out of memory) would lose
+        # what log() had returned. A plain attribute: one read per call.
+        self.idle = False
         self.max_queue_entries = max_queue_entries
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
@@ -158,7 +164,6 @@ class Sender:
         self._stream: _Stream | _WalStream | None = None
         self._closing = False
         self._last_send = 0.0
-        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-sender", daemon=True)
         self._thread.start()
 
@@ -169,6 +174,12 @@ class Sender:
         self.queue.append(item)
         if len(self.queue) >= self.max_queue_entries:
             self.wait_for_room()
+        elif self.idle:
+            self._wake.set()
+
+    def wake(self) -> None:
+        """Wakes an idle sender at once (after a call was queued)."""
+        self._wake.set()
 
     def wait_for_room(self) -> None:
         """Backpressure: blocks until the sender has taken entries off the queue.
@@ -240,7 +251,12 @@ class Sender:
         backoff = 0.05
         while True:
             busy = bool(self.queue)
+            if not busy:
+                self.idle = True
+                # A call queued between the first look and the flag did not wake us.
+                busy = bool(self.queue)
             self._wake.wait(_POLL_ACTIVE if busy else _POLL_IDLE)
+            self.idle = False
             self._wake.clear()
             with self._cond:
                 if self._closing:
