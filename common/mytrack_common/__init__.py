@@ -4,5 +4,6 @@
 by the SDK itself in offline mode); ``address`` is where a service home keeps its
 socket, lock and logs; ``names`` makes run ids and default names; ``tee`` (with
 ``lines``) is the console tee program, which a training process starts itself or
-the service's tee server forks for it.
+the service's tee server forks for it; ``secrets`` says which names look like
+secrets and redacts their values (command lines in the SDK, config in the UI).
 """

@@ -16,7 +16,7 @@ from typing import Any
 from mytrack_service.apply.metric_definitions import MetricRegistry
 from mytrack_service.store.base import MetadataStore, RunKey, RunRow
 from mytrack_service.web.responses import ApiError
-from mytrack_service.web.table import table_row
+from mytrack_service.web.table import shown_config, table_row
 
 LIVE_STATES = ("running", "preempting")
 _PRIVATE_METADATA = ("alerts", "writers", "alerts_suppressed")
@@ -38,7 +38,7 @@ def run_detail(store: MetadataStore, key: RunKey) -> dict[str, Any]:
     )
     return {
         "run": overview,
-        "config": run.config,
+        "config": shown_config(run),
         "summary": {k: v for k, v in run.summary.items() if not str(k).startswith("_")},
         "metadata": {k: v for k, v in metadata.items() if k not in _PRIVATE_METADATA},
         "alerts": list(metadata.get("alerts") or []),
