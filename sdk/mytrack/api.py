@@ -17,7 +17,7 @@ from mytrack._internal.files.download import download
 from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
-from mytrack._internal.transport.encode import dumps
+from mytrack._internal.transport.filters import encode_filters
 from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_proto import mytrack_pb2 as pb
@@ -61,7 +61,7 @@ class Api:
         """
         entity, project = self._project_path(path)
         request = pb.ListRunsRequest(
-            entity=entity, project=project, filters_json=dumps(dict(filters)) if filters else b""
+            entity=entity, project=project, filters_json=encode_filters(filters)
         )
         response: pb.ListRunsResponse = self._rpc().call("ListRuns", request)
         return [ApiRun(self, info) for info in response.runs]
