@@ -38,6 +38,13 @@ logger = logging.getLogger("mytrack")
 
 _MAX_RECORD_ENTRIES = 2_000  # log() calls per LogBatch record
 _MAX_BATCH_BYTES = 4 * 1024 * 1024  # serialized records per stream message
+# A LogBatch record aims at this size: 2,000 large rows in one record made a
+# record larger than a gRPC message may be (the stream broke for good).
+_RECORD_BYTES = 1024 * 1024
+# While the buffer is full, log() waits once this many calls are queued: the
+# queue holds unencoded calls (Python objects, larger than their encoding),
+# which the byte bound did not count.
+_FULL_QUEUE_ENTRIES = 2
 _POLL_ACTIVE = 0.005
 _POLL_IDLE = 0.05
 
@@ -56,7 +63,12 @@ class _Stream:
     """One bidirectional Stream call: requests from a queue, acks to callbacks."""
 
     def __init__(self, client: ServiceClient, hello: pb.Hello, sender: Sender) -> None:
-        self._requests: queue.SimpleQueue[pb.ClientMessage | None] = queue.SimpleQueue()
+        # Batches wait here as (first seq, payloads): the payloads are the very
+        # bytes kept in Sender._unacked, so records waiting for a stalled stream
+        # are held once, not twice; the message is built when gRPC takes it.
+        self._requests: queue.SimpleQueue[pb.ClientMessage | tuple[int, list[bytes]] | None] = (
+            queue.SimpleQueue()
+        )
         self._requests.put(pb.ClientMessage(hello=hello))
         self._sender = sender
         self.broken = False
@@ -69,10 +81,17 @@ class _Stream:
             message = self._requests.get()
             if message is None:
                 return
-            yield message
+            if isinstance(message, tuple):
+                first_seq, records = message
+                yield pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records))
+            else:
+                yield message
 
     def send(self, message: pb.ClientMessage) -> None:
         self._requests.put(message)
+
+    def send_batch(self, first_seq: int, records: list[bytes]) -> None:
+        self._requests.put((first_seq, records))
 
     def _read(self) -> None:
         error = "the service closed the stream"
@@ -106,9 +125,11 @@ class _WalStream:
 
     def send(self, message: pb.ClientMessage) -> None:
         if message.HasField("batch"):
-            batch = message.batch
-            self._wal.append(list(batch.records))
-            self._sender._on_ack(batch.first_seq + len(batch.records) - 1)
+            self.send_batch(message.batch.first_seq, list(message.batch.records))
+
+    def send_batch(self, first_seq: int, records: list[bytes]) -> None:
+        self._wal.append(records)
+        self._sender._on_ack(first_seq + len(records) - 1)
 
     def close(self) -> None:
         self._wal.close()
@@ -135,12 +156,15 @@ class Sender:
     ) -> None:
         self._wake = threading.Event()
         self.queue: deque[Any] = deque()
+        # log() compares the queue's length with this: the configured bound, or
+        # _FULL_QUEUE_ENTRIES while the unacked bytes are at their bound.
+        self.max_queue_entries = max_queue_entries
+        self._queue_entries = max_queue_entries
         # True while the sender sleeps its long idle poll: log() then wakes it
         # (`wake`), so that a call logged at the start of that sleep is not held
         # 50 ms, in which a process killed (kill -9, out of memory) would lose
         # what log() had returned. A plain attribute: one read per call.
         self.idle = False
-        self.max_queue_entries = max_queue_entries
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self._home = home
@@ -159,6 +183,12 @@ class Sender:
         self._cond = threading.Condition()  # guards everything below
         self._unacked: deque[tuple[int, bytes]] = deque()
         self._unacked_bytes = 0
+        self._entry_bytes = 0  # encoded bytes per log() call in the last LogBatch
+        # True while calls taken off the queue have no seq yet: flush() must not
+        # take an empty queue for "all encoded" then (it read too low a last seq).
+        self._encoding = False
+        self._waiters = 0  # log() calls waiting for room now (see wait_for_room)
+        self._wait_start = 0.0
         self._next_seq = 1
         self._acked_seq = 0
         self._stream: _Stream | _WalStream | None = None
@@ -170,9 +200,13 @@ class Sender:
     # -- called from the user's threads ------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        """Queues a control record (or a log entry) and waits if the queue is full."""
+        """Queues a control record (or a log entry) and waits if the queue is full.
+
+        Against the configured bound, not the tighter one of a full buffer: the
+        exit record and console lines are small, and finish() must not wait here.
+        """
         self.queue.append(item)
-        if len(self.queue) >= self.max_queue_entries:
+        if len(self.queue) >= self._queue_entries:
             self.wait_for_room()
         elif self.idle:
             self._wake.set()
@@ -188,13 +222,21 @@ class Sender:
         a producer faster than the sender is woken once per half-queue rather
         than once per entry.
         """
-        start = time.monotonic()
         self._wake.set()
         with self._cond:
-            while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
-                self._cond.wait(0.05)
-                self._wake.set()
-        self.stats.backpressure_seconds += time.monotonic() - start
+            # The time counted is the time any call waited: several threads
+            # waiting together count it once (it was added per thread).
+            if self._waiters == 0:
+                self._wait_start = time.monotonic()
+            self._waiters += 1
+            try:
+                while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
+                    self._cond.wait(0.05)
+                    self._wake.set()
+            finally:
+                self._waiters -= 1
+                if self._waiters == 0:
+                    self.stats.backpressure_seconds += time.monotonic() - self._wait_start
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until everything queued so far is acked; False on timeout."""
@@ -202,7 +244,7 @@ class Sender:
         with self._cond:
             target = None
             while True:
-                if not self.queue:
+                if not self.queue and not self._encoding:
                     target = self._next_seq - 1 if target is None else target
                     if self._acked_seq >= target:
                         return True
@@ -301,34 +343,58 @@ class Sender:
             pending = list(self._unacked)
         # Resend in order everything not acked; the service drops duplicates.
         for first_seq, records in _batches(pending):
-            self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records)))
+            self._send_batch(first_seq, records)
         return True
 
     def _pump(self) -> None:
         while self.queue and self._unacked_bytes < self._max_buffer_bytes:
-            records = self._encode_some()
+            records = self._encode_some(self._max_buffer_bytes - self._unacked_bytes)
             if not records:
-                return
+                break
             with self._cond:
                 self._unacked.extend(records)
                 self._unacked_bytes += sum(len(r) for _, r in records)
                 self._cond.notify_all()  # room in the queue for waiting log() calls
             for first, payloads in _batches(records):
-                self._send(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first, records=payloads)))
+                self._send_batch(first, payloads)
             self.stats.records_sent += len(records)
+        self._set_queue_bound()
 
-    def _encode_some(self) -> list[tuple[int, bytes]]:
-        """Encodes queued items into records with consecutive seqs.
+    def _set_queue_bound(self) -> None:
+        """log() may queue the configured number of calls while there is room for
+        their encoding, only a couple once the unacked bytes are at their bound:
+        memory stays near MYTRACK_BUFFER_BYTES however large the rows."""
+        with self._cond:
+            full = self._unacked_bytes >= self._max_buffer_bytes
+            self.max_queue_entries = _FULL_QUEUE_ENTRIES if full else self._queue_entries
+            if not full:
+                self._cond.notify_all()
+
+    def _encode_some(self, budget: int) -> list[tuple[int, bytes]]:
+        """Encodes queued items into records with consecutive seqs, about ``budget`` bytes.
 
         Consecutive log() calls share a LogBatch record as long as they have the
-        same shape (the same columnar keys, or all general), up to a bound.
+        same shape (the same columnar keys, or all general), up to a bound of
+        calls and of bytes (`_RECORD_BYTES`, judged by the last record's bytes
+        per call).
         """
         records: list[tuple[int, bytes]] = []
+        self._encoding = True  # before the first pop (see flush)
+        try:
+            self._encode_into(records, budget)
+        finally:
+            self._encoding = False
+        return records
+
+    def _encode_into(self, records: list[tuple[int, bytes]], budget: int) -> None:
         logs: list[Any] = []
         shape: tuple[str, ...] | None = None
         popleft = self.queue.popleft
-        seq = self._next_seq
+        size = 0
+        per_record = self._calls_per_record()
         for _ in range(4 * _MAX_RECORD_ENTRIES):
+            if size + len(logs) * self._entry_bytes >= budget:
+                break
             try:
                 item = popleft()
             except IndexError:
@@ -337,9 +403,9 @@ class Sender:
                 if self._offline_wal:
                     self.last_values.update(item[0])
                 item_shape = encode.columnar_keys(item)
-                if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
-                    records.append((seq, encode.log_batch(seq, logs, shape)))
-                    seq, logs = seq + 1, []
+                if logs and (item_shape != shape or len(logs) >= per_record):
+                    size += self._add_logs(records, logs, shape)
+                    per_record, logs = self._calls_per_record(), []
                 logs.append(item)
                 shape = item_shape
                 continue
@@ -349,20 +415,42 @@ class Sender:
                     self.last_values.pop(key, None)
                 continue
             if logs:
-                records.append((seq, encode.log_batch(seq, logs, shape)))
-                seq, logs = seq + 1, []
-            records.append((seq, item.build(seq)))
-            seq += 1
+                size += self._add_logs(records, logs, shape)
+                logs = []
+            records.append((self._next_seq, item.build(self._next_seq)))
+            size += len(records[-1][1])
+            self._next_seq += 1
         if logs:
-            records.append((seq, encode.log_batch(seq, logs, shape)))
-            seq += 1
-        self._next_seq = seq
-        return records
+            self._add_logs(records, logs, shape)
+
+    def _calls_per_record(self) -> int:
+        if not self._entry_bytes:  # the first record: small, to learn the size of a call
+            return 16
+        return max(1, min(_MAX_RECORD_ENTRIES, _RECORD_BYTES // self._entry_bytes))
+
+    def _add_logs(self, records: list[tuple[int, bytes]], logs: list[Any],
+                  shape: tuple[str, ...] | None) -> int:
+        """Encodes log() calls as one record (halves when it is far over
+        `_RECORD_BYTES`); returns the bytes added."""
+        payload = encode.log_batch(self._next_seq, logs, shape)
+        if len(payload) > 4 * _RECORD_BYTES and len(logs) > 1:
+            half = len(logs) // 2
+            return self._add_logs(records, logs[:half], shape) + self._add_logs(records, logs[half:], shape)
+        self._entry_bytes = max(1, len(payload) // len(logs))
+        records.append((self._next_seq, payload))
+        self._next_seq += 1
+        return len(payload)
 
     def _send(self, message: pb.ClientMessage) -> None:
         stream = self._stream
         if stream is not None and not stream.broken:
             stream.send(message)
+            self._last_send = time.monotonic()
+
+    def _send_batch(self, first_seq: int, records: list[bytes]) -> None:
+        stream = self._stream
+        if stream is not None and not stream.broken:
+            stream.send_batch(first_seq, records)
             self._last_send = time.monotonic()
 
     # -- callbacks from the ack reader ---------------------------------------
@@ -379,6 +467,8 @@ class Sender:
             self.stats.last_ack_time = time.time()
             self._cond.notify_all()
         self._wake.set()
+        if self._unacked_bytes < self._max_buffer_bytes:
+            self._set_queue_bound()
 
     def _on_notice(self, kind: str, text: str) -> None:
         self.notices.append((kind, text))
