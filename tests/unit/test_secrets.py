@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mytrack_common.secrets import REDACTED, is_secret_name, redact_argv, redact_mapping
@@ -46,7 +48,7 @@ def test_redact_argv_keeps_the_program_and_an_empty_line() -> None:
 
 def test_redact_mapping_nested_and_lists() -> None:
     """A secret key's whole value is hidden at any depth, lists are walked, the input is not changed."""
-    values = {"lr": 0.1, "db": {"host": "h", "password": "p"}, "auth": {"user": "u"},
+    values: dict[str, Any] = {"lr": 0.1, "db": {"host": "h", "password": "p"}, "auth": {"user": "u"},
               "hooks": [{"token": "t", "url": "u"}]}
     assert redact_mapping(values) == {
         "lr": 0.1, "db": {"host": "h", "password": REDACTED}, "auth": REDACTED,
