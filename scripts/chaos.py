@@ -49,7 +49,7 @@ WRITER = """
 
     minutes, rate = float(sys.argv[1]), float(sys.argv[2])
     run = mytrack.init(project="chaos", id=sys.argv[3],
-                       settings=mytrack.Settings(console="off", finish_timeout=300.0))
+                       settings=mytrack.Settings(console="off", finish_timeout=60.0))
     print(json.dumps({"path": run.path}), flush=True)
     chunk = max(1, int(rate / 100))  # calls per 10 ms
     end = time.monotonic() + minutes * 60
@@ -61,7 +61,7 @@ WRITER = """
         time.sleep(0.01)
     sender = run._sender
     # What the service acked: every call not still queued or in an unacked record.
-    flushed = sender.flush(300.0)
+    flushed = sender.flush(180.0)
     with sender._cond:
         pending = len(sender.queue) + sum(
             pb.Record.FromString(payload).log.count for _, payload in sender._unacked)
@@ -102,14 +102,14 @@ def main() -> int:
         _inject(rng, home, base if tmpfs else None, writer, faults, args.minutes * 60)
         out = writer.stdout.read()
         code = writer.wait(timeout=600)
+        result = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        readable, duplicated = _read_back(path, env)
     finally:
         if writer.poll() is None:
             writer.kill()
-    result = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    readable, duplicated = _read_back(path, env)
-    _stop_service(env)
-    if tmpfs is not None:
-        subprocess.run(["umount", str(tmpfs)], check=False)
+        _stop_service(env, home)
+        if tmpfs is not None:
+            subprocess.run(["umount", str(tmpfs)], check=False)
     return _report(result, readable, duplicated, faults, code, work)
 
 
@@ -206,14 +206,18 @@ def _read_back(path: str, env: dict[str, str]) -> tuple[list[int], int]:
         import json, sys, time
         import mytrack
         api = mytrack.Api()
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 120
         while api.run(sys.argv[1]).state == "running" and time.monotonic() < deadline:
             time.sleep(0.5)
         rows = list(api.run(sys.argv[1]).scan_history(keys=["step_value"], page_size=100_000))
         print(json.dumps([[r.get("_step"), r.get("step_value")] for r in rows]))
     """)
-    done = subprocess.run([sys.executable, "-c", code, path], env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
+    try:
+        done = subprocess.run([sys.executable, "-c", code, path], env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        print("chaos: reading the run back timed out", flush=True)
+        return [], 0
     if done.returncode != 0:
         print(f"chaos: reading the run back failed:\n{done.stderr}", flush=True)
         return [], 0
@@ -224,9 +228,16 @@ def _read_back(path: str, env: dict[str, str]) -> tuple[list[int], int]:
     return sorted(set(values)), duplicated
 
 
-def _stop_service(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "mytrack_service", "stop"], env=env,
-                   capture_output=True, timeout=120, check=False)
+def _stop_service(env: dict[str, str], home: Path) -> None:
+    """Stops the soak's service; kills it when it does not stop (a stuck one must not
+    outlive the soak, nor keep a tmpfs busy)."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run([sys.executable, "-m", "mytrack_service", "stop", "--timeout", "30"], env=env,
+                       capture_output=True, timeout=60, check=False)
+    pid = _service_pid(home)
+    if pid is not None:
+        print(f"chaos: the service (pid {pid}) did not stop; killed", flush=True)
+        _signal(pid, signal.SIGKILL)
 
 
 def _report(result: dict[str, Any], readable: list[int], duplicated: int, faults: Counter[str],
