@@ -18,9 +18,8 @@ from mytrack._internal.files.download import download
 from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
-from mytrack._internal.transport.encode import dumps
 from mytrack._internal.transport.service_types import FileInfo, RunInfo, RunKey
-from mytrack.errors import InvalidTypeError, InvalidValueError, RunNotFoundError
+from mytrack.errors import InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_common.names import name_problem, run_id_problem
 
@@ -68,7 +67,7 @@ class Api:
         if order is not None and order not in ("-created_at", "-createdAt"):
             return sort_runs(self.runs(path, filters), order)
         entity, project = self._project_path(path)
-        return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, _check_filters(filters))]
+        return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, filters)]
 
     def projects(self) -> list[dict[str, Any]]:
         return [
@@ -164,19 +163,6 @@ def _check_path(path: object, entity: str, project: str, run_id: str | None = No
             raise InvalidValueError(f"path {path!r}: {what} {problem}")
     if run_id is not None and (problem := run_id_problem(run_id)) is not None:
         raise InvalidValueError(f"path {path!r}: run id {problem}")
-
-
-def _check_filters(filters: object) -> dict[str, Any] | None:
-    """Refuses at the call what the service could not read (the service checks the rest)."""
-    if not filters:
-        return None
-    if not isinstance(filters, Mapping):
-        raise InvalidTypeError(f"filters must be a dict, got {type(filters).__name__}")
-    try:
-        dumps(dict(filters))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidValueError(f"filters cannot be sent as JSON: {exc}") from None
-    return dict(filters)
 
 
 class ApiRun(ApiRunWandbNames):

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = runs_commands.add_parser("stop", help="stop a live run (it ends as killed)")
     stop.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
     sync = commands.add_parser("sync", help="upload offline, crashed or live run folders")
-    sync.add_argument("paths", nargs="*", help="run folders (mytrack/run-...)")
-    sync.add_argument("--dir", help="find run folders under DIR (DIR/mytrack/run-*)")
+    sync.add_argument("paths", nargs="*", help="run folders (mytrack-runs/run-...)")
+    sync.add_argument("--dir", help="find run folders under DIR (DIR/mytrack-runs/run-*, DIR/mytrack/run-*)")
     sync.add_argument("--include-offline", action="store_true",
                       help="with --dir: include offline runs")
     sync.add_argument("--timeout", type=float, default=600.0)

@@ -198,6 +198,7 @@ _SPECS: dict[str, _Spec] = {
         "MYTRACK_CONSOLE", _parse_choice(CONSOLE_MODES, CONSOLE_ALIASES), lambda: "auto",
         (("WANDB_CONSOLE", None),),
     ),
+    "x_redact_secrets": _Spec("MYTRACK_REDACT_SECRETS", _parse_bool, lambda: True),
     "x_primary": _Spec(None, _parse_bool, lambda: True, (("WANDB_X_PRIMARY", None),)),
     "x_stats_sampling_interval": _Spec(
         "MYTRACK_STATS_SAMPLING_INTERVAL", _parse_nonnegative_float, lambda: None,
@@ -215,7 +216,7 @@ class Settings:
         mode: "online" (default), "offline", "disabled", or "shared" (one run,
             several writers: pass the run's id to every writer).
         service_dir: the service's home: socket, logs, embedded store (MYTRACK_DIR).
-        dir: where run folders are created (a ``mytrack/`` folder inside it).
+        dir: where run folders are created (a ``mytrack-runs/`` folder inside it).
         entity: defaults to the OS user.
         project: defaults to "uncategorized".
         run_id, run_name, run_notes, run_tags, run_group, run_job_type, resume:
@@ -234,6 +235,9 @@ class Settings:
             (default: at the file-descriptor level, so child processes are
             captured too; "wrap" where that is impossible), "wrap" (Python's
             sys.stdout/sys.stderr only) or "off" (MYTRACK_CONSOLE).
+        x_redact_secrets: record secret-looking command-line and variable values as
+            "***" and show such config values as "***" in the web UI (default True;
+            MYTRACK_REDACT_SECRETS=false records and shows them verbatim).
         x_primary: mode="shared": this writer's end sets the run's final state.
         x_label: mode="shared": this writer's label (default host-rank, from
             RANK/SLURM_PROCID/LOCAL_RANK, else host-pid).
@@ -262,6 +266,7 @@ class Settings:
     max_queue_entries: int | None = None
     ui_port: int | None = None
     console: str | None = None
+    x_redact_secrets: bool | None = None
     x_primary: bool | None = None
     x_label: str | None = None
     x_stats_sampling_interval: float | None = None

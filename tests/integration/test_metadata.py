@@ -369,7 +369,7 @@ def test_properties_of_an_online_run(project: str, workdir: Path) -> None:
     assert run.disabled is False and run.offline is False and run.resumed is False
     assert before <= run.start_time <= after
     stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(run.start_time))
-    assert run.dir == str(workdir / "mytrack" / f"run-{stamp}-propsm01" / "files")  # W&B: <run>/files
+    assert run.dir == str(workdir / "mytrack-runs" / f"run-{stamp}-propsm01" / "files")  # W&B: <run>/files
     assert Path(run.dir).is_dir()
     settings = run.settings
     assert isinstance(settings, mytrack.Settings)

@@ -213,9 +213,9 @@ def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
 
 def test_only_resume_auto_writes_the_resume_file(project: str, workdir: Path) -> None:
     """init() writes mytrack/resume.json only for resume="auto" (as W&B does); its clean finish removes it."""
-    resume_file = workdir / "mytrack" / "resume.json"
+    resume_file = workdir / "mytrack-runs" / "resume.json"
     plain = mytrack.init(project=project, settings=QUIET)
-    assert (workdir / "mytrack").is_dir() and not resume_file.exists()
+    assert (workdir / "mytrack-runs").is_dir() and not resume_file.exists()
     plain.finish()
     auto = mytrack.init(project=project, resume="auto", settings=QUIET)
     assert json.loads(resume_file.read_text()) == {
@@ -307,9 +307,9 @@ def run_same(project: str, mode: str, home: Path | None = None,
 
 
 def run_folder(cwd: Path, path: str) -> Path:
-    """The run folder DESIGN.md fixes: ``<cwd>/mytrack/run-<YYYYmmdd_HHMMSS>-<id>/``."""
+    """The run folder: ``<cwd>/mytrack-runs/run-<YYYYmmdd_HHMMSS>-<id>/``."""
     run_id = path.rsplit("/", 1)[1]
-    (folder,) = (cwd / "mytrack").glob(f"run-*-{run_id}")
+    (folder,) = (cwd / "mytrack-runs").glob(f"run-*-{run_id}")
     return folder
 
 

@@ -388,7 +388,7 @@ def test_run_properties(project: str, workdir: Path) -> None:
         assert dict(run.config.items()) == {"lr": 0.1, "layers": [64, 32], "nested": {"a": 1}}
         stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(run.start_time))
         # As in W&B, run.dir is the run folder's files/ (where saved files live).
-        assert run.dir == str(workdir / "mytrack" / f"run-{stamp}-props001" / "files")
+        assert run.dir == str(workdir / "mytrack-runs" / f"run-{stamp}-props001" / "files")
         assert re.fullmatch(r"run-\d{8}_\d{6}-props001", Path(run.dir).parent.name)
         assert Path(run.dir).is_dir() and Path(run.dir).name == "files"
         stored = api_run(run.path)
@@ -413,10 +413,10 @@ def test_run_default_identity_and_explicit_dir(project: str, workdir: Path) -> N
         assert re.fullmatch(r"[a-z0-9]{8}", run.id)
         assert re.fullmatch(r"[a-z]+-[a-z]+-\d+", run.name)
         assert run.path == f"{getpass.getuser()}/{project}/{run.id}"
-        assert Path(run.dir).parent.parent == target / "mytrack"
+        assert Path(run.dir).parent.parent == target / "mytrack-runs"
         assert re.fullmatch(rf"run-\d{{8}}_\d{{6}}-{run.id}", Path(run.dir).parent.name)
         assert Path(run.dir).is_dir() and Path(run.dir).name == "files"
-        assert not (workdir / "mytrack").exists()
+        assert not (workdir / "mytrack-runs").exists()
         assert api_run(run.path).name == run.name
     finally:
         run.finish()

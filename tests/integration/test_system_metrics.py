@@ -177,6 +177,22 @@ def test_per_run_interval_setting(sampling_home: Home, workdir: Path, project: s
     assert 1 <= len(samples) <= 6, len(samples)
 
 
+def test_short_run_is_sampled_from_its_first_second(tmp_path: Path, workdir: Path, project: str) -> None:
+    """With the service's default 10 s interval, a run that asked for 1 s and lived 3 s
+    has at least 2 samples, the first within about a second of its start."""
+    home = Home(tmp_path / "default-home", 10)
+    try:
+        out = home.run(LIVE_WITH_INTERVAL.format(project=project, interval=1, seconds=3.0), workdir)
+        samples = home.api().run(out["path"]).history(stream="system", pandas=False)
+        assert len(samples) >= 2, samples
+        assert samples[0]["_runtime"] <= 1.5, samples[0]["_runtime"]
+        # A run that asked for nothing still gets its first sample promptly.
+        plain = home.run(LIVE_FOR.format(project=project, seconds=2.0), workdir)
+        assert len(home.api().run(plain["path"]).history(stream="system", pandas=False)) >= 1
+    finally:
+        stop_service(home.path)
+
+
 # -- the sampler in-process: injected GPU reader, cost ---------------------------------
 
 

@@ -24,7 +24,7 @@ def test_defaults_with_empty_env() -> None:
         dir=os.getcwd(), entity=getpass.getuser(), project="uncategorized", quiet=False,
         finish_timeout=60.0, init_timeout=30.0, heartbeat_interval=2.0,
         max_buffer_bytes=64 * 1024 * 1024, max_queue_entries=20_000, ui_port=6017,
-        console="auto",
+        console="auto", x_redact_secrets=True,
         x_primary=True, x_label=f"{socket.gethostname()}-{os.getpid()}",
     )
     assert resolved.run_id is None and resolved.run_tags is None and resolved.resume is None
@@ -37,6 +37,7 @@ def test_defaults_with_empty_env() -> None:
         ("project", "MYTRACK_PROJECT", "from-env", "from-env", "from-arg", "uncategorized"),
         ("entity", "MYTRACK_ENTITY", "team-env", "team-env", "team-arg", None),
         ("quiet", "MYTRACK_SILENT", "true", True, False, False),
+        ("x_redact_secrets", "MYTRACK_REDACT_SECRETS", "false", False, False, True),
         ("finish_timeout", "MYTRACK_FINISH_TIMEOUT", "2.5", 2.5, 7.0, 60.0),
         ("init_timeout", "MYTRACK_INIT_TIMEOUT", "0.25", 0.25, 3, 30.0),
         ("max_buffer_bytes", "MYTRACK_BUFFER_BYTES", "4096", 4096, 1024, 64 * 1024 * 1024),

@@ -54,10 +54,13 @@ class FlakyBlobs(CountingBlobs):
         self.name = name
         # (monotonic time, the row's recorded error at the time of the attempt)
         self.attempts: list[tuple[float, str]] = []
+        self.transfers: Transfers | None = None  # set by the test, to see its last_error
+        self.last_errors: list[str] = []  # Transfers.last_error at each attempt
 
     def put_file(self, path: str) -> tuple[str, int]:
         row = self.store.get_file(KEY, self.name)
         self.attempts.append((time.monotonic(), row.error if row else "<no row>"))
+        self.last_errors.append(self.transfers.last_error if self.transfers else "")
         if len(self.attempts) <= self.failures:
             raise BlobError(f"simulated outage #{len(self.attempts)}")
         return super().put_file(path)
@@ -169,13 +172,14 @@ def test_pending_file_is_uploaded_with_digest_size_mime_and_count(harness: Harne
 
 def test_upload_failing_twice_then_succeeding_is_retried_with_backoff(
         harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A blob store that fails twice: the file ends uploaded after exactly 2 retries, with growing waits, and its error
-    cleared."""
+    """A blob store that fails twice: the file ends uploaded after exactly 2 retries, with growing waits,
+    and its error cleared, on the row and in last_error (what status shows)."""
     monkeypatch.setattr(transfers_module, "_BACKOFF_FIRST", 0.1)
     data = b"checkpoint bytes"
     harness.add("model.bin", data, policy="now")
     blobs = FlakyBlobs(str(tmp_path / "blobs"), failures=2, store=harness.store, name="model.bin")
     transfers = harness.start(blobs)
+    blobs.transfers = transfers
     row = harness.wait_uploaded("model.bin", data)
     assert transfers.retries == 2
     assert (row.uploads, row.error, row.digest) == (1, "", sha(data))
@@ -184,13 +188,40 @@ def test_upload_failing_twice_then_succeeding_is_retried_with_backoff(
     assert blobs.attempts[0][1] == ""
     assert blobs.attempts[1][1] == "simulated outage #1"
     assert blobs.attempts[2][1] == "simulated outage #2"
-    assert "simulated outage #2" in transfers.last_error and "model.bin" in transfers.last_error
+    assert "simulated outage #2" in blobs.last_errors[2] and "model.bin" in blobs.last_errors[2]
+    # Once the upload succeeded nothing is failing: status no longer shows the outage.
+    wait_for(lambda: transfers.last_error == "", timeout=5, message="last_error cleared")
     # Exponential backoff with jitter in [0.5, 1.5): waits of at least 0.05 s then 0.1 s.
     first_wait = blobs.attempts[1][0] - blobs.attempts[0][0]
     second_wait = blobs.attempts[2][0] - blobs.attempts[1][0]
     assert first_wait >= 0.05 * 0.99, first_wait
     assert second_wait >= 0.1 * 0.99, second_wait
     assert first_wait < 5 and second_wait < 5
+
+
+def test_last_error_stays_while_another_upload_still_fails(
+        harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file recovers while another keeps failing: last_error is kept until every upload works."""
+    monkeypatch.setattr(transfers_module, "_BACKOFF_FIRST", 0.05)
+    harness.add("good.bin", b"good", policy="now")
+    harness.add("bad.bin", b"bad", policy="now")
+
+    class OneBadBlobs(CountingBlobs):
+        fail = True
+
+        def put_file(self, path: str) -> tuple[str, int]:
+            if self.fail and path.endswith("bad.bin"):
+                raise BlobError("bad.bin refused")
+            return super().put_file(path)
+
+    blobs = OneBadBlobs(str(tmp_path / "blobs"))
+    transfers = harness.start(blobs)
+    harness.wait_uploaded("good.bin", b"good")
+    wait_for(lambda: transfers.retries >= 2, timeout=10, message="bad.bin retried")
+    assert "bad.bin refused" in transfers.last_error
+    blobs.fail = False
+    harness.wait_uploaded("bad.bin", b"bad")
+    wait_for(lambda: transfers.last_error == "", timeout=5, message="last_error cleared")
 
 
 def test_uploads_run_in_parallel(harness: Harness, tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 """System metrics: the machine and each live run's process tree, sampled here.
 
-Every ``interval`` seconds (MYTRACK_STATS_INTERVAL, default 10, 0 = off) one
-thread takes a sample for each open writer of a live run whose process runs
-on this host: the machine (CPU, memory, disk of the run folder, disk and
-network traffic since the writer was first seen), the writer's process tree
-(the writer pid and its children: CPU, RSS, threads) and the NVIDIA GPUs
-(`gpus.py`). Samples go to `MetadataStore.append_system`, a stream of their
-own beside the step history, with ``_timestamp``, ``_runtime`` (from the run's
-start) and ``_label`` (the writer's label). The keys are listed in
+Every ``interval`` seconds (MYTRACK_STATS_INTERVAL, default 10, 0 = off, or
+the run's own ``x_stats_sampling_interval``) one thread takes a sample for each
+open writer of a live run whose process runs on this host, the first within
+`POLL_SECONDS` of the writer's start (so a run of a few seconds has samples):
+the machine (CPU, memory, disk of the run folder, disk and network traffic
+since the writer was first seen), the writer's process tree (the writer pid
+and its children: CPU, RSS, threads) and the NVIDIA GPUs (`gpus.py`).
+Samples go to `MetadataStore.append_system`, a stream of their own beside
+the step history, with ``_timestamp``, ``_runtime`` (from the run's start)
+and ``_label`` (the writer's label). The keys are listed in
 docs/system-metrics.md.
 
 Sampling costs a few milliseconds of CPU per run per tick (reading /proc),
@@ -36,6 +38,10 @@ from mytrack_service.store.base import RunKey, StoreError
 logger = logging.getLogger("mytrack_service.health.system_metrics")
 
 _MB = 1024 * 1024
+# How often the thread looks for writers that are due. Waiting a whole interval
+# (10 s by default) before the first look left runs shorter than that with no
+# sample at all; a look costs a lock and a dict walk when nobody is due.
+POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -79,9 +85,11 @@ class Sampler:
 
     def sample_once(self) -> int:
         """Samples every live local writer and stores the samples; returns how many."""
-        targets = self._targets()
-        self._tracks = {t.writer_id: self._tracks[t.writer_id]
-                        for t in targets if t.writer_id in self._tracks}
+        targets, eligible = self._targets()
+        # Pruned by the writers still live, not by those due now: a writer not due
+        # this tick keeps its baselines (disk, network, CPU since the last sample).
+        self._tracks = {w: t for w, t in self._tracks.items() if w in eligible}
+        self._last = {w: t for w, t in self._last.items() if w in eligible}
         if not targets:
             return 0
         machine = _machine()
@@ -109,13 +117,18 @@ class Sampler:
 
     # -- what to sample ----------------------------------------------------------
 
-    def _targets(self) -> list[_Target]:
+    def _targets(self) -> tuple[list[_Target], set[str]]:
+        """The writers due now, and the ids of every writer that can be sampled."""
         live = set(self.live_runs.live_run_keys())
         targets = []
+        eligible: set[str] = set()
         for writer in self.live_runs.all_writers():
             if (writer.key not in live or writer.state is not WriterState.OPEN
                     or writer.wal is None or not writer.pid or writer.dead_reason
-                    or writer.host != self.host or not self._due(writer)):
+                    or writer.host != self.host):
+                continue
+            eligible.add(writer.writer_id)
+            if not self._due(writer):
                 continue
             session = self.live_runs.session(writer.key)
             if session is None:
@@ -126,7 +139,7 @@ class Sampler:
                 writer.key, writer.writer_id, writer.pid, getattr(info, "label", ""),
                 assembly.start_time, assembly.runtime_offset,
             ))
-        return targets
+        return targets, eligible
 
     def _due(self, writer: Any) -> bool:
         """Whether the writer's own interval (x_stats_sampling_interval) has passed."""
@@ -138,7 +151,9 @@ class Sampler:
         if interval <= 0:
             return False
         now = time.monotonic()
-        if now - self._last.get(writer.writer_id, 0.0) < interval * 0.95:
+        last = self._last.get(writer.writer_id)
+        # A writer never sampled is due at once; after that, once per interval.
+        if last is not None and now - last < interval * 0.95:
             return False
         self._last[writer.writer_id] = now
         return True
@@ -307,27 +322,22 @@ class SystemMonitor:
         if self._thread.is_alive():
             self._thread.join()
 
-    def _tick(self) -> float:
-        """The service's interval, or a shorter one a live run asked for."""
+    def _poll(self) -> float:
+        """Seconds to the next look: `POLL_SECONDS`, or a fifth of the shortest
+        interval in use, so that a writer is sampled within a fifth of its
+        interval of being due."""
         asked = [w.stats_interval for w in self.live_runs.all_writers()
                  if w.stats_interval is not None and w.stats_interval > 0]
-        return min([self.interval, *asked])
+        return min([POLL_SECONDS, *(i / 5 for i in (self.interval, *asked))])
 
     def _run(self) -> None:
+        """Looks every `POLL_SECONDS` for writers that are due (`Sampler._due`)."""
         self._sampler = Sampler(self.live_runs, self._gpus, default_interval=self.interval)
-        next_at = time.monotonic()
         try:
-            while True:
-                next_at += self._tick()
-                if self._stop.wait(max(0.0, next_at - time.monotonic())):
-                    return
+            while not self._stop.wait(self._poll()):
                 try:
                     self._sampler.sample_once()
                 except Exception:  # noqa: BLE001 - a bad tick must not end sampling
                     logger.exception("system metrics sampling failed")
-                # After a stall (suspended machine, slow store), skip the missed
-                # ticks instead of sampling in a burst.
-                if time.monotonic() > next_at + self.interval:
-                    next_at = time.monotonic()
         finally:
             self._sampler.close()

@@ -75,7 +75,8 @@ class Transfers:
         self.live_runs = live_runs  # runs whose live files are to be watched
         self.watcher = LiveWatcher(self.changed)
         self.retries = 0
-        self.last_error = ""
+        self.last_error = ""  # the current trouble only: cleared once uploads recover
+        self._listing_failed = False
         self._slots: dict[tuple[RunKey, str], _Slot] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -136,8 +137,12 @@ class Transfers:
                 due = self.store.list_files(pending=True)
             except StoreError as exc:
                 self._files_written = True  # the watches are read again next time
+                self._listing_failed = True
                 self._note(f"cannot list pending uploads: {exc}")
                 continue
+            if self._listing_failed:
+                self._listing_failed = False
+                self._clear_if_recovered()
             now = time.monotonic()
             for row in due:
                 with self._lock:
@@ -193,6 +198,7 @@ class Transfers:
             # A change during the upload keeps the file due (its last version).
             fields["pending"] = slot.generation != generation
         self._record(row, fields)
+        self._clear_if_recovered()
         self._wake.set()
 
     def _transfer(self, row: FileRow) -> dict[str, object]:
@@ -214,6 +220,14 @@ class Transfers:
             self.store.update_file(row.key, row.name, fields)
         except StoreError as exc:
             self._note(f"cannot record the upload of {row.name}: {exc}")
+
+    def _clear_if_recovered(self) -> None:
+        """Forgets the last error once nothing is failing, so that ``mytrack-service
+        status`` shows current trouble, not an outage that is over."""
+        with self._lock:
+            failing = self._listing_failed or any(s.failures for s in self._slots.values())
+        if not failing:
+            self.last_error = ""
 
     def _note(self, text: str) -> None:
         if text != self.last_error:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mytrack_common.secrets import redact_argv, redact_mapping
 from mytrack_service.apply.metric_definitions import MetricRegistry
 from mytrack_service.store.base import MetadataStore, RunKey, RunRow
 from mytrack_service.web.responses import ApiError
-from mytrack_service.web.table import table_row
+from mytrack_service.web.table import shown_config, table_row
 
 LIVE_STATES = ("running", "preempting")
 _PRIVATE_METADATA = ("alerts", "writers", "alerts_suppressed")
@@ -28,7 +29,7 @@ def run_detail(store: MetadataStore, key: RunKey) -> dict[str, Any]:
     if run is None:
         raise ApiError(404, f"run {key.path} not found")
     charts, media = classify(store.history_keys(key), run)
-    metadata = run.metadata if isinstance(run.metadata, Mapping) else {}
+    metadata = _shown_metadata(run.metadata if isinstance(run.metadata, Mapping) else {})
     overview = table_row(run, {}, {})
     del overview["config"], overview["summary"]
     overview.update(
@@ -38,7 +39,7 @@ def run_detail(store: MetadataStore, key: RunKey) -> dict[str, Any]:
     )
     return {
         "run": overview,
-        "config": run.config,
+        "config": shown_config(run),
         "summary": {k: v for k, v in run.summary.items() if not str(k).startswith("_")},
         "metadata": {k: v for k, v in metadata.items() if k not in _PRIVATE_METADATA},
         "alerts": list(metadata.get("alerts") or []),
@@ -99,6 +100,19 @@ def lookup(values: Mapping[str, Any], name: str) -> Any:
         more, dot, rest = rest.partition(".")
         head = f"{head}.{more}"
     return None
+
+
+def _shown_metadata(metadata: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The metadata as shown: the command line and variables redacted again, for runs
+    recorded before the SDK redacted them (a run that opted out says so)."""
+    if metadata.get("redact_secrets") is False:
+        return metadata
+    shown = dict(metadata)
+    if isinstance(shown.get("argv"), list):
+        shown["argv"] = redact_argv([str(a) for a in shown["argv"]])
+    if isinstance(shown.get("scheduler"), Mapping):
+        shown["scheduler"] = redact_mapping(shown["scheduler"])
+    return shown
 
 
 def _command(metadata: Mapping[str, Any]) -> str:

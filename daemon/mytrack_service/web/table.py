@@ -4,6 +4,7 @@ A project's runs are read once (`MetadataStore.list_runs`), matched against
 the W&B-style filter that `Api.runs` takes plus the table's own controls
 (state, tags, group, sweep, a search in names and ids), sorted, and cut to one
 page. Config and summary values are flattened to dotted keys for the columns.
+Config values under secret-looking keys are shown as "***" (`shown_config`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mytrack_common.secrets import redact_mapping
 from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
 from mytrack_service.rpc import run_document
@@ -48,7 +50,7 @@ def runs_table(
             chosen.append(run)
     limit = _int(query, "limit", 100, 1, MAX_LIMIT)
     offset = _int(query, "offset", 0, 0, 1 << 62)
-    flats = {id(run): (flatten(run.config), flatten(_user_summary(run.summary))) for run in chosen}
+    flats = {id(run): (flatten(shown_config(run)), flatten(_user_summary(run.summary))) for run in chosen}
     _sort(chosen, query.get("sort") or "-created_at", flats)
     grouped = query.get("group_by") == "group"
     if grouped:  # stable: runs keep the chosen order inside their group
@@ -96,6 +98,19 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[path] = value
     return out
+
+
+def shown_config(run: RunRow) -> dict[str, Any]:
+    """The config as the UI shows it: secret-looking keys' values as "***".
+
+    Stored verbatim (the config is the user's data, as in W&B; the read API
+    returns it so); hidden on screen unless the run opted out
+    (``Settings(x_redact_secrets=False)``, recorded in its metadata).
+    """
+    metadata = run.metadata if isinstance(run.metadata, Mapping) else {}
+    if metadata.get("redact_secrets") is False:
+        return dict(run.config)
+    return redact_mapping(run.config)
 
 
 def _user_summary(summary: Mapping[str, Any]) -> dict[str, Any]:

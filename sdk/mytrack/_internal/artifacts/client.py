@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mytrack._internal.run.run import Run
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
-_SKIP_DIRS = ("mytrack", "wandb", ".git", "__pycache__", ".venv", "venv", "node_modules", "artifacts")
+_SKIP_DIRS = ("mytrack-runs", "mytrack", "wandb", ".git", "__pycache__", ".venv", "venv", "node_modules", "artifacts")
 
 
 class ArtifactService:
@@ -255,7 +255,7 @@ class RunArtifacts:
         artifact = Artifact(name, "code")
         for folder, dirs, files in os.walk(root):
             # mytrack's own run folders are never code, whatever exclude_fn says.
-            dirs[:] = sorted(d for d in dirs if d != "mytrack" and d != ".mytrack"
+            dirs[:] = sorted(d for d in dirs if d not in ("mytrack-runs", "mytrack", ".mytrack")
                              and not _call(exclude_fn, os.path.join(folder, d), root))
             for file in sorted(files):
                 full = os.path.join(folder, file)

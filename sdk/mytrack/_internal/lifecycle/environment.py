@@ -10,6 +10,11 @@ run's files folder and saved with policy "now": ``requirements.txt`` (every
 installed distribution, ``name==version``) and, when the git tree is dirty,
 ``diff.patch`` (``git diff HEAD``).
 
+Secrets: unless ``Settings(x_redact_secrets=False)``, the values of options
+and variables whose names look like secrets (``--password=...``,
+``API_KEY=...``; `mytrack_common.secrets`) are recorded as ``"***"``, and the
+metadata says so (``redact_secrets``), which the web UI honours for config.
+
 Only the working directory and the start time are read in the caller's
 thread (a few microseconds); everything else runs in a daemon thread, so
 ``init()`` is not slowed. ``finishing.finish`` waits for it a bounded time
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mytrack._internal.transport import encode
+from mytrack_common.secrets import redact_argv, redact_mapping
 
 if TYPE_CHECKING:
     from mytrack._internal.run.run import Run
@@ -62,9 +68,11 @@ def collect_in_background(run: Run) -> None:
     if sender is None:
         return
     cwd, started = os.getcwd(), run.start_time
+    # On by default; only an explicit False (setting or variable) records secrets.
+    redact = getattr(getattr(run, "_settings", None), "x_redact_secrets", True) is not False
     now = threading.Event()
     thread = threading.Thread(
-        target=_collect_and_send, args=(sender.enqueue, run.dir, cwd, started, now),
+        target=_collect_and_send, args=(sender.enqueue, run.dir, cwd, started, now, redact),
         name="mytrack-environment", daemon=True,
     )
     _threads[run] = (thread, now)
@@ -82,14 +90,14 @@ def settle(run: Run, timeout: float = 5.0) -> None:
 
 def _collect_and_send(
     emit: Callable[[encode.Control], None], files_dir: str, cwd: str, started: float,
-    now: threading.Event,
+    now: threading.Event, redact: bool = True,
 ) -> None:
     # Not at once: the git commands and the package list cost more CPU than
     # init() itself, and 64 ranks starting together would spend it while the
     # others are still in init(). finish() asks for it at once.
     now.wait(START_DELAY)
     try:
-        metadata, files = collect(files_dir, cwd, started)
+        metadata, files = collect(files_dir, cwd, started, redact=redact)
         emit(encode.environment_record(metadata))
         if files:
             emit(encode.files_record([(name, path, "now") for name, path in files]))
@@ -97,8 +105,13 @@ def _collect_and_send(
         logger.debug("mytrack: collecting the environment failed", exc_info=True)
 
 
-def collect(files_dir: str, cwd: str, started: float) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The metadata, and the files written into ``files_dir``: [(name, path)]."""
+def collect(
+    files_dir: str, cwd: str, started: float, redact: bool = True
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The metadata, and the files written into ``files_dir``: [(name, path)].
+
+    ``redact``: secret-looking values of the command line and variables as "***".
+    """
     main = sys.modules.get("__main__")
     metadata: dict[str, Any] = {
         "python": platform.python_version(),
@@ -108,7 +121,7 @@ def collect(files_dir: str, cwd: str, started: float) -> tuple[dict[str, Any], l
         "hostname": socket.gethostname(),
         "user": _user(),
         "program": _program(main),
-        "argv": list(sys.argv),
+        "argv": redact_argv(sys.argv) if redact else list(sys.argv),
         "cwd": cwd,
         "started_at": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
         "pid": os.getpid(),
@@ -127,7 +140,8 @@ def collect(files_dir: str, cwd: str, started: float) -> tuple[dict[str, Any], l
     scheduler = {k: v for k, v in os.environ.items()
                  if k.startswith("SLURM_") or k in _SCHEDULER_VARS}
     if scheduler:
-        metadata["scheduler"] = dict(sorted(scheduler.items()))
+        metadata["scheduler"] = dict(sorted((redact_mapping(scheduler) if redact else scheduler).items()))
+    metadata["redact_secrets"] = redact
     packages = _packages()
     metadata["packages"] = len(packages)
     if packages and files_dir:

@@ -25,7 +25,7 @@ from mytrack._internal.transport.sender import Sender
 from mytrack._internal.transport.service_types import OpenRun, RunInfo, RunKey
 from mytrack.errors import Error, InvalidTypeError, InvalidValueError, PreInitError
 from mytrack.settings import Settings
-from mytrack_common.address import service_address
+from mytrack_common.address import ensure_private_dir, service_address
 from mytrack_common.names import is_valid_run_id, new_run_id, new_run_name, new_writer_id
 
 REINIT_MODES = ("finish_previous", "return_previous", "create_new")
@@ -115,6 +115,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     start_time = time.time()
     stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start_time))
     run_dir = os.path.join(autoresume.runs_root(settings), f"run-{stamp}-{run_id}")
+    # Owner-only: the folder holds the config (the .open file, the WAL) and metadata.
+    ensure_private_dir(run_dir)
     os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
     writer_id = new_writer_id()
     key = RunKey(entity=settings.entity or "", project=settings.project or "", run_id=run_id)
@@ -132,7 +134,8 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
     if offline and not request.name:
         request.name = new_run_name()  # no service to name it
     # What `mytrack sync` needs to replay this writer's WAL into a store later.
-    with open(os.path.join(run_dir, f"run-{run_id}-{writer_id}.open"), "wb") as f:
+    open_path = os.path.join(run_dir, f"run-{run_id}-{writer_id}.open")
+    with open(os.open(open_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(serialize_open_run(request))
     capture = console.begin(settings.console, _tee_server(settings))
     try:

@@ -172,6 +172,8 @@ class Run(WandbRunNames, RunFields):
             queue.append((row, step, commit, time.time()))
         if len(queue) >= self._sender.max_queue_entries:
             self._sender.wait_for_room()
+        elif self._sender.idle:  # sent at once: survives a kill -9 ms later
+            self._sender.wake()
 
     # -- finish ------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ _PLAIN = frozenset({float, int, str, bool, type(None)})
 # Arrays larger than this are refused until the data types (Histogram, ...) take
 # them; a silent conversion of a big tensor would flood the history.
 MAX_ARRAY_ELEMENTS = 10_000
+# Dicts and lists nested deeper than this are refused: Python's recursion limit
+# (the JSON encoder's too) would otherwise fail with a RecursionError, and a
+# dict that contains itself would never end.
+MAX_DEPTH = 100
 
 
 def check_log_data(data: Any, media: MediaSink | None = None) -> dict[str, Any]:
@@ -142,7 +146,9 @@ def _bad_key(key: str) -> None:
     raise InvalidKeyError(f"key {key!r}: keys starting with '_' are reserved for mytrack")
 
 
-def _convert_dict(data: Mapping[Any, Any], prefix: str, media: MediaBatch | None) -> dict[str, Any]:
+def _convert_dict(
+    data: Mapping[Any, Any], prefix: str, media: MediaBatch | None, depth: int = 0
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if type(key) is not str:
@@ -156,30 +162,36 @@ def _convert_dict(data: Mapping[Any, Any], prefix: str, media: MediaBatch | None
             raise InvalidKeyError(f"empty key inside {prefix!r}")
         else:
             check_text(key, f"key inside {prefix!r}", key=True)
-        out[key] = convert_value(value, f"{prefix}.{key}" if prefix else key, media)
+        out[key] = convert_value(value, f"{prefix}.{key}" if prefix else key, media, depth)
     return out
 
 
-def convert_value(value: Any, name: str, media: MediaBatch | None = None) -> Any:
+def convert_value(value: Any, name: str, media: MediaBatch | None = None, depth: int = 0) -> Any:
     """A JSON-ready copy of ``value``; ``name`` is the dotted key for errors.
 
-    Media become descriptors, their files written through ``media``.
+    Media become descriptors, their files written through ``media``. ``depth``:
+    how many dicts and lists ``value`` is inside (bounded by `MAX_DEPTH`).
     """
     kind = type(value)
     if kind in _PLAIN:
         return check_text(value, f"key {name!r}") if kind is str else value
-    if isinstance(value, Mapping):
-        return _convert_dict(value, name, media)
-    if kind is list or kind is tuple:
-        return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(value)]
+    if isinstance(value, Mapping) or kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            _too_deep(name)
+        if isinstance(value, Mapping):
+            return _convert_dict(value, name, media, depth + 1)
+        return [convert_value(item, f"{name}[{i}]", media, depth + 1) for i, item in enumerate(value)]
     if isinstance(value, Media):
         return _media_descriptor(value, name, media)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         if isinstance(value, numpy.generic):
-            return convert_value(value.item(), name)
+            item = value.item()
+            if isinstance(item, numpy.generic):  # longdouble: no Python type holds it
+                _wide_float(name, value.dtype)
+            return convert_value(item, name)
         if isinstance(value, numpy.ndarray):
-            return _convert_array(value, name, numpy, media)
+            return _convert_array(value, name, numpy, media, depth)
     if isinstance(value, enum.Enum):
         return convert_value(value.value, name)
     for base in (bool, int, float, str):  # subclasses of the plain types
@@ -211,6 +223,21 @@ def _convert_tensor(array: Any, name: str, media: MediaBatch | None) -> Any:
     return _media_descriptor(Histogram(array, num_bins=TENSOR_HISTOGRAM_BINS), name, media)
 
 
+def _too_deep(name: str) -> None:
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    raise InvalidValueError(
+        f"key {shown!r}: dicts and lists nested more than {MAX_DEPTH} levels deep cannot be "
+        "recorded (or the value contains itself)"
+    )
+
+
+def _wide_float(name: str, dtype: Any) -> None:
+    raise InvalidTypeError(
+        f"key {name!r}: cannot log a NumPy {dtype} (wider than a float64); "
+        "convert it with float() or .astype(numpy.float64)"
+    )
+
+
 def _media_descriptor(value: Media, name: str, media: MediaBatch | None) -> dict[str, Any]:
     if media is None and value.needs_files:
         raise InvalidTypeError(
@@ -220,7 +247,9 @@ def _media_descriptor(value: Media, name: str, media: MediaBatch | None) -> dict
     return value.to_descriptor(media, name)
 
 
-def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None = None) -> Any:
+def _convert_array(
+    array: Any, name: str, numpy: Any, media: MediaBatch | None = None, depth: int = 0
+) -> Any:
     if array.ndim == 0:
         return convert_value(array.item(), name)
     if array.size > MAX_ARRAY_ELEMENTS:
@@ -230,6 +259,8 @@ def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None =
             "mytrack.Histogram of it instead"
         )
     if array.dtype.kind in "biufc" and array.dtype.kind != "c":
+        if array.dtype.itemsize > 8:  # longdouble: tolist() keeps NumPy scalars
+            _wide_float(name, array.dtype)
         return array.tolist()
     if array.dtype.kind in "US":
         texts = array.astype(str).tolist()
@@ -237,7 +268,7 @@ def _convert_array(array: Any, name: str, numpy: Any, media: MediaBatch | None =
             check_text(text, f"key {name!r} element {i}")
         return texts
     if array.dtype.kind == "O":
-        return [convert_value(item, f"{name}[{i}]", media) for i, item in enumerate(array.tolist())]
+        return [convert_value(item, f"{name}[{i}]", media, depth + 1) for i, item in enumerate(array.tolist())]
     raise InvalidTypeError(
         f"key {name!r}: cannot log a NumPy array of dtype {array.dtype}; "
         "expected a bool, int, float or str array"

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mytrack._internal.transport.encode import dumps
+from mytrack._internal.transport.filters import encode_filters
 from mytrack._internal.transport.service_types import (
     FileChunk,
     FileInfo,
@@ -111,13 +112,16 @@ class ServiceClient:
         return _run_info(self._unary(self._stub.GetRun, _key(run), timeout))
 
     def list_runs(
-        self, entity: str, project: str, filters: Mapping[str, Any] | None = None,
+        self, entity: str, project: str, filters: object = None,
         timeout: float | None = 30.0,
     ) -> list[RunInfo]:
-        """Runs of a project ("" for all), newest first, matching a MongoDB-style filter."""
-        request = pb.ListRunsRequest(
-            entity=entity, project=project, filters_json=dumps(dict(filters)) if filters else b""
-        )
+        """Runs of a project ("" for all), newest first, matching a MongoDB-style filter.
+
+        Raises:
+            InvalidTypeError, InvalidValueError: ``filters`` is not a filter document
+                (checked here, before anything is sent).
+        """
+        request = pb.ListRunsRequest(entity=entity, project=project, filters_json=encode_filters(filters))
         return [_run_info(info) for info in self._unary(self._stub.ListRuns, request, timeout).runs]
 
     def list_projects(self, timeout: float | None = 30.0) -> list[ProjectInfo]:
@@ -211,7 +215,12 @@ class RecordStream:
         on_ack: Callable[[int], None], on_notice: Callable[[str, str], None],
         on_broken: Callable[[RecordStream, str], None],
     ) -> None:
-        self._requests: queue.SimpleQueue[pb.ClientMessage | None] = queue.SimpleQueue()
+        # Batches wait here as (first seq, payloads): the payloads are the very
+        # bytes the sender keeps until acked, so records waiting for a stalled
+        # stream are held once, not twice; the message is built when gRPC takes it.
+        self._requests: queue.SimpleQueue[pb.ClientMessage | tuple[int, list[bytes]] | None] = (
+            queue.SimpleQueue()
+        )
         self._requests.put(pb.ClientMessage(hello=pb.Hello(
             writer_id=hello.writer_id, run=_key(hello.run), pid=hello.pid, host=hello.host)))
         self._on_ack, self._on_notice, self._on_broken = on_ack, on_notice, on_broken
@@ -222,7 +231,7 @@ class RecordStream:
 
     def send_batch(self, first_seq: int, records: list[bytes]) -> None:
         """Records ``first_seq``, ``first_seq + 1``... (serialized by `encode`)."""
-        self._requests.put(pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records)))
+        self._requests.put((first_seq, records))
 
     def send_heartbeat(self, timestamp: float) -> None:
         self._requests.put(pb.ClientMessage(heartbeat=pb.Heartbeat(timestamp=timestamp)))
@@ -240,7 +249,11 @@ class RecordStream:
             message = self._requests.get()
             if message is None:
                 return
-            yield message
+            if isinstance(message, tuple):
+                first_seq, records = message
+                yield pb.ClientMessage(batch=pb.RecordBatch(first_seq=first_seq, records=records))
+            else:
+                yield message
 
     def _read(self) -> None:
         error = "the service closed the stream"

@@ -43,7 +43,9 @@ def find_writers(paths: list[str], root: str | None, include_offline: bool) -> l
     folders = [os.path.abspath(p) for p in paths]
     discovered = []
     if root is not None:
-        discovered = sorted(glob.glob(os.path.join(os.path.abspath(root), "mytrack", "run-*")))
+        # The run folders' parent of this version, and of earlier ones (mytrack/).
+        for parent in ("mytrack-runs", "mytrack"):
+            discovered += sorted(glob.glob(os.path.join(os.path.abspath(root), parent, "run-*")))
         discovered += sorted(glob.glob(os.path.join(os.path.abspath(root), "run-*")))
     found: list[WriterFiles] = []
     for folder in folders:
