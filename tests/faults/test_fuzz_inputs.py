@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 import mytrack
 from mytrack import errors
-from mytrack_proto import mytrack_pb2 as pb
 
 QUIET = mytrack.Settings(quiet=True)
 FUZZ = settings(
@@ -324,7 +323,7 @@ def test_accepted_log_config_and_summary_read_back_equal(run: mytrack.Run) -> No
 
 
 def test_service_alive_and_earlier_run_intact(earlier_run: str) -> None:
-    status: pb.StatusResponse = mytrack.Api()._rpc().call("Status", pb.StatusRequest())
+    status = mytrack.Api()._rpc().status()
     assert status.pid > 0
     read = mytrack.Api().run(earlier_run)
     assert read.state == "finished"

@@ -14,8 +14,8 @@ import pytest
 
 import mytrack
 from mytrack import errors
+from mytrack._internal.transport.service_types import OpenRun, RunKey
 from mytrack_common.names import new_run_id, new_writer_id
-from mytrack_proto import mytrack_pb2 as pb
 
 QUIET = mytrack.Settings(quiet=True)
 BAD_PROJECTS = ["a/b", "../x", "", "a\x00b", "a\\b", "q?x", "p#1", "50%", "c:d", ".", "..",
@@ -79,14 +79,14 @@ def _gone_pid() -> int:
     return child.pid
 
 
-def _open(tmp_path: Path, **changes: object) -> pb.OpenRunRequest:
+def _open(tmp_path: Path, **changes: object) -> OpenRun:
     fields: dict[str, object] = dict(
-        run=pb.RunKey(entity="someone", project="raw-open", run_id=new_run_id()),
+        run=RunKey(entity="someone", project="raw-open", run_id=new_run_id()),
         writer_id=new_writer_id(), run_dir=str(tmp_path), pid=_gone_pid(), host=socket.gethostname(),
         start_time=time.time(),
     )
     fields.update(changes)
-    return pb.OpenRunRequest(**fields)  # type: ignore[arg-type]
+    return OpenRun(**fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("changes, named", [
@@ -95,9 +95,9 @@ def _open(tmp_path: Path, **changes: object) -> pb.OpenRunRequest:
     ({"run_dir": "relative/dir"}, "run_dir"),
     ({"run_dir": "/tmp/../etc"}, "run_dir"),
     ({"run_dir": "/nonexistent/folder/for/sure"}, "run_dir"),
-    ({"run": pb.RunKey(entity="someone", project="a/b", run_id="abc")}, "project"),
-    ({"run": pb.RunKey(entity="", project="p", run_id="abc")}, "entity"),
-    ({"run": pb.RunKey(entity="e", project="p", run_id="..")}, "run id"),
+    ({"run": RunKey(entity="someone", project="a/b", run_id="abc")}, "project"),
+    ({"run": RunKey(entity="", project="p", run_id="abc")}, "entity"),
+    ({"run": RunKey(entity="e", project="p", run_id="..")}, "run id"),
     ({"adopt_wal": "/etc/passwd"}, "adopt_wal"),
 ])
 def test_service_refuses_a_raw_open_run_that_breaks_a_rule(
@@ -106,15 +106,15 @@ def test_service_refuses_a_raw_open_run_that_breaks_a_rule(
     """Another client, past the SDK: INVALID_ARGUMENT naming the field; nothing is written."""
     client = mytrack.Api()._rpc()
     with pytest.raises(errors.InvalidValueError, match=named):
-        client.call("OpenRun", _open(tmp_path, **changes))
+        client.open_run(_open(tmp_path, **changes))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_service_accepts_a_raw_open_run_that_follows_the_rules(tmp_path: Path) -> None:
-    reply: pb.OpenRunResponse = mytrack.Api()._rpc().call("OpenRun", _open(tmp_path))
+    reply = mytrack.Api()._rpc().open_run(_open(tmp_path))
     assert reply.wal_path.startswith(str(tmp_path)) and reply.run.state == "running"
 
 
 def test_service_refuses_a_raw_open_run_whose_config_is_not_valid_unicode(tmp_path: Path) -> None:
     with pytest.raises(errors.InvalidValueError, match="config"):
-        mytrack.Api()._rpc().call("OpenRun", _open(tmp_path, config_json=b'{"k\\udcff": 1}'))
+        mytrack.Api()._rpc().open_run(_open(tmp_path, config_json=b'{"k\\udcff": 1}'))

@@ -24,7 +24,6 @@ import mytrack
 from mytrack import errors
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.launcher import connect
-from mytrack_proto import mytrack_pb2 as pb
 from mytrack_service.apply.applier import Applier, _refused_value
 from mytrack_service.ingest.live_runs import LiveRuns, OpenRequest, WriterSession
 from mytrack_service.store.base import Batch, RunKey, StoreError
@@ -112,13 +111,13 @@ def test_quarantined_record_is_kept_with_its_bytes_and_reported_in_status(projec
     assert "not valid Unicode" in entry["error"]
     home = Path(mytrack.Settings().resolve().service_dir or "")
     client = connect(str(home), timeout=30)
-    status: pb.StatusResponse = client.call("Status", pb.StatusRequest())
+    status = client.status()
     assert "quarantined" in status.last_error  # the service's status: the latest of any run
-    key = pb.RunKey(entity=run.entity, project=run.project, run_id=run.id)
-    mine: pb.StatusResponse = client.call("Status", pb.StatusRequest(run=key))
+    key = RunKey(entity=run.entity, project=run.project, run_id=run.id)
+    mine = client.status(key)
     assert "this run" in mine.last_error and "quarantined" in mine.last_error
-    other = pb.RunKey(entity=run.entity, project=run.project, run_id="someotherrun")
-    theirs: pb.StatusResponse = client.call("Status", pb.StatusRequest(run=other))
+    other = RunKey(entity=run.entity, project=run.project, run_id="someotherrun")
+    theirs = client.status(other)
     assert "quarantined" not in theirs.last_error  # another run's status is not this one's
 
 
@@ -156,7 +155,9 @@ def _open_writer(live_runs: LiveRuns, tmp_path: Path) -> WriterSession:
         tags=[], notes="", config={}, resume="", run_dir=str(run_dir), start_time=time.time(),
         pid=os.getpid(), host=socket.gethostname(), sweep_id="",
     ))
-    return live_runs.writers["0123456789abcdef"]
+    writer = live_runs.writer("0123456789abcdef")
+    assert writer is not None
+    return writer
 
 
 def test_a_batch_the_store_refuses_is_applied_record_by_record_and_the_bad_record_quarantined(

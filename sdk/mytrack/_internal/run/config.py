@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mytrack._internal.run.tensors import as_array, to_config_value
-from mytrack._internal.run.values import convert_value
+from mytrack._internal.run.values import check_text, convert_value
 from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError, UsageError
 
 # Sends the changed keys (already converted) to the service.
@@ -90,7 +90,7 @@ def _config_key(key: Any) -> str:
             f"config key {text!r} is reserved for mytrack (config keys may not start with "
             f"{' or '.join(repr(k) for k in RESERVED_KEYS)})"
         )
-    return text
+    return check_text(text, "config key", key=True)
 
 
 def _plain_keys(value: Any) -> Any:
