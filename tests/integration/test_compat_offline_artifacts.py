@@ -39,7 +39,7 @@ def test_offline_artifacts_are_uploaded_by_sync(workdir: Path, project: str, tmp
     assert result.returncode == 0, result.stderr
     path = result.stdout.split()[0]
     assert not (tmp_path / "no-service-here" / "service.sock").exists()
-    (folder,) = (workdir / "mytrack").glob(f"run-*-{path.rsplit('/', 1)[1]}")
+    (folder,) = (workdir / "mytrack-runs").glob(f"run-*-{path.rsplit('/', 1)[1]}")
     subprocess.run([sys.executable, "-m", "mytrack.cli", "sync", str(folder)], check=True,
                    capture_output=True, timeout=120)
     api = mytrack.Api()

@@ -180,7 +180,7 @@ def test_per_run_interval_setting(sampling_home: Home, workdir: Path, project: s
 def test_short_run_is_sampled_from_its_first_second(tmp_path: Path, workdir: Path, project: str) -> None:
     """With the service's default 10 s interval, a run that asked for 1 s and lived 3 s
     has at least 2 samples, the first within about a second of its start."""
-    home = Home(tmp_path / "default-home", 10)
+    home = Home.sampling(tmp_path / "default-home", 10)
     try:
         out = home.run(LIVE_WITH_INTERVAL.format(project=project, interval=1, seconds=3.0), workdir)
         samples = home.api().run(out["path"]).history(stream="system", pandas=False)

@@ -22,6 +22,7 @@ from mytrack_service.store.base import RunKey
 from mytrack_service.store.memory import MemoryStore
 
 KEY = RunKey("alice", "proj", "abc12345")
+WRITER = "0123456789abcdef"  # the SDK's form: 16 lowercase hex digits
 
 
 class ClosingStore(MemoryStore):
@@ -83,7 +84,7 @@ def test_a_run_opened_through_a_real_client_is_applied_and_shutdown_goes_in_orde
     with channel:
         opened = tracker.OpenRun(pb.OpenRunRequest(
             run=pb.RunKey(entity=KEY.entity, project=KEY.project, run_id=KEY.run_id),
-            writer_id="w1", name="wired-run", resume="allow", pid=os.getpid(), host="elsewhere",
+            writer_id=WRITER, name="wired-run", resume="allow", pid=os.getpid(), host="elsewhere",
             config_json=json.dumps({"lr": 0.1}).encode(),
         ), timeout=10)
         assert (opened.run.name, opened.resumed, opened.web_base) == ("wired-run", False, "")
@@ -91,7 +92,7 @@ def test_a_run_opened_through_a_real_client_is_applied_and_shutdown_goes_in_orde
         assert status.active_runs == 1 and status.pid == os.getpid()
 
         outgoing: queue.Queue[pb.ClientMessage | None] = queue.Queue()
-        outgoing.put(pb.ClientMessage(hello=pb.Hello(writer_id="w1", run=opened.run.key)))
+        outgoing.put(pb.ClientMessage(hello=pb.Hello(writer_id=WRITER, run=opened.run.key)))
         outgoing.put(pb.ClientMessage(batch=pb.RecordBatch(first_seq=1, records=[
             record(1, summary=pb.SummaryUpdate(update_json=b'{"acc": 0.9}')),
             record(2, exit=pb.Exit(exit_code=0)),
@@ -100,7 +101,7 @@ def test_a_run_opened_through_a_real_client_is_applied_and_shutdown_goes_in_orde
         acks = [next(replies).ack.acked_seq, next(replies).ack.acked_seq]
         assert acks == [0, 2]  # the Hello's ack, then both records durable
         outgoing.put(None)
-        synced = tracker.Sync(pb.SyncRequest(run=opened.run.key, writer_id="w1", last_seq=2, timeout=10),
+        synced = tracker.Sync(pb.SyncRequest(run=opened.run.key, writer_id=WRITER, last_seq=2, timeout=10),
                               timeout=15)
         assert not synced.timed_out
         assert synced.run.state == "finished"

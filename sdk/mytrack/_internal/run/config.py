@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mytrack._internal.run.tensors import as_array, to_config_value
-from mytrack._internal.run.values import check_text, convert_value
+from mytrack._internal.run.values import MAX_DEPTH, check_text, convert_value, too_deep
 from mytrack.errors import InvalidKeyError, InvalidTypeError, InvalidValueError, UsageError
 
 # Sends the changed keys (already converted) to the service.
@@ -77,7 +77,7 @@ def sanitize(items: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in items.items():
         key = _config_key(key)
-        out[key] = convert_value(_plain_keys(value), key)
+        out[key] = convert_value(_plain_keys(value, key), key)
     return out
 
 
@@ -93,15 +93,19 @@ def _config_key(key: Any) -> str:
     return check_text(text, "config key", key=True)
 
 
-def _plain_keys(value: Any) -> Any:
+def _plain_keys(value: Any, name: str, depth: int = 0) -> Any:
     """``value`` with the keys of its nested mappings turned into strings, and
-    tensors turned into numbers or lists (W&B's config rules)."""
+    tensors turned into numbers or lists (W&B's config rules); ``name`` is the
+    key for errors (a value nested too deep, or containing itself)."""
     if type(value) in _PLAIN:
         return value
-    if isinstance(value, Mapping):
-        return {k if type(k) is str else str(k): _plain_keys(v) for k, v in value.items()}
-    if type(value) is list or type(value) is tuple:
-        return [_plain_keys(item) for item in value]
+    if isinstance(value, Mapping) or type(value) is list or type(value) is tuple:
+        if depth >= MAX_DEPTH:
+            too_deep(name)
+        if isinstance(value, Mapping):
+            return {k if type(k) is str else str(k): _plain_keys(v, f"{name}.{k}", depth + 1)
+                    for k, v in value.items()}
+        return [_plain_keys(item, f"{name}[{i}]", depth + 1) for i, item in enumerate(value)]
     array = as_array(value)
     return value if array is None else to_config_value(array)
 

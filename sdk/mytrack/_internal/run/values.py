@@ -177,7 +177,7 @@ def convert_value(value: Any, name: str, media: MediaBatch | None = None, depth:
         return check_text(value, f"key {name!r}") if kind is str else value
     if isinstance(value, Mapping) or kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
-            _too_deep(name)
+            too_deep(name)
         if isinstance(value, Mapping):
             return _convert_dict(value, name, media, depth + 1)
         return [convert_value(item, f"{name}[{i}]", media, depth + 1) for i, item in enumerate(value)]
@@ -223,7 +223,7 @@ def _convert_tensor(array: Any, name: str, media: MediaBatch | None) -> Any:
     return _media_descriptor(Histogram(array, num_bins=TENSOR_HISTOGRAM_BINS), name, media)
 
 
-def _too_deep(name: str) -> None:
+def too_deep(name: str) -> None:
     shown = name if len(name) <= 60 else name[:57] + "..."
     raise InvalidValueError(
         f"key {shown!r}: dicts and lists nested more than {MAX_DEPTH} levels deep cannot be "
