@@ -335,9 +335,7 @@ def test_broken_stream_reconnects_and_resends_unacked(home: str, monkeypatch: py
     try:
         for i in range(20):
             sender.enqueue(_entry(i))
-        # Everything encoded (calls taken off the queue may still lack a seq) and sent.
-        wait_for(lambda: not sender.queue and not sender._encoding
-                 and first.seqs() == list(range(1, sender.last_seq + 1)),
+        wait_for(lambda: first.seqs() == list(range(1, sender.last_seq + 1)) and not sender.queue,
                  timeout=10.0, message="the records to reach the first service")
         sent = sender.last_seq
         assert sender.acked_seq == 0

@@ -36,13 +36,6 @@ logger = logging.getLogger("mytrack")
 
 _MAX_RECORD_ENTRIES = 2_000  # log() calls per LogBatch record
 _MAX_BATCH_BYTES = 4 * 1024 * 1024  # serialized records per stream message
-# A LogBatch record aims at this size: 2,000 large rows in one record made a
-# record larger than a gRPC message may be (the stream broke for good).
-_RECORD_BYTES = 1024 * 1024
-# While the buffer is full, log() waits once this many calls are queued: the
-# queue holds unencoded calls (Python objects, larger than their encoding),
-# which the byte bound did not count.
-_FULL_QUEUE_ENTRIES = 2
 _POLL_ACTIVE = 0.005
 _POLL_IDLE = 0.05
 
@@ -106,15 +99,12 @@ class Sender:
     ) -> None:
         self._wake = threading.Event()
         self.queue: deque[Any] = deque()
-        # log() compares the queue's length with this: the configured bound, or
-        # _FULL_QUEUE_ENTRIES while the unacked bytes are at their bound.
-        self.max_queue_entries = max_queue_entries
-        self._queue_entries = max_queue_entries
         # True while the sender sleeps its long idle poll: log() then wakes it
         # (`wake`), so that a call logged at the start of that sleep is not held
         # 50 ms, in which a process killed (kill -9, out of memory) would lose
         # what log() had returned. A plain attribute: one read per call.
         self.idle = False
+        self.max_queue_entries = max_queue_entries
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self._home = home
@@ -131,12 +121,6 @@ class Sender:
         self._cond = threading.Condition()  # guards everything below
         self._unacked: deque[tuple[int, bytes]] = deque()
         self._unacked_bytes = 0
-        self._entry_bytes = 0  # encoded bytes per log() call in the last LogBatch
-        # True while calls taken off the queue have no seq yet: flush() must not
-        # take an empty queue for "all encoded" then (it read too low a last seq).
-        self._encoding = False
-        self._waiters = 0  # log() calls waiting for room now (see wait_for_room)
-        self._wait_start = 0.0
         self._next_seq = 1
         self._acked_seq = 0
         self._stream: RecordStream | _WalStream | None = None
@@ -149,13 +133,9 @@ class Sender:
     # -- called from the user's threads ------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        """Queues a control record (or a log entry) and waits if the queue is full.
-
-        Against the configured bound, not the tighter one of a full buffer: the
-        exit record and console lines are small, and finish() must not wait here.
-        """
+        """Queues a control record (or a log entry) and waits if the queue is full."""
         self.queue.append(item)
-        if len(self.queue) >= self._queue_entries:
+        if len(self.queue) >= self.max_queue_entries:
             self.wait_for_room()
         elif self.idle:
             self._wake.set()
@@ -171,21 +151,13 @@ class Sender:
         a producer faster than the sender is woken once per half-queue rather
         than once per entry.
         """
+        start = time.monotonic()
         self._wake.set()
         with self._cond:
-            # The time counted is the time any call waited: several threads
-            # waiting together count it once (it was added per thread).
-            if self._waiters == 0:
-                self._wait_start = time.monotonic()
-            self._waiters += 1
-            try:
-                while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
-                    self._cond.wait(0.05)
-                    self._wake.set()
-            finally:
-                self._waiters -= 1
-                if self._waiters == 0:
-                    self.stats.backpressure_seconds += time.monotonic() - self._wait_start
+            while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
+                self._cond.wait(0.05)
+                self._wake.set()
+        self.stats.backpressure_seconds += time.monotonic() - start
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until everything queued so far is acked; False on timeout."""
@@ -193,7 +165,7 @@ class Sender:
         with self._cond:
             target = None
             while True:
-                if not self.queue and not self._encoding:
+                if not self.queue:
                     target = self._next_seq - 1 if target is None else target
                     if self._acked_seq >= target:
                         return True
@@ -302,9 +274,9 @@ class Sender:
 
     def _pump(self) -> None:
         while self.queue and self._unacked_bytes < self._max_buffer_bytes:
-            records = self._encode_some(self._max_buffer_bytes - self._unacked_bytes)
+            records = self._encode_some()
             if not records:
-                break
+                return
             with self._cond:
                 self._unacked.extend(records)
                 self._unacked_bytes += sum(len(r) for _, r in records)
@@ -312,43 +284,19 @@ class Sender:
             for first, payloads in _batches(records):
                 self._send_batch(first, payloads)
             self.stats.records_sent += len(records)
-        self._set_queue_bound()
 
-    def _set_queue_bound(self) -> None:
-        """log() may queue the configured number of calls while there is room for
-        their encoding, only a couple once the unacked bytes are at their bound:
-        memory stays near MYTRACK_BUFFER_BYTES however large the rows."""
-        with self._cond:
-            full = self._unacked_bytes >= self._max_buffer_bytes
-            self.max_queue_entries = _FULL_QUEUE_ENTRIES if full else self._queue_entries
-            if not full:
-                self._cond.notify_all()
-
-    def _encode_some(self, budget: int) -> list[tuple[int, bytes]]:
-        """Encodes queued items into records with consecutive seqs, about ``budget`` bytes.
+    def _encode_some(self) -> list[tuple[int, bytes]]:
+        """Encodes queued items into records with consecutive seqs.
 
         Consecutive log() calls share a LogBatch record as long as they have the
-        same shape (the same columnar keys, or all general), up to a bound of
-        calls and of bytes (`_RECORD_BYTES`, judged by the last record's bytes
-        per call).
+        same shape (the same columnar keys, or all general), up to a bound.
         """
         records: list[tuple[int, bytes]] = []
-        self._encoding = True  # before the first pop (see flush)
-        try:
-            self._encode_into(records, budget)
-        finally:
-            self._encoding = False
-        return records
-
-    def _encode_into(self, records: list[tuple[int, bytes]], budget: int) -> None:
         logs: list[Any] = []
         shape: tuple[str, ...] | None = None
         popleft = self.queue.popleft
-        size = 0
-        per_record = self._calls_per_record()
+        seq = self._next_seq
         for _ in range(4 * _MAX_RECORD_ENTRIES):
-            if size + len(logs) * self._entry_bytes >= budget:
-                break
             try:
                 item = popleft()
             except IndexError:
@@ -357,9 +305,9 @@ class Sender:
                 if self._offline_wal:
                     self.last_values.update(item[0])
                 item_shape = encode.columnar_keys(item)
-                if logs and (item_shape != shape or len(logs) >= per_record):
-                    size += self._add_logs(records, logs, shape)
-                    per_record, logs = self._calls_per_record(), []
+                if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
+                    records.append((seq, encode.log_batch(seq, logs, shape)))
+                    seq, logs = seq + 1, []
                 logs.append(item)
                 shape = item_shape
                 continue
@@ -369,31 +317,15 @@ class Sender:
                     self.last_values.pop(key, None)
                 continue
             if logs:
-                size += self._add_logs(records, logs, shape)
-                logs = []
-            records.append((self._next_seq, item.build(self._next_seq)))
-            size += len(records[-1][1])
-            self._next_seq += 1
+                records.append((seq, encode.log_batch(seq, logs, shape)))
+                seq, logs = seq + 1, []
+            records.append((seq, item.build(seq)))
+            seq += 1
         if logs:
-            self._add_logs(records, logs, shape)
-
-    def _calls_per_record(self) -> int:
-        if not self._entry_bytes:  # the first record: small, to learn the size of a call
-            return 16
-        return max(1, min(_MAX_RECORD_ENTRIES, _RECORD_BYTES // self._entry_bytes))
-
-    def _add_logs(self, records: list[tuple[int, bytes]], logs: list[Any],
-                  shape: tuple[str, ...] | None) -> int:
-        """Encodes log() calls as one record (halves when it is far over
-        `_RECORD_BYTES`); returns the bytes added."""
-        payload = encode.log_batch(self._next_seq, logs, shape)
-        if len(payload) > 4 * _RECORD_BYTES and len(logs) > 1:
-            half = len(logs) // 2
-            return self._add_logs(records, logs[:half], shape) + self._add_logs(records, logs[half:], shape)
-        self._entry_bytes = max(1, len(payload) // len(logs))
-        records.append((self._next_seq, payload))
-        self._next_seq += 1
-        return len(payload)
+            records.append((seq, encode.log_batch(seq, logs, shape)))
+            seq += 1
+        self._next_seq = seq
+        return records
 
     def _send_batch(self, first_seq: int, records: list[bytes]) -> None:
         stream = self._stream
@@ -421,8 +353,6 @@ class Sender:
             self.stats.last_ack_time = time.time()
             self._cond.notify_all()
         self._wake.set()
-        if self._unacked_bytes < self._max_buffer_bytes:
-            self._set_queue_bound()
 
     def _on_notice(self, kind: str, text: str) -> None:
         self.notices.append((kind, text))
