@@ -30,6 +30,24 @@ class EditableFinder(importlib.abc.MetaPathFinder):
 
 at = next(i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder) + 1
 sys.meta_path.insert(at, EditableFinder())
+
+# Where mytrack is also installed as a package (CI installs it), the path finder would
+# find that copy first: hide the package there, as an editable install has none.
+class _Hide:
+    def __init__(self, real):
+        self.real = real
+    def find_spec(self, name, target=None):
+        return None if name == "mytrack" else self.real.find_spec(name, target)
+    def invalidate_caches(self):
+        self.real.invalidate_caches()
+
+import os
+for entry in list(sys.path):
+    if entry and os.path.isfile(os.path.join(entry, "mytrack", "__init__.py")):
+        importlib.machinery.PathFinder.find_spec("json", [entry])  # makes its finder
+        real = sys.path_importer_cache.get(entry)
+        if real is not None:
+            sys.path_importer_cache[entry] = _Hide(real)
 """
 
 TRAIN = PRELUDE + """
