@@ -34,8 +34,9 @@ def main() -> None:
             val_p = 1 / (1 + np.exp(-(val_x @ w)))
             run.log({"val/acc": np.mean((val_p > 0.5) == val_y), "epoch": epoch}, commit=False)
         run.summary["final_val_acc"] = float(np.mean((val_p > 0.5) == val_y))
-        path = run.path
-    print(f"\nLook at the run with:\n  mytrack runs show {path}\n  mytrack history {path} --keys train/loss,val/acc")
+        path, url = run.path, run.url
+    print(f"\nLook at the run with:\n  {url or 'mytrack ui --open'}   (the web UI)"
+          f"\n  mytrack runs show {path}\n  mytrack history {path} --keys train/loss,val/acc")
 
 
 if __name__ == "__main__":
