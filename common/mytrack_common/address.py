@@ -12,7 +12,9 @@ from dataclasses import dataclass
 # sun_path holds 108 bytes on Linux; keep a margin.
 _MAX_SOCKET_PATH = 100
 # The most one gRPC message may carry: a batch of records or a history page.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Batches and pages are cut near 4 MiB; this is for the one log() call that is
+# larger by itself (a 100 MB array logged as a list), which must get through.
+MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)

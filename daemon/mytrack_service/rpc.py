@@ -37,6 +37,7 @@ _CODES = {
     "full": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 _PAGE_ROWS = 2_000
+_PAGE_BYTES = 4 * 1024 * 1024
 _CHUNK_BYTES = 1 << 20
 
 
@@ -279,17 +280,22 @@ class TrackerService(pb_grpc.TrackerServicer):
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
         size = request.page_size or _PAGE_ROWS
         rows = self._stream_rows(key, request, context)
-        page: list[dict[str, Any]] = []
+        # A page ends at `size` rows or `_PAGE_BYTES`, whichever comes first:
+        # 2,000 rows of 200 KB made a page over gRPC's message limit.
+        page: list[bytes] = []
+        page_bytes = 0
         try:
             for row in rows:
-                page.append(row)
-                if len(page) >= size:
-                    yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
-                    page = []
+                encoded = _dumps(row)
+                page.append(encoded)
+                page_bytes += len(encoded)
+                if len(page) >= size or page_bytes >= _PAGE_BYTES:
+                    yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
+                    page, page_bytes = [], 0
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
         if page:
-            yield pb.HistoryPage(rows_json=_dumps(page), count=len(page))
+            yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
 
     def ListFiles(self, request: pb.RunKey, context: grpc.ServicerContext) -> pb.FileList:
         key = _key(request)

@@ -29,6 +29,7 @@ from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import RecordStream, ServiceClient
 from mytrack._internal.transport.launcher import connect
 from mytrack._internal.transport.service_types import RunKey, StreamHello
+from mytrack_common.address import MAX_MESSAGE_BYTES
 from mytrack_common.retry import Backoff
 from mytrack_common.wal import WalWriter
 
@@ -36,6 +37,17 @@ logger = logging.getLogger("mytrack")
 
 _MAX_RECORD_ENTRIES = 2_000  # log() calls per LogBatch record
 _MAX_BATCH_BYTES = 4 * 1024 * 1024  # serialized records per stream message
+# A LogBatch record aims at this size, judged by the bytes per call of the
+# record before: 2,000 rows of 200 KB in one record were over gRPC's message
+# limit, and the stream broke again at every resend.
+_RECORD_BYTES = 1024 * 1024
+# While log() calls are large, the queue of calls not yet encoded (Python
+# objects, a few times their encoding) is bounded to about this share of
+# MYTRACK_BUFFER_BYTES, so the process holds about twice the buffer at most.
+_QUEUE_SHARE = 4
+# One record must fit in one gRPC message, with room for the envelope.
+_MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024
+_MIN_QUEUE_ENTRIES = 2
 _POLL_ACTIVE = 0.005
 _POLL_IDLE = 0.05
 
@@ -104,7 +116,10 @@ class Sender:
         # 50 ms, in which a process killed (kill -9, out of memory) would lose
         # what log() had returned. A plain attribute: one read per call.
         self.idle = False
+        # log() waits when the queue reaches this: the configured bound, or fewer
+        # calls while the calls are large (see _bound_queue).
         self.max_queue_entries = max_queue_entries
+        self._configured_entries = max_queue_entries
         self.stats = SenderStats()
         self.notices: deque[tuple[str, str]] = deque(maxlen=100)
         self._home = home
@@ -121,6 +136,12 @@ class Sender:
         self._cond = threading.Condition()  # guards everything below
         self._unacked: deque[tuple[int, bytes]] = deque()
         self._unacked_bytes = 0
+        self._entry_bytes = 0  # encoded bytes per log() call in the last LogBatch
+        # True while calls taken off the queue have no seq yet: flush() must not
+        # read an empty queue as "everything encoded" then.
+        self._encoding = False
+        self._waiters = 0  # calls waiting in wait_for_room now
+        self._wait_start = 0.0
         self._next_seq = 1
         self._acked_seq = 0
         self._stream: RecordStream | _WalStream | None = None
@@ -133,9 +154,13 @@ class Sender:
     # -- called from the user's threads ------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        """Queues a control record (or a log entry) and waits if the queue is full."""
+        """Queues a control record (or a log entry) and waits if the queue is full.
+
+        Against the configured bound, not the tighter one for large calls:
+        control records are small, and finish()'s exit record must not wait here.
+        """
         self.queue.append(item)
-        if len(self.queue) >= self.max_queue_entries:
+        if len(self.queue) >= self._configured_entries:
             self.wait_for_room()
         elif self.idle:
             self._wake.set()
@@ -151,13 +176,21 @@ class Sender:
         a producer faster than the sender is woken once per half-queue rather
         than once per entry.
         """
-        start = time.monotonic()
         self._wake.set()
         with self._cond:
-            while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
-                self._cond.wait(0.05)
-                self._wake.set()
-        self.stats.backpressure_seconds += time.monotonic() - start
+            # The time counted is the time any call waited: threads waiting
+            # together count it once.
+            if self._waiters == 0:
+                self._wait_start = time.monotonic()
+            self._waiters += 1
+            try:
+                while len(self.queue) > self.max_queue_entries // 2 and self._thread.is_alive():
+                    self._cond.wait(0.05)
+                    self._wake.set()
+            finally:
+                self._waiters -= 1
+                if self._waiters == 0:
+                    self.stats.backpressure_seconds += time.monotonic() - self._wait_start
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until everything queued so far is acked; False on timeout."""
@@ -165,7 +198,7 @@ class Sender:
         with self._cond:
             target = None
             while True:
-                if not self.queue:
+                if not self.queue and not self._encoding:
                     target = self._next_seq - 1 if target is None else target
                     if self._acked_seq >= target:
                         return True
@@ -274,7 +307,7 @@ class Sender:
 
     def _pump(self) -> None:
         while self.queue and self._unacked_bytes < self._max_buffer_bytes:
-            records = self._encode_some()
+            records = self._encode_some(self._max_buffer_bytes - self._unacked_bytes)
             if not records:
                 return
             with self._cond:
@@ -285,18 +318,32 @@ class Sender:
                 self._send_batch(first, payloads)
             self.stats.records_sent += len(records)
 
-    def _encode_some(self) -> list[tuple[int, bytes]]:
-        """Encodes queued items into records with consecutive seqs.
+    def _encode_some(self, budget: int) -> list[tuple[int, bytes]]:
+        """Encodes queued items into records with consecutive seqs, about ``budget`` bytes.
 
         Consecutive log() calls share a LogBatch record as long as they have the
-        same shape (the same columnar keys, or all general), up to a bound.
+        same shape (the same columnar keys, or all general), up to a number of
+        calls and about `_RECORD_BYTES`.
         """
         records: list[tuple[int, bytes]] = []
+        self._encoding = True  # before the first pop (see flush)
+        try:
+            self._next_seq = self._encode_into(records, budget, self._next_seq)
+        finally:
+            self._encoding = False
+        self._bound_queue()
+        return records
+
+    def _encode_into(self, records: list[tuple[int, bytes]], budget: int, seq: int) -> int:
+        """Appends records from the queue starting at ``seq``; returns the next seq."""
         logs: list[Any] = []
         shape: tuple[str, ...] | None = None
         popleft = self.queue.popleft
-        seq = self._next_seq
+        size = 0
+        per_record = self._calls_per_record()
         for _ in range(4 * _MAX_RECORD_ENTRIES):
+            if size + len(logs) * self._entry_bytes >= budget:
+                break
             try:
                 item = popleft()
             except IndexError:
@@ -305,9 +352,11 @@ class Sender:
                 if self._offline_wal:
                     self.last_values.update(item[0])
                 item_shape = encode.columnar_keys(item)
-                if logs and (item_shape != shape or len(logs) >= _MAX_RECORD_ENTRIES):
-                    records.append((seq, encode.log_batch(seq, logs, shape)))
-                    seq, logs = seq + 1, []
+                if logs and (item_shape != shape or len(logs) >= per_record):
+                    before = len(records)
+                    seq = self._add_logs(records, seq, logs, shape)
+                    size += sum(len(payload) for _, payload in records[before:])
+                    per_record, logs = self._calls_per_record(), []
                 logs.append(item)
                 shape = item_shape
                 continue
@@ -317,15 +366,53 @@ class Sender:
                     self.last_values.pop(key, None)
                 continue
             if logs:
-                records.append((seq, encode.log_batch(seq, logs, shape)))
-                seq, logs = seq + 1, []
+                before = len(records)
+                seq = self._add_logs(records, seq, logs, shape)
+                size += sum(len(payload) for _, payload in records[before:])
+                logs = []
             records.append((seq, item.build(seq)))
+            size += len(records[-1][1])
             seq += 1
         if logs:
-            records.append((seq, encode.log_batch(seq, logs, shape)))
-            seq += 1
-        self._next_seq = seq
-        return records
+            seq = self._add_logs(records, seq, logs, shape)
+        return seq
+
+    def _calls_per_record(self) -> int:
+        if not self._entry_bytes:  # the first record: a few calls, to learn their size
+            return 16
+        return max(1, min(_MAX_RECORD_ENTRIES, _RECORD_BYTES // self._entry_bytes))
+
+    def _add_logs(self, records: list[tuple[int, bytes]], seq: int, logs: list[Any],
+                  shape: tuple[str, ...] | None) -> int:
+        """Encodes log() calls as one record at ``seq``, or as halves when it came
+        out far over `_RECORD_BYTES` (the calls grew); returns the next seq."""
+        payload = encode.log_batch(seq, logs, shape)
+        if len(payload) > 4 * _RECORD_BYTES and len(logs) > 1:
+            half = len(logs) // 2
+            seq = self._add_logs(records, seq, logs[:half], shape)
+            return self._add_logs(records, seq, logs[half:], shape)
+        if len(payload) > _MAX_RECORD_BYTES:
+            # No message can carry it, and a stream that tried would break at
+            # every resend: said loudly, never sent.
+            keys = sorted({key for entry in logs for key in entry[0]})
+            self._note_error(f"a log() call of {len(payload) / 2**20:.0f} MiB (keys {', '.join(keys[:5])}) "
+                             f"is over the {_MAX_RECORD_BYTES >> 20} MiB a record may be; it was not recorded")
+            logger.error("%s", self.stats.last_error)
+            return seq
+        self._entry_bytes = max(1, len(payload) // len(logs))
+        records.append((seq, payload))
+        return seq + 1
+
+    def _bound_queue(self) -> None:
+        """Fewer calls may wait unencoded while calls are large: memory stays
+        near MYTRACK_BUFFER_BYTES however large the rows (and the configured
+        bound holds for small ones)."""
+        fit = self._max_buffer_bytes // _QUEUE_SHARE // max(1, self._entry_bytes)
+        bound = max(_MIN_QUEUE_ENTRIES, min(self._configured_entries, fit))
+        if bound != self.max_queue_entries:
+            with self._cond:
+                self.max_queue_entries = bound
+                self._cond.notify_all()
 
     def _send_batch(self, first_seq: int, records: list[bytes]) -> None:
         stream = self._stream
