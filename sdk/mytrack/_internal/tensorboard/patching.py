@@ -52,8 +52,10 @@ _state: _State | None = None
 
 def require_tensorboard() -> None:
     """Raises UsageError naming the extra when the `tensorboard` package is missing."""
-    if importlib.util.find_spec("tensorboard") is None:
-        raise UsageError(f"sync_tensorboard needs the 'tensorboard' package: {EXTRA_HINT}")
+    try:
+        importlib.import_module("tensorboard")  # its __init__ imports its parts lazily
+    except ImportError:
+        raise UsageError(f"sync_tensorboard needs the 'tensorboard' package: {EXTRA_HINT}") from None
 
 
 def patch(root_logdir: str | None = None, pytorch: bool | None = None, tensorboard_x: bool | None = None,
