@@ -36,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
 
         report = wandb.import_runs(args.paths, **options)
     elif args.import_source == "tensorboard":
-        from mytrack.importers import tensorboard
+        import mytrack.importers.tensorboard as tensorboard_importer
 
-        report = tensorboard.import_runs(args.logdir, **options)
+        report = tensorboard_importer.import_runs(args.logdir, **options)
     else:
-        from mytrack.importers import mlflow
+        import mytrack.importers.mlflow as mlflow_importer
 
-        report = mlflow.import_runs(args.tracking_uri, experiments=args.experiment, **options)
+        report = mlflow_importer.import_runs(args.tracking_uri, experiments=args.experiment, **options)
     print_report(report)
     return 0 if report.ok else 1
 

@@ -69,7 +69,8 @@ def find_runs(client: Any, tracking_uri: str, names: Sequence[str] | None) -> It
     for name in sorted(set(names or ()) - {e.name for e in experiments}):
         yield SourceProblem(f"{tracking_uri} experiment {name!r}", "no such experiment")
     for experiment in experiments:
-        runs = _all(client.search_runs, experiment_ids=[experiment.experiment_id], order_by=["attribute.start_time ASC"])
+        runs = _all(client.search_runs, experiment_ids=[experiment.experiment_id],
+                    order_by=["attribute.start_time ASC"])
         for run in runs:
             where = f"{tracking_uri} run {run.info.run_id}"
             if run.info.status not in _STATES:

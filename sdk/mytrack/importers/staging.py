@@ -134,6 +134,19 @@ class StagedRun:
         if entries:
             self._control(encode.files_record(entries))
 
+    def add_bytes(self, name: str, data: bytes) -> None:
+        """A run file made by the importer (an image taken out of an event file)."""
+        problem = entry_name_problem(name)
+        if problem is not None or name in self._file_names:
+            self.problems.append(f"file {name!r} left out: {problem or 'a second file of that name'}")
+            return
+        target = os.path.join(self.files_dir, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(data)
+        self._file_names.add(name)
+        self._control(encode.files_record([(name, target, "now")]))
+
     def finish(self, exit_code: int | None, state: str, timestamp: float) -> None:
         """Records the run's end and makes the folder complete (the ``.open`` file)."""
         self._control(encode.exit_record(exit_code or 0, state, timestamp))
