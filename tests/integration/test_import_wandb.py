@@ -150,3 +150,26 @@ def test_the_log_reader_checks_every_fragment(tmp_path: Path) -> None:
     records = [i for i in items if isinstance(i, bytes)]
     assert 0 < len(intact) - len(records) < 400  # at most the rest of one 32 KiB block
     assert set(records) <= set(intact)
+
+
+def test_the_command_lists_runs_and_says_what_was_not_carried(
+    tmp_path: Path, project: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`mytrack import wandb --dry-run`, then for real: a line per run, what was left out, the counts."""
+    from mytrack import cli
+
+    source = _write_wandb_run(tmp_path / "src", rows=2, exit_code=0)
+    output = subprocess.run(
+        [sys.executable, "-m", "mytrack.cli", "import", "wandb", str(tmp_path / "src"), "--project", project,
+         "--dry-run"], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert f"/{project}/{source['id']}" in output and "would import" in output
+    assert output.strip().endswith("1 run(s): 1 would import")
+    capsys.readouterr()
+    assert cli.main(["import", "wandb", str(tmp_path / "src"), "--project", project]) == 0
+    printed = capsys.readouterr().out
+    # What W&B recorded beyond what mytrack carries (its system-metrics samples) is listed.
+    assert ("not carried over:" in printed) == ("record(s) not carried" in printed)
+    assert printed.strip().endswith("1 run(s): 1 imported")
+    assert mytrack.Api().run(f"{project}/{source['id']}").state == "finished"

@@ -10,7 +10,7 @@ format after a 7-byte file header::
     type: FULL 1, FIRST 2, MIDDLE 3, LAST 4; fewer than 7 bytes left in a
     block are zero padding.
 
-The checksum of version 0, the one ``wandb`` 0.17-0.31 writes (checked against
+The checksum of version 0, the one ``wandb`` 0.31 writes (checked against
 files ``wandb`` writes in tests/integration/test_import_wandb.py), is the IEEE
 CRC-32 (``zlib.crc32``) of the type byte and the data, unmasked; LevelDB itself
 uses a masked CRC-32C. A fragment that fails its checksum costs the rest of
