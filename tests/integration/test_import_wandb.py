@@ -173,3 +173,33 @@ def test_the_command_lists_runs_and_says_what_was_not_carried(
     assert ("not carried over:" in printed) == ("record(s) not carried" in printed)
     assert printed.strip().endswith("1 run(s): 1 imported")
     assert mytrack.Api().run(f"{project}/{source['id']}").state == "finished"
+
+
+def test_a_staging_cut_short_is_written_again_from_the_start(tmp_path: Path, project: str) -> None:
+    """A run folder left without its .open file (killed while staging) is never adopted half-written."""
+    import dataclasses
+
+    from mytrack.importers import importing
+    from mytrack.importers.staging import StagedRun
+
+    source = _write_wandb_run(tmp_path / "src", rows=50, exit_code=0)
+    (found,) = wandb_import.find_runs([tmp_path / "src"])
+    assert not isinstance(found, importing.SourceProblem)
+
+    def cut_short(staged: StagedRun) -> Any:
+        for step in range(10):
+            staged.log({"loss": -1.0}, step, 1.0)
+        raise KeyboardInterrupt  # as a kill would, before the .open file exists
+
+    where = importing.placement(project, None, 60.0)
+    key = importing.RunKey(entity=where.entity, project=project, run_id=found.run_id)
+    writer = importing.hashlib.sha256(f"wandb\0{found.source_id}\0{key.path}".encode()).hexdigest()[:16]
+    folder = Path(where.service_dir) / "imports" / "wandb" / writer
+    with pytest.raises(KeyboardInterrupt):
+        importing._stage(dataclasses.replace(found, write=cut_short), key, writer, str(folder))
+    assert list(folder.glob("*.wal")) and not list(folder.glob("*.open"))
+
+    report = wandb_import.import_runs([tmp_path / "src"], project=project)
+    assert [o.action for o in report.runs] == ["imported"], report
+    rows = list(mytrack.Api().run(f"{project}/{source['id']}").scan_history(keys=["loss"]))
+    assert [r["loss"] for r in rows] == [1.0 / (i + 1) for i in range(50)]
