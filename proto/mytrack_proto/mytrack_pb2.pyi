@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Record(_message.Message):
-    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment", "alert", "artifact")
+    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment", "alert", "artifact", "tensorboard")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class Record(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     ALERT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    TENSORBOARD_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log: LogBatch
     config: ConfigUpdate
@@ -34,7 +35,8 @@ class Record(_message.Message):
     environment: Environment
     alert: Alert
     artifact: ArtifactRecord
-    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., artifact: _Optional[_Union[ArtifactRecord, _Mapping]] = ...) -> None: ...
+    tensorboard: TensorBoardLogdir
+    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., artifact: _Optional[_Union[ArtifactRecord, _Mapping]] = ..., tensorboard: _Optional[_Union[TensorBoardLogdir, _Mapping]] = ...) -> None: ...
 
 class ArtifactRecord(_message.Message):
     __slots__ = ("action", "json", "client_id")
@@ -165,6 +167,18 @@ class Preempting(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     timestamp: float
     def __init__(self, timestamp: _Optional[float] = ...) -> None: ...
+
+class TensorBoardLogdir(_message.Message):
+    __slots__ = ("logdir", "namespace", "since", "save")
+    LOGDIR_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    SAVE_FIELD_NUMBER: _ClassVar[int]
+    logdir: str
+    namespace: str
+    since: float
+    save: bool
+    def __init__(self, logdir: _Optional[str] = ..., namespace: _Optional[str] = ..., since: _Optional[float] = ..., save: _Optional[bool] = ...) -> None: ...
 
 class ClientMessage(_message.Message):
     __slots__ = ("hello", "batch", "heartbeat")

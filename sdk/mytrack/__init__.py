@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from mytrack import errors, plot
+from mytrack import errors, plot, tensorboard
 from mytrack._internal.lifecycle.init import alert, finish, init, log, restore, save, unwatch, watch
 from mytrack._internal.lifecycle.module_functions import (
     define_metric,
@@ -71,6 +71,7 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "tensorboard",
     "unwatch",
     "use_artifact",
     "use_model",

@@ -7,6 +7,7 @@
     mytrack ui [--open]
     mytrack sync RUN_FOLDER... | --dir DIR [--include-offline]
     mytrack run [--] COMMAND...        (COMMAND's `import wandb` gets mytrack)
+    mytrack import wandb|tensorboard|mlflow ...
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from mytrack._internal.artifacts import cli as artifacts_cli
 from mytrack.api import Api, ApiRun, _flatten
 from mytrack.errors import Error, InvalidValueError
+from mytrack.importers import cli as importers_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
+    importers_cli.add_parser(commands)
     commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
                         usage="mytrack run [--] COMMAND [ARG...]")
     args = parser.parse_args(argv)
     try:
         if args.command == "ui":
             return _ui(args.open)
+        if args.command == "import":
+            return importers_cli.run(args)
         api = Api()
         if args.command == "history":
             return _history(api, args.path, args.keys, args.format)

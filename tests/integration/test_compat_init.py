@@ -97,11 +97,11 @@ def test_unsupported_keywords_are_accepted_with_one_warning_naming_them(project:
     """monitor_gym/fork_from... are accepted; one warning names the ones given a value."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = start(project, monitor_gym=True, sync_tensorboard=True, anonymous=None, force=True,
-                    fork_from=None, magic=False)
+        run = start(project, monitor_gym=True, magic=True, anonymous=None, force=True,
+                    fork_from=None, sync_tensorboard=False)
     messages = [str(w.message) for w in caught if "W&B init() argument" in str(w.message)]
     assert len(messages) == 1
-    assert "'monitor_gym'" in messages[0] and "'sync_tensorboard'" in messages[0]
+    assert "'monitor_gym'" in messages[0] and "'magic'" in messages[0]
     assert "anonymous" not in messages[0] and "force" not in messages[0]
     run.log({"x": 1})
     assert [r["x"] for r in stored(run).scan_history()] == [1]

@@ -48,6 +48,7 @@ PUBLIC_NAMES = [
     "run",
     "save",
     "summary",
+    "tensorboard",
     "unwatch",
     "use_artifact",
     "use_model",

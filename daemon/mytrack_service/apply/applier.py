@@ -17,6 +17,7 @@ batch for a while, which pins the bad one down.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from mytrack_service.apply.decode import (
     decode,
 )
 from mytrack_service.apply.metric_definitions import combine_nodes
+from mytrack_service.apply.tensorboard import TensorBoardFollower
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
 from mytrack_service.query import artifacts
@@ -138,6 +140,7 @@ class Applier:
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
         self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
+        self._tensorboard: dict[RunKey, TensorBoardFollower] = {}  # runs with TensorBoard sync
 
     def start(self) -> None:
         self._thread.start()
@@ -184,7 +187,10 @@ class Applier:
     def cycle(self) -> bool:
         """One pass over every run; True if some run has more to apply."""
         more = False
-        for session in self.live_runs.run_sessions():
+        sessions = self.live_runs.run_sessions()
+        for key in set(self._tensorboard) - {s.key for s in sessions}:
+            del self._tensorboard[key]
+        for session in sessions:
             try:
                 more |= self._apply(session)
             except StoreError:
@@ -203,7 +209,7 @@ class Applier:
             self._reload(session)
         positions: list[tuple[WriterSession, WriterPosition]] = []
         budget = _Budget(isolated=session.key in self._isolated)
-        more = False
+        followed, more = self._follow_tensorboard(session)
         for writer in list(session.writers.values()):
             if writer.state is not WriterState.OPEN and writer.applied_offset >= writer.durable_size:
                 continue
@@ -217,7 +223,7 @@ class Applier:
                 position.closed = True
             if (position.applied_offset, position.closed) != (writer.applied_offset, False):
                 positions.append((writer, position))
-        if not positions:
+        if not positions and not followed:
             return more
         out = session.assembly.take()
         if out.artifacts and self.blobs is not None:
@@ -292,6 +298,9 @@ class Applier:
         position: WriterPosition, budget: _Budget,
     ) -> None:
         for event in events:
+            if isinstance(event, ExitEvent) and session.assembly.tensorboard:
+                # What the program flushed before it sent its exit is the run's.
+                self._follow_tensorboard(session, force=True)
             try:
                 session.assembly.apply(event)
             except _TRANSIENT:
@@ -305,6 +314,22 @@ class Applier:
             budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
             if isinstance(event, ExitEvent):
                 position.closed = True
+
+    def _follow_tensorboard(self, session: RunSession, force: bool = False) -> tuple[bool, bool]:
+        """Reads the run's TensorBoard event files into its assembly: (anything read, more left)."""
+        assembly = session.assembly
+        if not assembly.tensorboard:
+            return False, False
+        follower = self._tensorboard.get(session.key)
+        if follower is None:
+            writers = list(session.writers.values())
+            files_dir = os.path.join(os.path.dirname(writers[-1].wal_path), "files") if writers else ""
+            follower = self._tensorboard[session.key] = TensorBoardFollower(session.key, files_dir)
+        read = follower.poll(assembly.tensorboard, force)
+        if not (read.positions or read.warnings):
+            return False, False
+        assembly.apply_tensorboard(read)
+        return True, read.more
 
     def _report(self, session: RunSession, writer: WriterSession, entry: WalEntry, error: str) -> None:
         """Keeps a skipped record aside and tells the run's metadata, status and writer."""

@@ -36,8 +36,10 @@ from mytrack_service.apply.decode import (
     PreemptingEvent,
     RunFieldsChange,
     SummaryChange,
+    TensorBoardEvent,
 )
 from mytrack_service.apply.metric_definitions import MetricRegistry
+from mytrack_service.apply.tensorboard import TensorBoardRows
 from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import ConsoleLine, FileRow, RunRow
 from mytrack_service.store.blocks import RowBlock
@@ -123,6 +125,9 @@ class RunAssembly:
         # title -> time (client clock) the last alert with that title was sent:
         # the rate limit, kept here so it holds across processes and restarts.
         self.alert_sent: dict[str, float] = dict(state.get("alert_sent", {}))
+        # TensorBoard log dir -> {"namespace", "since", "save", "files": {event file: records applied}}
+        # (apply/tensorboard.py). While a run has one, its rows merge by step.
+        self.tensorboard: dict[str, dict[str, Any]] = copy.deepcopy(state.get("tensorboard", {}))
         self.key = run.key
         self.last_step = run.last_step
         self.runtime = run.runtime
@@ -198,6 +203,7 @@ class RunAssembly:
             "preempting": self.preempting,
             "files": self.files,
             "alert_sent": self.alert_sent,
+            "tensorboard": self.tensorboard,
         }
 
     def state_field(self) -> dict[str, Any]:
@@ -210,7 +216,7 @@ class RunAssembly:
         """What was produced since the last take(), with the new snapshot."""
         out, self.out = self.out, Output()
         # A shared run's fields merge too (its writers may live in other services).
-        out.merge_rows = out.merge_rows or self.shared
+        out.merge_rows = out.merge_rows or self.shared or bool(self.tensorboard)
         # Always with the snapshot: a batch that only accumulated a pending row
         # (commit=False) still moves the WAL position past those calls.
         if self._touched:
@@ -273,8 +279,40 @@ class RunAssembly:
                 event.action, event.client_id, self.key.path, event.data,
                 timestamp=float(event.data.get("timestamp") or 0.0),
             ))
+        elif isinstance(event, TensorBoardEvent):
+            self.tensorboard.setdefault(event.logdir, {
+                "namespace": event.namespace, "since": event.since, "save": event.save, "files": {},
+            })
         elif isinstance(event, ExitEvent):
             self._exit(event)
+
+    def apply_tensorboard(self, read: TensorBoardRows) -> None:
+        """Rows read from the run's event files, keyed by TensorBoard's global step.
+
+        Each merges into the row of its step (the run's own log() rows included), so
+        log directories whose steps interleave (train/, val/) lose nothing; the
+        positions reached in the files commit with them.
+        """
+        self._touched = True
+        for path, records in read.positions.items():
+            info = self.tensorboard.get(path.rsplit("/", 1)[0])
+            if info is not None:
+                info.setdefault("files", {})[path] = records
+        for step in sorted(read.rows):
+            row = read.rows[step]
+            ts = float(row.pop("_timestamp"))
+            runtime = self._runtime_at(ts)
+            row.update(_step=step, _runtime=runtime, _timestamp=ts)
+            self.registry.apply(row, self.summary)
+            self._merge_row(step, row)
+            self.last_step = max(self.last_step, step)
+            self.runtime = max(self.runtime, runtime)
+            self._committed_fields(ts)
+        self.out.files.extend(read.files)
+        for name, path in read.saved.items():
+            self.files[name] = {"path": path, "policy": "live"}
+            self._file(name, pending=True)
+        self.out.warnings.extend(read.warnings)
 
     def _log(self, call: LogCall) -> None:
         cursor = self.cursor  # once: this runs for every log() call
@@ -307,7 +345,7 @@ class RunAssembly:
         a key that the row's own ``_`` keys would shadow) go call by call.
         """
         cursor = self.cursor
-        if (cursor.pending is not None or self.shared or self.registry.definitions
+        if (cursor.pending is not None or self.shared or self.tensorboard or self.registry.definitions
                 or not event.keys or any(key.startswith("_") for key in event.keys)):
             for call in event.calls():
                 self._log(call)
@@ -336,7 +374,7 @@ class RunAssembly:
         row["_runtime"] = runtime
         row["_timestamp"] = ts
         self.registry.apply(row, self.summary)
-        if self.shared:
+        if self.shared or self.tensorboard:
             self._merge_row(step, row)
             self.last_step = max(self.last_step, step)
         else:
@@ -414,6 +452,9 @@ class RunAssembly:
             return
         if self.preempting and state != "finished":
             state = "preempted"
+        # The applier read the event files to their end before this exit; what a
+        # writer adds after the run ended is not the run's.
+        self.tensorboard = {}
         if event.timestamp:
             runtime = self._runtime_at(event.timestamp)
             self.runtime = max(self.runtime, runtime)

@@ -87,6 +87,16 @@ class PreemptingEvent:
 
 
 @dataclass
+class TensorBoardEvent:
+    """A TensorBoard log directory to read into the run (see apply/tensorboard.py)."""
+
+    logdir: str
+    namespace: str
+    since: float
+    save: bool
+
+
+@dataclass
 class SavedFile:
     name: str
     path: str
@@ -127,7 +137,7 @@ class ArtifactEvent:
 Event = (
     LogCall | LogColumns | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
     | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
-    | ArtifactEvent
+    | ArtifactEvent | TensorBoardEvent
 )
 
 
@@ -178,6 +188,9 @@ def _events(record: pb.Record) -> list[Event]:
     if kind == "artifact":
         a = record.artifact
         return [ArtifactEvent(a.action, _obj(a.json), a.client_id)]
+    if kind == "tensorboard":
+        tb = record.tensorboard
+        return [TensorBoardEvent(tb.logdir, tb.namespace, tb.since, tb.save)]
     raise DecodeError(f"unknown record kind {kind!r}")
 
 

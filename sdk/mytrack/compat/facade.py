@@ -17,7 +17,7 @@ import types
 from typing import Any
 
 import mytrack
-from mytrack import errors
+from mytrack import errors, tensorboard
 from mytrack.compat import wandb_env, wandb_util
 from mytrack.compat.distribution import WANDB_VERSION
 from mytrack.compat.module_names import (
@@ -172,6 +172,7 @@ def build() -> dict[str, types.ModuleType]:
     apis = module("wandb.apis", True, {"public": public, "PublicApi": mytrack.Api})
     module("wandb.wandb_run", False, {"Run": mytrack.Run, "RunDisabled": RunDisabled})
     module("wandb.plot", False, {k: v for k, v in vars(mytrack.plot).items() if not k.startswith("__")})
+    module("wandb.tensorboard", False, {"patch": tensorboard.patch, "unpatch": tensorboard.unpatch})
     module("wandb", True, {
         "__version__": WANDB_VERSION,
         "__mytrack__": mytrack.__version__,  # the marker: this wandb is mytrack
@@ -182,5 +183,6 @@ def build() -> dict[str, types.ModuleType]:
         "define_metric": define_metric, "log_artifact": log_artifact, "use_artifact": use_artifact,
         "log_model": log_model, "use_model": use_model, "link_model": link_model,
         "log_code": log_code, "mark_preempting": mark_preempting, "plot": modules["wandb.plot"],
+        "tensorboard": modules["wandb.tensorboard"],
     }, kind=WandbModule)
     return modules

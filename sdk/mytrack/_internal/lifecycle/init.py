@@ -18,6 +18,7 @@ from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.values import check_text
 from mytrack._internal.run.watch import WatchPreInitError
+from mytrack._internal.tensorboard import patching
 from mytrack._internal.transport import launcher, webui
 from mytrack._internal.transport.client import serialize_open_run
 from mytrack._internal.transport.encode import dumps
@@ -68,9 +69,11 @@ def init(
         CommError: the service could not be started or reached.
     """
     wandb_init.warn_unsupported(
-        anonymous=anonymous, resume_from=resume_from, fork_from=fork_from,
-        sync_tensorboard=sync_tensorboard, tensorboard=tensorboard, monitor_gym=monitor_gym, magic=magic,
+        anonymous=anonymous, resume_from=resume_from, fork_from=fork_from, monitor_gym=monitor_gym, magic=magic,
     )
+    sync_tensorboard = bool(sync_tensorboard or tensorboard)  # `tensorboard`: W&B's older name
+    if sync_tensorboard:
+        patching.require_tensorboard()
     config = wandb_init.filtered_config(config, config_include_keys, config_exclude_keys)
     base = settings if isinstance(settings, Settings) else Settings(**(settings or {}))
     if isinstance(resume, bool):
@@ -96,6 +99,7 @@ def init(
             previous.finish()
     run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
     wandb_init.after_start(run, allow_val_change, save_code)
+    patching.start(run, sync_tensorboard)
     # create_new, as in W&B, leaves the module-level run (mytrack.run, mytrack.log) alone
     # while another run is current.
     if policy != "create_new" or _current() is None:

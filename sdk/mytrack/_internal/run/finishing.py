@@ -20,6 +20,7 @@ from mytrack._internal.files.restore import wait_for_uploads
 from mytrack._internal.lifecycle import autoresume, environment, exithooks
 from mytrack._internal.run.state import RunState
 from mytrack._internal.run.status import unconfirmed_line
+from mytrack._internal.tensorboard import patching
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.service_types import SyncResult
 from mytrack.errors import CommError
@@ -45,6 +46,7 @@ def finish(run: Run, exit_code: int, state: str, quiet: bool | None) -> None:
     deadline = time.monotonic() + timeout
     environment.settle(run, min(5.0, timeout / 2))
     console.detach(run, min(5.0, timeout / 2))  # its last lines go before the exit record
+    patching.finishing(run)  # TensorBoard's buffered events to disk before the exit record
     sender.enqueue(encode.exit_record(exit_code, state, time.time()))
     delivered = flush_with_progress(run, timeout, quiet)
     response = None

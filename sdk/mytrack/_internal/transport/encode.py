@@ -121,6 +121,15 @@ def preempting_record(timestamp: float) -> Control:
     return Control(build)
 
 
+def tensorboard_record(logdir: str, namespace: str, since: float, save: bool) -> Control:
+    message = pb.TensorBoardLogdir(logdir=logdir, namespace=namespace, since=since, save=save)
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, tensorboard=message).SerializeToString()
+
+    return Control(build)
+
+
 def metric_record(definition: dict[str, Any]) -> Control:
     payload = dumps(definition)
 
