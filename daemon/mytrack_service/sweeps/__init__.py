@@ -1,0 +1,1 @@
+"""Sweeps in the service: the search methods (search/) the controller asks for each trial."""
