@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from mytrack._internal.artifacts import cli as artifacts_cli
+from mytrack._internal.sweeps import cli as sweeps_cli
 from mytrack.api import Api, ApiRun, _flatten
 from mytrack.errors import Error, InvalidValueError
 
@@ -62,12 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
+    sweeps_cli.add_parser(commands)
     commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
                         usage="mytrack run [--] COMMAND [ARG...]")
     args = parser.parse_args(argv)
     try:
         if args.command == "ui":
             return _ui(args.open)
+        if args.command in ("sweep", "agent"):
+            return sweeps_cli.run(args)
         api = Api()
         if args.command == "history":
             return _history(api, args.path, args.keys, args.format)

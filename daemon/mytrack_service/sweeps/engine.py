@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from mytrack_common import sweep_config
+from mytrack_service.sweeps import search
+
 
 class ConfigError(ValueError):
     """The sweep configuration is invalid (the message names the path)."""
@@ -20,9 +23,8 @@ class ConfigError(ValueError):
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration with defaults filled; ConfigError naming the bad key."""
-    module = importlib.import_module("mytrack_common.sweep_config")
     try:
-        checked: dict[str, Any] = module.validate(config)
+        checked = sweep_config.validate(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return checked
@@ -30,19 +32,17 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 
 def trial(
     run_id: str, params: dict[str, Any], state: str, metric: float | None, history: Sequence[float],
-) -> Any:
-    search = importlib.import_module("mytrack_service.sweeps.search")
+) -> search.Trial:
     return search.Trial(run_id=run_id, params=params, state=state, metric=metric, history=history)
 
 
-def next_params(config: dict[str, Any], trials: list[Any], rng: np.random.Generator) -> dict[str, Any] | None:
+def next_params(config: dict[str, Any], trials: list[search.Trial], rng: np.random.Generator) -> dict[str, Any] | None:
     """The next point, or None when the search is exhausted."""
-    search = importlib.import_module("mytrack_service.sweeps.search")
-    found: dict[str, Any] | None = search.next_params(config, trials, rng)
-    return found
+    return search.next_params(config, trials, rng)
 
 
-def trials_to_stop(config: dict[str, Any], trials: list[Any]) -> list[str]:
+def trials_to_stop(config: dict[str, Any], trials: list[search.Trial]) -> list[str]:
     """The run ids that early termination (hyperband) stops now."""
+    # Imported by name: it arrives with the search's next step.
     hyperband = importlib.import_module("mytrack_service.sweeps.search.hyperband")
     return list(hyperband.trials_to_stop(config, trials))

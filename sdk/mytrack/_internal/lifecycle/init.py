@@ -76,7 +76,7 @@ def init(
     trial = trial_env.current()
     if trial is not None:  # a sweep trial: its run, its values (see trial_env.py)
         entity, project, id = trial_env.claim(trial, {"entity": entity, "project": project, "id": id}).values()
-        config = trial_env.merged_config(config, trial.params)
+        config, warned = trial_env.merged_config(config, trial.params)
     base = settings if isinstance(settings, Settings) else Settings(**(settings or {}))
     if isinstance(resume, bool):
         resume = "allow" if resume else None
@@ -102,7 +102,7 @@ def init(
     run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
     wandb_init.after_start(run, allow_val_change, save_code)
     if trial is not None:
-        run.config._lock(trial.params, trial_env.locked_message)
+        run.config._lock(trial.params, trial_env.locked_message, warned=warned)
     # create_new, as in W&B, leaves the module-level run (mytrack.run, mytrack.log) alone
     # while another run is current.
     if policy != "create_new" or _current() is None:

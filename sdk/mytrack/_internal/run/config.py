@@ -128,9 +128,11 @@ class Config:
         # Keys a sweep set: the script's writes to them are ignored, with one warning each.
         object.__setattr__(self, "_locked", {})
 
-    def _lock(self, keys: Iterable[str], message: Callable[[str], str]) -> None:
-        """Locks ``keys``; a later write to one warns once with ``message(key)`` and is ignored."""
-        self._locked.update((key, message) for key in keys)
+    def _lock(self, keys: Iterable[str], message: Callable[[str], str], warned: Iterable[str] = ()) -> None:
+        """Locks ``keys``; a later write to one warns once with ``message(key)`` (unless
+        ``warned`` already) and is ignored."""
+        done = set(warned)
+        self._locked.update((key, None if key in done else message) for key in keys)
 
     def _allow_val_change(self) -> None:
         """Every later change of a value is allowed (``init(allow_val_change=True)``)."""

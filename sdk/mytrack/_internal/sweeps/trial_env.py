@@ -95,11 +95,13 @@ def locked_message(key: str) -> str:
     return f"Config item '{key}' was locked by 'sweep' (ignored update)."
 
 
-def merged_config(source: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """``init(config=...)`` with the trial's values in place of its own (one warning per key)."""
+def merged_config(source: Any, params: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """``init(config=...)`` with the trial's values in place of its own (one warning per
+    key), and the keys warned about."""
     from mytrack._internal.run.config import config_from_source, sanitize
 
     config = sanitize(config_from_source(source)) if source is not None else {}
-    for key in sorted(set(config) & set(params)):
+    overridden = set(config) & set(params)
+    for key in sorted(overridden):
         warnings.warn(locked_message(key), UserWarning, stacklevel=4)
-    return {**config, **params}
+    return {**config, **params}, overridden
