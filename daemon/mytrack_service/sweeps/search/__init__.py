@@ -37,6 +37,12 @@ def next_params(config: Mapping[str, Any], trials: Sequence[Trial],
         return next_grid_params(config, trials)
     if method == "random":
         return next_random_params(config, trials, rng)
-    if method in ("bayes", "custom"):
-        raise NotImplementedError(f"method {method!r} is not available yet")
+    if method == "bayes":
+        from mytrack_service.sweeps.search.bayes import next_bayes_params
+
+        return next_bayes_params(config, trials, rng)
+    if method == "custom":
+        from mytrack_service.sweeps.search.optuna_search import next_optuna_params
+
+        return next_optuna_params(config, trials, rng)
     raise ValueError(f"method: expected 'grid', 'random', 'bayes' or 'custom', got {method!r}")

@@ -1,0 +1,1 @@
+"""Sweeps on the agent's side: turning a trial's parameters into its command line."""

@@ -1,0 +1,137 @@
+"""``method: custom`` with ``scheduler.engine: optuna``: any Optuna sampler, through ask and tell.
+
+The service keeps no Optuna state: each call builds an in-memory study from the
+trials (``optuna.trial.create_trial`` and ``Study.add_trial`` for ended ones; pending
+and running ones are enqueued and asked, so they are RUNNING in the study, which
+samplers such as TPE's ``constant_liar`` take into account) and asks it for one more.
+
+Parameters go to Optuna as its own distributions where one means the same: int_uniform
+(``IntDistribution``), uniform, log_uniform(_values) and inv_log_uniform(_values)
+(``FloatDistribution``, ``log=True`` for the log ones), values (``CategoricalDistribution``
+of the values' indices, so any JSON value can be a choice; ``probabilities`` are not
+used by Optuna). The others (the normal, beta and quantized kinds) are searched as
+their CDF, a float in (0, 1), and turned into a value by the distribution's PPF.
+A finished or early-stopped trial is COMPLETE with its metric; one without a metric,
+and a failed, crashed or killed one, is FAIL.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from mytrack_common.sweep_config import SweepConfigError
+from mytrack_service.sweeps.search.distributions import Distribution
+from mytrack_service.sweeps.search.space import Space
+from mytrack_service.sweeps.search.trial import LIVE, Trial
+
+_EDGE = 1e-9  # CDF-space parameters stay inside (0, 1), where every PPF is finite
+_DIRECT = {"uniform", "log_uniform", "log_uniform_values", "inv_log_uniform", "inv_log_uniform_values"}
+
+
+def next_optuna_params(config: Mapping[str, Any], trials: Sequence[Trial],
+                       rng: np.random.Generator) -> dict[str, Any]:
+    """The parameters the configured Optuna sampler asks for next."""
+    try:
+        import optuna
+    except ImportError:
+        raise SweepConfigError("scheduler.engine", "'optuna' needs Optuna (pip install 'mytrack[sweeps]')") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = Space(config)
+    dists = space.searchable
+    distributions = {dist.leaf.name: _optuna_distribution(optuna, dist) for dist in dists}
+    direction: Literal["minimize", "maximize"] = "maximize" if config["metric"]["goal"] == "maximize" else "minimize"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for newer samplers
+        study = optuna.create_study(direction=direction, sampler=_sampler(optuna, config, rng))
+        live = []
+        for trial in trials:
+            values = _optuna_values(space, dists, trial)
+            if values is None:
+                continue
+            if trial.state in LIVE:
+                live.append(values)
+                continue
+            complete = trial.state in ("finished", "stopped") and _finite(trial.metric)
+            study.add_trial(optuna.trial.create_trial(
+                params=values, distributions=distributions,
+                value=float(trial.metric) if complete else None,  # type: ignore[arg-type]
+                state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.FAIL))
+        try:
+            for values in live:
+                study.enqueue_trial(values, skip_if_exists=False)
+                study.ask(distributions)
+            asked = study.ask(distributions)
+        except ImportError as exc:  # a sampler's own dependency (CmaEsSampler: cmaes)
+            raise SweepConfigError("scheduler.settings.sampler.type",
+                                   f"this sampler needs the package {exc.name!r}, which is not installed") from None
+    chosen = {dist.leaf.name: asked.params[dist.leaf.name] for dist in dists}
+    point = tuple(_value(dist, chosen[dist.leaf.name]) if dist.searchable else dist.ppf(0.5)
+                  for dist in space.distributions)
+    return space.params(point)
+
+
+def _sampler(optuna: Any, config: Mapping[str, Any], rng: np.random.Generator) -> Any:
+    settings = config["scheduler"]["settings"]["sampler"]
+    name, args = settings["type"], dict(settings.get("args", {}))
+    cls = getattr(optuna.samplers, name, None)
+    if not isinstance(cls, type):
+        raise SweepConfigError("scheduler.settings.sampler.type", f"expected an Optuna sampler name, got {name!r}")
+    if "seed" in inspect.signature(cls).parameters:
+        args.setdefault("seed", int(rng.integers(2**31)))
+    try:
+        return cls(**args)
+    except (TypeError, ValueError) as exc:
+        raise SweepConfigError("scheduler.settings.sampler.args", f"{name} refused them: {exc}") from None
+
+
+def _optuna_distribution(optuna: Any, dist: Distribution) -> Any:
+    spec = dist.leaf.spec
+    if dist.kind == "int_uniform":
+        return optuna.distributions.IntDistribution(spec["min"], spec["max"])
+    if dist.kind in ("categorical", "categorical_w_probabilities"):
+        return optuna.distributions.CategoricalDistribution(list(range(len(dist.values()))))
+    if dist.kind in _DIRECT:
+        low, high = dist.bounds()
+        return optuna.distributions.FloatDistribution(low, high, log=dist.kind != "uniform")
+    return optuna.distributions.FloatDistribution(_EDGE, 1 - _EDGE)
+
+
+def _optuna_values(space: Space, dists: list[Distribution], trial: Trial) -> dict[str, Any] | None:
+    """The trial's values as Optuna's parameters; None when one is not in the space."""
+    values: dict[str, Any] = {}
+    point = dict(zip((dist.path for dist in space.distributions), space.trial_point(trial), strict=True))
+    for dist in dists:
+        value = point[dist.path]
+        if not dist.contains(value):
+            return None
+        if dist.kind in ("categorical", "categorical_w_probabilities"):
+            values[dist.leaf.name] = dist.values().index(next(v for v in dist.values() if dist.contains(v)
+                                                              and dist.cdf(v) == dist.cdf(value)))
+        elif dist.kind == "int_uniform":
+            values[dist.leaf.name] = int(value)
+        elif dist.kind in _DIRECT:
+            low, high = dist.bounds()
+            values[dist.leaf.name] = min(max(float(value), low), high)
+        else:
+            values[dist.leaf.name] = min(max(dist.cdf(value), _EDGE), 1 - _EDGE)
+    return values
+
+
+def _value(dist: Distribution, chosen: Any) -> Any:
+    if dist.kind in ("categorical", "categorical_w_probabilities"):
+        return dist.values()[int(chosen)]
+    if dist.kind == "int_uniform":
+        return int(chosen)
+    if dist.kind in _DIRECT:
+        return float(chosen)
+    return dist.ppf(float(chosen))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
