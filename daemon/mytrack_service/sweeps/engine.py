@@ -7,7 +7,6 @@ trials to stop early.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from mytrack_common import sweep_config
 from mytrack_service.sweeps import search
+from mytrack_service.sweeps.search import hyperband
 
 
 class ConfigError(ValueError):
@@ -43,6 +43,4 @@ def next_params(config: dict[str, Any], trials: list[search.Trial], rng: np.rand
 
 def trials_to_stop(config: dict[str, Any], trials: list[search.Trial]) -> list[str]:
     """The run ids that early termination (hyperband) stops now."""
-    # Imported by name: it arrives with the search's next step.
-    hyperband = importlib.import_module("mytrack_service.sweeps.search.hyperband")
     return list(hyperband.trials_to_stop(config, trials))

@@ -16,6 +16,7 @@ from typing import Any
 
 import mytrack
 from mytrack._internal.sweeps import trial_env
+from mytrack._internal.sweeps.command import build_command
 from mytrack._internal.sweeps.service import SweepService
 from mytrack._internal.sweeps.watcher import StopWatcher
 from mytrack.errors import TrialStoppedError
@@ -83,12 +84,11 @@ def _finish_trial_run(run_id: str, stopped: str | None, failed: bool) -> None:
 def run_command(ctx: TrialContext, *, forward_signals: bool, term_timeout: float) -> Outcome:
     """Runs the sweep's command for the trial; SIGTERM (then SIGKILL after
     ``term_timeout``) when the sweep stops it."""
-    build_command = _build_command()
     trial = ctx.trial
     trial_env.write_params(ctx.param_path, trial.params)
     argv = build_command(
         ctx.config.get("command") or DEFAULT_COMMAND, ctx.config.get("program") or "", trial.params,
-        interpreter=sys.executable, env_command="/usr/bin/env", workdir=os.getcwd(),
+        interpreter=sys.executable, env_command=("/usr/bin/env",), workdir=os.getcwd(),
     )
     env = {**os.environ, **trial.environ(ctx.param_path)}
     start = time.monotonic()
@@ -114,14 +114,6 @@ def run_command(ctx: TrialContext, *, forward_signals: bool, term_timeout: float
     ok = code == 0 or watcher.reason is not None
     output = "" if ok else f"exit code {code}; its last output:\n" + "".join(tail)
     return Outcome(ok, time.monotonic() - start, watcher.reason, output)
-
-
-def _build_command() -> Callable[..., list[str]]:
-    """command.py's build_command (every W&B macro)."""
-    import importlib
-
-    build: Callable[..., list[str]] = importlib.import_module("mytrack._internal.sweeps.command").build_command
-    return build
 
 
 def _die_with_agent() -> None:
