@@ -26,6 +26,7 @@ from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.query import artifacts, console_file, limits
 from mytrack_service.query.filters import FilterError, matcher
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
+from mytrack_service.sweeps.controller import SweepController, SweepError
 
 logger = logging.getLogger("mytrack_service.rpc")
 
@@ -80,6 +81,7 @@ def run_document(run: RunRow) -> dict[str, Any]:
         "state": run.state, "group": run.group, "job_type": run.job_type,
         "tags": run.tags, "notes": run.notes, "created_at": run.created_at,
         "config": run.config, "summary": run.summary, "sweep_id": run.sweep_id,
+        "sweep": run.sweep_id,
     }
 
 
@@ -100,6 +102,7 @@ class TrackerService(pb_grpc.TrackerServicer):
         # The web UI's address and token, handed to clients ("": the UI is off).
         self.web_base = web_base
         self.web_token = web_token
+        self.sweeps = SweepController(live_runs.store)
 
     # -- the stream -----------------------------------------------------------
 
@@ -388,6 +391,30 @@ class TrackerService(pb_grpc.TrackerServicer):
             if found is not None or time.monotonic() >= deadline:
                 return found
             self.live_runs.wait_changed(0.05)
+
+    # -- sweeps -------------------------------------------------------------------
+
+    def Sweep(self, request: pb.JsonRequest, context: grpc.ServicerContext) -> pb.JsonResponse:
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "create": self.sweeps.create, "next": self.sweeps.next_trial, "check": self.sweeps.check,
+            "report": self.sweeps.report, "update": self.sweeps.update, "get": self.sweeps.get,
+            "list": self.sweeps.list_sweeps,
+        }
+        handler = handlers.get(request.kind)
+        if handler is None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                   f"unknown sweep request {request.kind!r}: use {', '.join(handlers)}")
+        try:
+            query = json.loads(request.json or b"{}")
+            if not isinstance(query, dict):
+                raise ValueError("expected a JSON object")
+        except (ValueError, RecursionError) as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad sweep request: {exc}")
+        try:
+            found = self._call(context, lambda: handler(query))
+        except SweepError as exc:
+            _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        return pb.JsonResponse(json=_dumps(found))
 
     def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:
         try:

@@ -89,6 +89,11 @@ class TrackerStub:
                 request_serializer=mytrack__proto_dot_mytrack__pb2.BlobRequest.SerializeToString,
                 response_deserializer=mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
                 _registered_method=True)
+        self.Sweep = channel.unary_unary(
+                '/mytrack.v1.Tracker/Sweep',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
+                _registered_method=True)
         self.ListFiles = channel.unary_unary(
                 '/mytrack.v1.Tracker/ListFiles',
                 request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
@@ -178,6 +183,13 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sweep(self, request, context):
+        """Sweeps (create, next trial, check, report, update, get, list), JSON in and out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListFiles(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -253,6 +265,11 @@ def add_TrackerServicer_to_server(servicer, server):
                     servicer.ReadBlob,
                     request_deserializer=mytrack__proto_dot_mytrack__pb2.BlobRequest.FromString,
                     response_serializer=mytrack__proto_dot_mytrack__pb2.FileChunk.SerializeToString,
+            ),
+            'Sweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sweep,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.SerializeToString,
             ),
             'ListFiles': grpc.unary_unary_rpc_method_handler(
                     servicer.ListFiles,
@@ -567,6 +584,33 @@ class Tracker:
             '/mytrack.v1.Tracker/ReadBlob',
             mytrack__proto_dot_mytrack__pb2.BlobRequest.SerializeToString,
             mytrack__proto_dot_mytrack__pb2.FileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mytrack.v1.Tracker/Sweep',
+            mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
             options,
             channel_credentials,
             insecure,

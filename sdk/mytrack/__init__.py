@@ -23,6 +23,8 @@ from mytrack._internal.run.alert import AlertLevel
 from mytrack._internal.run.config import Config
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.summary import Summary
+from mytrack._internal.sweeps.agent import agent
+from mytrack._internal.sweeps.create import sweep
 from mytrack.api import Api
 from mytrack.artifacts import Artifact
 from mytrack.data_types import Audio, Histogram, Html, Image, Object3D, Table, Video
@@ -54,6 +56,7 @@ __all__ = [
     "Table",
     "Video",
     "__version__",
+    "agent",
     "alert",
     "config",
     "define_metric",
@@ -71,6 +74,7 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "sweep",
     "tensorboard",
     "unwatch",
     "use_artifact",

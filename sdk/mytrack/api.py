@@ -69,6 +69,16 @@ class Api:
         entity, project = self._project_path(path)
         return [ApiRun(self, info) for info in self._rpc().list_runs(entity, project, filters)]
 
+    def sweep(self, path: str) -> Any:
+        """The sweep at ``entity/project/sweep_id`` (or ``project/sweep_id``, ``sweep_id``).
+
+        Raises:
+            SweepNotFoundError: no such sweep in that project.
+        """
+        from mytrack._internal.sweeps.read import get_sweep
+
+        return get_sweep(self, path, self.default_entity, self._settings.project or "uncategorized")
+
     def projects(self) -> list[dict[str, Any]]:
         return [
             {"entity": p.entity, "project": p.project, "run_count": p.run_count,

@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from mytrack._internal.artifacts import cli as artifacts_cli
+from mytrack._internal.sweeps import cli as sweeps_cli
 from mytrack.api import Api, ApiRun, _flatten
 from mytrack.errors import Error, InvalidValueError
 from mytrack.importers import cli as importers_cli
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
     importers_cli.add_parser(commands)
+    sweeps_cli.add_parser(commands)
     commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
                         usage="mytrack run [--] COMMAND [ARG...]")
     args = parser.parse_args(argv)
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ui(args.open)
         if args.command == "import":
             return importers_cli.run(args)
+        if args.command in ("sweep", "agent"):
+            return sweeps_cli.run(args)
         api = Api()
         if args.command == "history":
             return _history(api, args.path, args.keys, args.format)

@@ -15,6 +15,10 @@ raise out of ``log()`` (they are retried and reported by ``finish()`` and
     ├── ArtifactError             an artifact could not be logged, or its content is not intact
     │   └── ArtifactNotFoundError (+ValueError)   no artifact (version) of that name
     ├── RunNotFoundError (+ValueError)   the read API asked for an unknown run
+    ├── SweepError                a sweep request that cannot be done (its state, an agent giving up)
+    │   ├── SweepNotFoundError (+ValueError)   no sweep of that id
+    │   ├── SweepConfigError (+ValueError)     the sweep configuration is invalid (names the key)
+    │   └── TrialStoppedError     the sweep stopped this trial (early termination, cancel): raised by log()
     ├── InvalidKeyError (+ValueError)    a log()/config key that is empty or reserved
     ├── InvalidValueError (+ValueError)  a value or argument out of range
     └── InvalidTypeError (+TypeError)    a key or value of an unsupported type
@@ -59,6 +63,22 @@ class ArtifactNotFoundError(ArtifactError, ValueError):
 
 class RunNotFoundError(Error, ValueError):
     """No run with the given path."""
+
+
+class SweepError(Error):
+    """A sweep request that cannot be done now, or an agent that gave up."""
+
+
+class SweepNotFoundError(SweepError, ValueError):
+    """No sweep with the given id (in that project)."""
+
+
+class SweepConfigError(SweepError, ValueError):
+    """The sweep configuration is invalid; the message names the key and what was expected."""
+
+
+class TrialStoppedError(SweepError):
+    """The sweep stopped this trial (hyperband, or the sweep was canceled); ``log()`` raises it."""
 
 
 class InvalidKeyError(Error, ValueError):

@@ -184,6 +184,7 @@ _SPECS: dict[str, _Spec] = {
     "init_timeout": _Spec(
         "MYTRACK_INIT_TIMEOUT", _parse_positive_float, lambda: 30.0, (("WANDB_INIT_TIMEOUT", None),)
     ),
+    "sweep_poll_interval": _Spec("MYTRACK_SWEEP_POLL_INTERVAL", _parse_positive_float, lambda: 2.0),
     "heartbeat_interval": _Spec(
         "MYTRACK_HEARTBEAT_INTERVAL", _parse_positive_float, lambda: 2.0
     ),
@@ -226,6 +227,8 @@ class Settings:
         finish_timeout: seconds finish() waits for the service before returning.
         init_timeout: seconds init() waits for the service to start and answer.
         heartbeat_interval: seconds between the sender's heartbeats.
+        sweep_poll_interval: seconds between a sweep agent's questions to the controller
+            (stop this trial? is the paused sweep resumed?).
         max_buffer_bytes: encoded records kept until acked; past it, log() waits.
         max_queue_entries: log() calls queued before encoding; past it, log() waits.
         ui_port: the web UI's port (MYTRACK_UI_PORT, read by the service too, which
@@ -262,6 +265,7 @@ class Settings:
     finish_timeout: float | None = None
     init_timeout: float | None = None
     heartbeat_interval: float | None = None
+    sweep_poll_interval: float | None = None
     max_buffer_bytes: int | None = None
     max_queue_entries: int | None = None
     ui_port: int | None = None

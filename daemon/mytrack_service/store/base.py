@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
     from numpy.typing import NDArray
 
     from mytrack_service.store.blocks import RowBlock  # blocks.py imports this module
+    from mytrack_service.store.sweep_model import SweepTx  # it imports this module
 
 
 class StoreError(Exception):
@@ -306,6 +307,11 @@ class MetadataStore(abc.ABC):
         """A transaction on the artifact tables (see artifact_model.py); with
         ``write``, committed when the block ends without an exception."""
         raise NotImplementedError(f"{type(self).__name__} does not store artifacts")
+
+    def sweeps(self, write: bool = False) -> AbstractContextManager[SweepTx]:
+        """A transaction on the sweep tables (see sweep_model.py); with ``write``,
+        committed when the block ends without an exception."""
+        raise NotImplementedError(f"{type(self).__name__} does not store sweeps")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""

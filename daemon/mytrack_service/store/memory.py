@@ -34,6 +34,8 @@ from mytrack_service.store.blocks import with_block_rows
 from mytrack_service.store.jsontext import dump_json, load_json
 from mytrack_service.store.memory_artifacts import ArtifactTables
 from mytrack_service.store.memory_artifacts import transaction as memory_transaction
+from mytrack_service.store.memory_sweeps import SweepTables
+from mytrack_service.store.memory_sweeps import transaction as sweep_transaction
 from mytrack_service.store.rows import decode_row, encode_row
 from mytrack_service.store.semantics import (
     check_run_fields,
@@ -44,6 +46,7 @@ from mytrack_service.store.semantics import (
     unique_keys,
     unique_rows,
 )
+from mytrack_service.store.sweep_model import SweepTx
 
 
 class MemoryStore(MetadataStore):
@@ -65,6 +68,7 @@ class MemoryStore(MetadataStore):
         self._console: dict[RunKey, list[ConsoleLine]] = {}
         self._system: dict[RunKey, list[str]] = {}
         self._artifacts = ArtifactTables()
+        self._sweeps = SweepTables()
 
     def create_run(self, run: RunRow, writer: WriterRow | None = None) -> None:
         stored = roundtrip_run(run)
@@ -132,6 +136,13 @@ class MemoryStore(MetadataStore):
             yield tx
             if write:
                 self._artifacts = tables
+
+    @contextmanager
+    def sweeps(self, write: bool = False) -> Iterator[SweepTx]:
+        with self._lock, sweep_transaction(self._sweeps, self._runs) as (tx, tables):
+            yield tx
+            if write:
+                self._sweeps = tables
 
     def write_batch(self, batch: Batch) -> int:
         # Validate everything first, then apply: nothing below can fail, which

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from mytrack_service.store.base import StoreError
 from mytrack_service.store.sql_artifacts import create_artifact_tables
 from mytrack_service.store.sql_schema import metadata, schema_version
+from mytrack_service.store.sql_sweeps import create_sweep_tables
 
 Migration = Callable[[Connection], None]
 
@@ -50,7 +51,8 @@ def _writer_nodes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE writers ADD COLUMN node TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables, _writer_nodes]
+# Version 4: the sweep tables (sql_sweeps.py).
+MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables, _writer_nodes, create_sweep_tables]
 LATEST = len(MIGRATIONS)
 
 

@@ -49,9 +49,12 @@ from mytrack_service.store.sql_history import IN_LIST, HistoryMixin, history_par
 from mytrack_service.store.sql_schema import KEY_COLUMNS, history, key_filter, runs, writers
 from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
+from mytrack_service.store.sql_sweeps import SweepsMixin
 
 
-class SqlStore(HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, MetadataStore):
+class SqlStore(
+    HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, SweepsMixin, MetadataStore
+):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.
 
     Each method checks a connection out of the engine's pool and holds its
@@ -113,7 +116,7 @@ class SqlStore(HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMix
     def get_run(self, key: RunKey) -> RunRow | None:
         with self._errors("get_run"), self._engine.connect() as conn:
             row = conn.execute(select(runs).where(*key_filter(key))).mappings().first()
-        return None if row is None else _run_from_row(row)
+        return None if row is None else run_from_row(row)
 
     def update_run(self, key: RunKey, fields: Mapping[str, Any]) -> None:
         check_run_fields(fields)
@@ -130,7 +133,7 @@ class SqlStore(HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMix
         if project is not None:
             query = query.where(runs.c.project == project)
         with self._errors("list_runs"), self._engine.connect() as conn:
-            return [_run_from_row(row) for row in conn.execute(query).mappings()]
+            return [run_from_row(row) for row in conn.execute(query).mappings()]
 
     def list_projects(self) -> list[ProjectRow]:
         last = func.max(runs.c.updated_at)
@@ -294,7 +297,7 @@ def _run_values(run: RunRow) -> dict[str, Any]:
     return _field_values(values)
 
 
-def _run_from_row(row: RowMapping) -> RunRow:
+def run_from_row(row: RowMapping) -> RunRow:
     skip = ("id", *KEY_COLUMNS)
     values = {name: row[name] for name in row.keys() if name not in skip}
     for name in JSON_RUN_FIELDS:

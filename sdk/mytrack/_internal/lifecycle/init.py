@@ -19,6 +19,7 @@ from mytrack._internal.run.run import Run
 from mytrack._internal.run.values import check_text
 from mytrack._internal.run.watch import WatchPreInitError
 from mytrack._internal.tensorboard import patching
+from mytrack._internal.sweeps import trial_env
 from mytrack._internal.transport import launcher, webui
 from mytrack._internal.transport.client import serialize_open_run
 from mytrack._internal.transport.encode import dumps
@@ -75,6 +76,10 @@ def init(
     if sync_tensorboard:
         patching.require_tensorboard()
     config = wandb_init.filtered_config(config, config_include_keys, config_exclude_keys)
+    trial = trial_env.current()
+    if trial is not None:  # a sweep trial: its run, its values (see trial_env.py)
+        entity, project, id = trial_env.claim(trial, {"entity": entity, "project": project, "id": id}).values()
+        config, warned = trial_env.merged_config(config, trial.params)
     base = settings if isinstance(settings, Settings) else Settings(**(settings or {}))
     if isinstance(resume, bool):
         resume = "allow" if resume else None
@@ -100,6 +105,8 @@ def init(
     run = _disabled_run(resolved, config) if resolved.mode == "disabled" else _start_run(resolved, config)
     wandb_init.after_start(run, allow_val_change, save_code)
     patching.start(run, sync_tensorboard)
+    if trial is not None:
+        run.config._lock(trial.params, trial_env.locked_message, warned=warned)
     # create_new, as in W&B, leaves the module-level run (mytrack.run, mytrack.log) alone
     # while another run is current.
     if policy != "create_new" or _current() is None:

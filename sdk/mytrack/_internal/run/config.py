@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mytrack._internal.run.tensors import as_array, to_config_value
@@ -124,6 +125,14 @@ class Config:
         object.__setattr__(self, "_items", dict(items or {}))
         object.__setattr__(self, "_publish", publish)
         object.__setattr__(self, "_always_allow_val_change", False)
+        # Keys a sweep set: the script's writes to them are ignored, with one warning each.
+        object.__setattr__(self, "_locked", {})
+
+    def _lock(self, keys: Iterable[str], message: Callable[[str], str], warned: Iterable[str] = ()) -> None:
+        """Locks ``keys``; a later write to one warns once with ``message(key)`` (unless
+        ``warned`` already) and is ignored."""
+        done = set(warned)
+        self._locked.update((key, None if key in done else message) for key in keys)
 
     def _allow_val_change(self) -> None:
         """Every later change of a value is allowed (``init(allow_val_change=True)``)."""
@@ -147,6 +156,8 @@ class Config:
         self[key] = value
 
     def _set(self, items: dict[str, Any], allow_val_change: bool) -> None:
+        if self._locked:
+            items = self._unlocked(items)
         if not allow_val_change and not self._always_allow_val_change:
             for key, value in items.items():
                 if key in self._items and not _same(self._items[key], value):
@@ -161,6 +172,14 @@ class Config:
         if self._publish is not None:
             self._publish(changed)  # first: it raises on a finished run, changing nothing
         self._items.update(changed)
+
+    def _unlocked(self, items: dict[str, Any]) -> dict[str, Any]:
+        for key in sorted(set(items) & set(self._locked)):
+            message = self._locked[key]
+            if message is not None:
+                warnings.warn(message(key), UserWarning, stacklevel=5)
+                self._locked[key] = None  # once per key
+        return {key: value for key, value in items.items() if key not in self._locked}
 
     # -- reads -----------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from mytrack.errors import (
     InvalidTypeError,
     InvalidValueError,
     StepWarning,
+    TrialStoppedError,
     UsageError,
 )
 from mytrack.settings import Settings
@@ -114,6 +115,8 @@ class Run(WandbRunNames, RunFields):
         self._writer_id = writer_id
         self._web = web  # the service's web UI, asked once at init
         self._state = RunState.RUNNING
+        # Set by a sweep agent (another thread) to stop this trial: the next log() raises.
+        self._stop_reason: str | None = None
         self._unconfirmed = ""  # after finish(): what the service did not confirm (docs/reliability.md)
         self._log_lock = threading.Lock()
         self._config = Config(config, publish=self._publish_config)
@@ -143,6 +146,8 @@ class Run(WandbRunNames, RunFields):
         if self._state is not RunState.RUNNING:
             self._refuse("log")
             return
+        if self._stop_reason is not None:
+            raise TrialStoppedError(f"run {self.id} was {self._stop_reason}: this trial is over")
         if self._sender is None:  # disabled
             return
         row = check_log_data(data, self._media)

@@ -170,6 +170,11 @@ class ServiceClient:
         message = pb.JsonRequest(kind=kind, json=dumps(dict(request)))
         return json.loads(self._unary(self._stub.ArtifactQuery, message, timeout).json)
 
+    def sweep_call(self, kind: str, request: Mapping[str, Any], timeout: float = 60.0) -> Any:
+        """A sweep request (``kind``: create, next, check, report, update, get, list) and its JSON answer."""
+        message = pb.JsonRequest(kind=kind, json=dumps(dict(request)))
+        return json.loads(self._unary(self._stub.Sweep, message, timeout).json)
+
     # -- the record stream ---------------------------------------------------------
 
     def open_stream(

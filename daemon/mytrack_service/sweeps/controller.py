@@ -1,0 +1,260 @@
+"""The sweep controller: every agent asks the service for its next trial.
+
+Its state lives in the store alone, so a sweep survives a service restart and
+services sharing a PostgreSQL store share its sweeps. Choosing a point and
+recording the trial happen in one transaction that holds the sweep (see
+store/sweep_model.py), so two agents never get the same grid point.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mytrack_common.names import new_run_id
+from mytrack_service.store.base import MetadataStore, RunKey, RunRow
+from mytrack_service.store.sweep_model import SweepExistsError, SweepRow, SweepTx, TrialRow
+from mytrack_service.sweeps import engine
+from mytrack_service.sweeps.trials import FINAL, metric_name, metric_value, state_from_run
+
+# What each state command leads to, and from which states it may be given.
+_COMMANDS = {
+    "pause": ("paused", ("running",)),
+    "resume": ("running", ("paused", "finished", "canceled", "running")),
+    "stop": ("finished", ("running", "paused", "finished")),
+    "cancel": ("canceled", ("running", "paused", "finished", "canceled")),
+}
+
+
+class SweepError(Exception):
+    """A sweep request that cannot be answered; ``code`` as rpc.py's _CODES."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SweepController:
+    def __init__(self, store: MetadataStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._rng = np.random.default_rng()
+
+    # -- requests ---------------------------------------------------------------
+
+    def create(self, request: dict[str, Any]) -> dict[str, Any]:
+        entity, project = _text(request, "entity"), _text(request, "project")
+        if not entity or not project:
+            raise SweepError("invalid", "a sweep needs an entity and a project")
+        config = self._validated(request.get("config"))
+        now = self.clock()
+        for _ in range(5):  # an id collision is unlikely; retry a few times anyway
+            sweep_id = new_run_id()
+            name = _text(request, "name") or str(config.get("name") or sweep_id)
+            row = SweepRow(sweep_id, entity, project, name, config, "running", now, now)
+            try:
+                with self.store.sweeps(write=True) as tx:
+                    tx.insert_sweep(row)
+                    self._add_prior_runs(tx, row, request.get("prior_runs") or [])
+                break
+            except SweepExistsError:
+                continue
+        else:
+            raise SweepError("exists", "could not find a free sweep id")
+        for run_id in request.get("prior_runs") or []:
+            self.store.update_run(RunKey(entity, project, str(run_id)), {"sweep_id": sweep_id})
+        return self._document(row, [])
+
+    def next_trial(self, request: dict[str, Any]) -> dict[str, Any]:
+        """{"status": "trial", "run_id", "params", ...} or {"status": <the sweep's state>}."""
+        sweep_id, agent_id = _text(request, "sweep_id"), _text(request, "agent_id")
+        with self.store.sweeps(write=True) as tx:
+            sweep = _require(tx, sweep_id, lock=True)
+            rows = self._refreshed(tx, sweep)
+            if sweep.state != "running":
+                return {"status": sweep.state}
+            counted = [row for row in rows if row.state != "redo"]
+            cap = sweep.config.get("run_cap")
+            params = None
+            if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
+                trials = [self._trial(row, None) for row in counted]
+                params = engine.next_params(sweep.config, trials, self._rng)
+            if params is None:  # exhausted, or run_cap reached
+                tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
+                return {"status": "finished"}
+            taken = {row.run_id for row in rows}
+            run_id = new_run_id()
+            while run_id in taken:
+                run_id = new_run_id()
+            now = self.clock()
+            seq = max((row.seq for row in rows), default=-1) + 1
+            tx.insert_trial(TrialRow(sweep_id, run_id, seq, params, "pending", agent_id, now, now))
+        return {
+            "status": "trial", "run_id": run_id, "params": params, "seq": seq,
+            "entity": sweep.entity, "project": sweep.project, "config": sweep.config,
+        }
+
+    def check(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Whether the agent must stop its trial ``run_id``: the sweep was canceled, or
+        early termination stops it (the trial is then recorded as stopped)."""
+        sweep_id, run_id = _text(request, "sweep_id"), _text(request, "run_id")
+        with self.store.sweeps() as tx:
+            sweep = _require(tx, sweep_id)
+            rows = tx.trials(sweep_id)
+            runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in rows])
+        if sweep.state == "canceled":
+            return {"stop": True, "reason": "the sweep was canceled", "state": sweep.state}
+        if not sweep.config.get("early_terminate") or not metric_name(sweep.config):
+            return {"stop": False, "state": sweep.state}
+        trials = []
+        for row in rows:
+            if row.state == "redo":
+                continue
+            row.state = state_from_run(row, runs.get(row.run_id))
+            trials.append(self._trial(row, runs.get(row.run_id), sweep, history=True))
+        if run_id not in engine.trials_to_stop(sweep.config, trials):
+            return {"stop": False, "state": sweep.state}
+        with self.store.sweeps(write=True) as tx:
+            tx.update_trial(sweep_id, run_id, {"state": "stopped", "updated_at": self.clock()})
+        return {"stop": True, "reason": "stopped early by hyperband", "state": sweep.state}
+
+    def report(self, request: dict[str, Any]) -> dict[str, Any]:
+        """An agent's trial ended; one that never started its run counts as failed."""
+        sweep_id, run_id = _text(request, "sweep_id"), _text(request, "run_id")
+        with self.store.sweeps(write=True) as tx:
+            sweep = _require(tx, sweep_id, lock=True)
+            for row in self._refreshed(tx, sweep):
+                if row.run_id == run_id and row.state == "pending":
+                    tx.update_trial(sweep_id, run_id, {"state": "failed", "updated_at": self.clock()})
+        return {}
+
+    def update(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A state command (pause, resume, stop, cancel), a new configuration, a redo of crashed trials."""
+        sweep_id = _text(request, "sweep_id")
+        command = _text(request, "command")
+        if command and command not in _COMMANDS:
+            raise SweepError("invalid", f"unknown sweep command {command!r}: use {', '.join(_COMMANDS)}")
+        config = self._validated(request["config"]) if request.get("config") is not None else None
+        with self.store.sweeps(write=True) as tx:
+            sweep = _require(tx, sweep_id, lock=True)
+            fields: dict[str, Any] = {"updated_at": self.clock()}
+            if command:
+                state, sources = _COMMANDS[command]
+                if sweep.state not in sources:
+                    raise SweepError("precondition", f"sweep {sweep_id} is {sweep.state}: cannot {command} it")
+                fields["state"] = state
+            if config is not None:
+                fields["config"] = config
+            tx.update_sweep(sweep_id, fields)
+            rows = self._refreshed(tx, sweep)
+            if request.get("redo_crashed"):
+                for row in rows:
+                    if row.state == "crashed":
+                        tx.update_trial(sweep_id, row.run_id, {"state": "redo", "updated_at": self.clock()})
+        return self.get({"sweep_id": sweep_id})
+
+    def get(self, request: dict[str, Any]) -> dict[str, Any]:
+        sweep_id = _text(request, "sweep_id")
+        with self.store.sweeps() as tx:
+            sweep = _require(tx, sweep_id)
+            rows = tx.trials(sweep_id)
+            runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in rows])
+        for row in rows:
+            row.state = state_from_run(row, runs.get(row.run_id))
+        wanted = (_text(request, "entity"), _text(request, "project"))
+        if wanted[0] and wanted[1] and wanted != (sweep.entity, sweep.project):
+            raise SweepError("not_found", f"no sweep {'/'.join(wanted)}/{sweep_id}")
+        return self._document(sweep, [self._trial_doc(row, runs.get(row.run_id), sweep) for row in rows])
+
+    def list_sweeps(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.store.sweeps() as tx:
+            found = tx.sweeps(_text(request, "entity") or None, _text(request, "project") or None)
+        return [self._document(row, None) for row in found]
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _validated(self, config: Any) -> dict[str, Any]:
+        if not isinstance(config, dict):
+            raise SweepError("invalid", f"a sweep configuration must be a JSON object, got {type(config).__name__}")
+        try:
+            return engine.validate(config)
+        except engine.ConfigError as exc:
+            raise SweepError("invalid", f"invalid sweep configuration: {exc}") from None
+
+    def _refreshed(self, tx: SweepTx, sweep: SweepRow) -> list[TrialRow]:
+        """The trials with the states of their runs, changed ones written back."""
+        rows = tx.trials(sweep.sweep_id)
+        live = [row.run_id for row in rows if row.state not in FINAL]
+        runs = tx.runs(sweep.entity, sweep.project, live) if live else {}
+        for row in rows:
+            state = state_from_run(row, runs.get(row.run_id))
+            if state != row.state:
+                row.state = state
+                tx.update_trial(sweep.sweep_id, row.run_id, {"state": state, "updated_at": self.clock()})
+        return rows
+
+    def _trial(self, row: TrialRow, run: RunRow | None, sweep: SweepRow | None = None,
+               history: bool = False) -> Any:
+        name = metric_name(sweep.config) if sweep is not None else ""
+        metric = metric_value(run.summary, name) if run is not None and name else None
+        series: list[float] = []
+        if history and run is not None and name:
+            _, values = self.store.read_series(run.key, name)
+            series = [float(v) for v in values if np.isfinite(v)]
+        return engine.trial(row.run_id, row.params, row.state, metric, series)
+
+    def _trial_doc(self, row: TrialRow, run: RunRow | None, sweep: SweepRow) -> dict[str, Any]:
+        name = metric_name(sweep.config)
+        return {
+            "run_id": row.run_id, "seq": row.seq, "params": row.params, "state": row.state,
+            "metric": metric_value(run.summary, name) if run is not None and name else None,
+            "agent_id": row.agent_id, "created_at": row.created_at,
+        }
+
+    def _add_prior_runs(self, tx: SweepTx, sweep: SweepRow, run_ids: list[Any]) -> None:
+        """W&B's prior_runs: existing runs of the project counted as the sweep's first trials."""
+        ids = [str(run_id) for run_id in run_ids]
+        found = tx.runs(sweep.entity, sweep.project, ids)
+        missing = [run_id for run_id in ids if run_id not in found]
+        if missing:
+            raise SweepError("not_found", f"prior_runs: no run {', '.join(missing)} in {sweep.entity}/{sweep.project}")
+        names = set((sweep.config.get("parameters") or {}).keys())
+        for seq, run_id in enumerate(ids):
+            run = found[run_id]
+            params = {k: v for k, v in run.config.items() if k in names}
+            state = state_from_run(TrialRow(sweep.sweep_id, run_id, seq), run)
+            tx.insert_trial(TrialRow(sweep.sweep_id, run_id, seq, params, state, "", sweep.created_at,
+                                     sweep.created_at))
+
+    def _document(self, sweep: SweepRow, trials: list[dict[str, Any]] | None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": sweep.sweep_id, "entity": sweep.entity, "project": sweep.project,
+            "name": sweep.name, "config": sweep.config, "state": sweep.state,
+            "created_at": sweep.created_at, "updated_at": sweep.updated_at,
+        }
+        if trials is not None:
+            doc["trials"] = trials
+            counts: dict[str, int] = {}
+            for trial in trials:
+                counts[trial["state"]] = counts.get(trial["state"], 0) + 1
+            doc["counts"] = counts
+        return doc
+
+
+def _text(request: dict[str, Any], name: str) -> str:
+    value = request.get(name) or ""
+    if not isinstance(value, str):
+        raise SweepError("invalid", f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _require(tx: SweepTx, sweep_id: str, lock: bool = False) -> SweepRow:
+    if not sweep_id:
+        raise SweepError("invalid", "no sweep id given")
+    sweep = tx.sweep(sweep_id, lock=lock)
+    if sweep is None:
+        raise SweepError("not_found", f"no sweep {sweep_id!r}")
+    return sweep
