@@ -18,8 +18,8 @@ from mytrack._internal.run.config import config_from_source, sanitize
 from mytrack._internal.run.run import Run
 from mytrack._internal.run.values import check_text
 from mytrack._internal.run.watch import WatchPreInitError
-from mytrack._internal.tensorboard import patching
 from mytrack._internal.sweeps import trial_env
+from mytrack._internal.tensorboard import patching
 from mytrack._internal.transport import launcher, webui
 from mytrack._internal.transport.client import serialize_open_run
 from mytrack._internal.transport.encode import dumps
