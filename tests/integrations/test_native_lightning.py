@@ -64,10 +64,15 @@ def test_fit_logs_hparams_metrics_media_and_best_checkpoint(workdir: Path, proje
 
 def test_log_model_all_logs_every_checkpoint_as_saved(workdir: Path, project: str) -> None:
     """log_model="all" with save_top_k=-1: a version per epoch under checkpoint_name, the last one
-    "latest", the lowest val_loss "best"; a prefix goes before every metric key."""
+    "latest", the lowest val_loss "best"; a prefix goes before every metric key; watch() logs
+    gradient histograms; use_artifact() declares a version as the run's input."""
     logger = MytrackLogger(project=project, log_model="all", checkpoint_name="tiny-model", prefix="fit")
     checkpoint = ModelCheckpoint(dirpath="ckpt", monitor="val_loss", save_top_k=-1)
-    trainer(logger, [checkpoint]).fit(Tiny(), *loaders())
+    model = Tiny()
+    logger.watch(model, log="gradients", log_freq=1, log_graph=False)
+    trainer(logger, [checkpoint]).fit(model, *loaders())
+    used = logger.use_artifact("tiny-model:v0", artifact_type="model")
+    assert used.version == "v0" and used.metadata["original_filename"] == "epoch=0-step=4.ckpt"
     run_id = logger.version
     mytrack.finish()
 
@@ -81,6 +86,7 @@ def test_log_model_all_logs_every_checkpoint_as_saved(workdir: Path, project: st
     run = api.run(f"{project}/{run_id}")
     keys = set().union(*(r.keys() for r in run.scan_history()))
     assert {"fit-train_loss", "fit-val_loss"} <= keys and "train_loss" not in keys
+    assert any(key.startswith("gradients/") for key in keys)
 
 
 def test_logger_pickles_with_a_fixed_run_id(project: str) -> None:
