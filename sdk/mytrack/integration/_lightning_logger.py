@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import mytrack
-from mytrack.errors import InvalidValueError, UsageError
+from mytrack.errors import InvalidTypeError, InvalidValueError, UsageError
 from mytrack.integration._lightning_checkpoints import CheckpointLog
 from mytrack.integration._support import plain_params
 from mytrack_common.names import new_run_id
@@ -200,7 +200,7 @@ def logger_class(package: ModuleType, module: str) -> type:
         def _log_media(self, key: str, kind: Any, items: list[Any], step: int | None,
                        options: dict[str, list[Any]]) -> None:
             if not isinstance(items, list):
-                raise TypeError(f'MytrackLogger: expected a list of media for {key!r}, got {type(items).__name__}')
+                raise InvalidTypeError(f"MytrackLogger: {key!r} must be a list of media, not {type(items).__name__}")
             for option, values in options.items():
                 if len(values) != len(items):
                     raise InvalidValueError(
