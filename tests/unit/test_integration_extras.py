@@ -38,3 +38,13 @@ def test_keras_callbacks_need_keras(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(callbacks, "_defined", {})
     with pytest.raises(MissingExtraError, match=r"mytrack\[keras\]"):
         callbacks.MetricsLogger  # noqa: B018 - the attribute access is the test
+
+
+def test_lightning_falls_back_to_pytorch_lightning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With only pytorch_lightning installed, mytrack.integration.lightning builds on it."""
+    pl = pytest.importorskip("pytorch_lightning")
+    monkeypatch.setitem(sys.modules, "lightning", None)
+    monkeypatch.setitem(sys.modules, "lightning.pytorch", None)
+    monkeypatch.delitem(sys.modules, "mytrack.integration.lightning", raising=False)
+    module = importlib.import_module("mytrack.integration.lightning")
+    assert issubclass(module.MytrackLogger, pl.loggers.Logger)
