@@ -21,7 +21,8 @@ raise out of ``log()`` (they are retried and reported by ``finish()`` and
     │   └── TrialStoppedError     the sweep stopped this trial (early termination, cancel): raised by log()
     ├── InvalidKeyError (+ValueError)    a log()/config key that is empty or reserved
     ├── InvalidValueError (+ValueError)  a value or argument out of range
-    └── InvalidTypeError (+TypeError)    a key or value of an unsupported type
+    ├── InvalidTypeError (+TypeError)    a key or value of an unsupported type
+    └── MissingExtraError (+ImportError) an integration's framework (its optional extra) is not installed
 
     StepWarning (UserWarning)     a log() to a step lower than the current one was dropped
 """
@@ -91,6 +92,10 @@ class InvalidValueError(Error, ValueError):
 
 class InvalidTypeError(Error, TypeError):
     """A key or value of a type that cannot be recorded."""
+
+
+class MissingExtraError(Error, ImportError):
+    """A ``mytrack.integration`` module was imported without its framework installed."""
 
 
 class StepWarning(UserWarning):

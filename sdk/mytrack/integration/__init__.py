@@ -1,1 +1,1 @@
-"""Callbacks for training libraries that do not log to W&B on their own (Keras)."""
+"""mytrack's own integrations with training frameworks, one module each (docs/integrations.md)."""
