@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,6 @@ import numpy as np
 from mytrack_common.names import new_run_id
 from mytrack_service.store.base import MetadataStore, RunKey, RunRow
 from mytrack_service.store.sweep_model import SweepExistsError, SweepRow, SweepTx, TrialRow
-from mytrack_service.sweeps import engine
 from mytrack_service.sweeps.trials import FINAL, metric_name, metric_value, state_from_run
 
 # What each state command leads to, and from which states it may be given.
@@ -27,6 +27,15 @@ _COMMANDS = {
     "stop": ("finished", ("running", "paused", "finished")),
     "cancel": ("canceled", ("running", "paused", "finished", "canceled")),
 }
+
+
+def _engine() -> ModuleType:
+    """The search engine, imported at the first sweep request: with jsonschema and the
+    search methods it costs the service's start about 0.1 s, which runs without sweeps
+    should not pay."""
+    from mytrack_service.sweeps import engine
+
+    return engine
 
 
 class SweepError(Exception):
@@ -81,7 +90,7 @@ class SweepController:
             params = None
             if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
                 trials = [self._trial(row, None) for row in counted]
-                params = engine.next_params(sweep.config, trials, self._rng)
+                params = _engine().next_params(sweep.config, trials, self._rng)
             if params is None:  # exhausted, or run_cap reached
                 tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
                 return {"status": "finished"}
@@ -115,7 +124,7 @@ class SweepController:
                 continue
             row.state = state_from_run(row, runs.get(row.run_id))
             trials.append(self._trial(row, runs.get(row.run_id), sweep, history=True))
-        if run_id not in engine.trials_to_stop(sweep.config, trials):
+        if run_id not in _engine().trials_to_stop(sweep.config, trials):
             return {"stop": False, "state": sweep.state}
         with self.store.sweeps(write=True) as tx:
             tx.update_trial(sweep_id, run_id, {"state": "stopped", "updated_at": self.clock()})
@@ -180,8 +189,9 @@ class SweepController:
         if not isinstance(config, dict):
             raise SweepError("invalid", f"a sweep configuration must be a JSON object, got {type(config).__name__}")
         try:
-            return engine.validate(config)
-        except engine.ConfigError as exc:
+            validated: dict[str, Any] = _engine().validate(config)
+            return validated
+        except _engine().ConfigError as exc:
             raise SweepError("invalid", f"invalid sweep configuration: {exc}") from None
 
     def _refreshed(self, tx: SweepTx, sweep: SweepRow) -> list[TrialRow]:
@@ -204,7 +214,7 @@ class SweepController:
         if history and run is not None and name:
             _, values = self.store.read_series(run.key, name)
             series = [float(v) for v in values if np.isfinite(v)]
-        return engine.trial(row.run_id, row.params, row.state, metric, series)
+        return _engine().trial(row.run_id, row.params, row.state, metric, series)
 
     def _trial_doc(self, row: TrialRow, run: RunRow | None, sweep: SweepRow) -> dict[str, Any]:
         name = metric_name(sweep.config)
