@@ -3,6 +3,8 @@
     mytrack runs ls [ENTITY/PROJECT]
     mytrack runs show ENTITY/PROJECT/RUN_ID
     mytrack runs stop ENTITY/PROJECT/RUN_ID
+    mytrack runs rm PATH... [--yes] [--delete-artifacts]
+    mytrack gc [--dry-run]
     mytrack history ENTITY/PROJECT/RUN_ID [--keys a,b] [--format csv|jsonl]
     mytrack ui [--open]
     mytrack sync RUN_FOLDER... | --dir DIR [--include-offline]
@@ -19,6 +21,7 @@ import json
 import sys
 from typing import Any
 
+from mytrack._internal.admin import cli as admin_cli
 from mytrack._internal.artifacts import cli as artifacts_cli
 from mytrack._internal.sweeps import cli as sweeps_cli
 from mytrack.api import Api, ApiRun, _flatten
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
+    admin_cli.add_parser(commands, runs_commands)
     importers_cli.add_parser(commands)
     sweeps_cli.add_parser(commands)
     commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return _files(api, args)
         if args.command == "artifacts":
             return artifacts_cli.run(api, args)
+        if admin_cli.handles(args):
+            return admin_cli.run(api, args)
         if args.command == "sync":
             return _sync(api, args.paths, args.dir, args.include_offline, args.timeout)
         if args.runs_command == "stop":
