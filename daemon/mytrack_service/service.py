@@ -111,10 +111,10 @@ class Service:
             on_alerts=self.alerts.submit if self.alerts is not None else lambda alerts: None,
             guard=guard,
         )
-        self.admin = RunAdmin(self.live_runs, BlobSweep(store, blobs, guard, settings.gc_grace))
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
-        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port)
+        self.admin = RunAdmin(self.live_runs, BlobSweep(store, blobs, guard, settings.gc_grace))
+        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port, self.admin)
 
     def start(self) -> None:
         """Starts every component, the gRPC socket last (see the module docstring)."""
