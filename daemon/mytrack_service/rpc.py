@@ -90,7 +90,7 @@ class TrackerService(pb_grpc.TrackerServicer):
     def __init__(
         self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
         socket_path: str, store_label: str, request_stop: Callable[[], None],
-        web_base: str = "", web_token: str = "", admin: RunAdmin | None = None,
+        web_base: str = "", web_token: Callable[[], str] = str, admin: RunAdmin | None = None,
     ) -> None:
         self.live_runs = live_runs
         self.admin = admin
@@ -103,8 +103,12 @@ class TrackerService(pb_grpc.TrackerServicer):
         self.started = time.time()
         # The web UI's address and token, handed to clients ("": the UI is off).
         self.web_base = web_base
-        self.web_token = web_token
+        self._web_token = web_token  # read per call: `mytrack ui --rotate-token` changes it
         self.sweeps = SweepController(live_runs.store)
+
+    @property
+    def web_token(self) -> str:
+        return self._web_token()
 
     # -- the stream -----------------------------------------------------------
 

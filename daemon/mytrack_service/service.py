@@ -130,7 +130,7 @@ class Service:
         tracker = TrackerService(
             self.live_runs, self.applier, self.transfers, self.blobs, self.address.socket,
             redact(self.settings.store_uri), self.request_stop,
-            web_base=self.web.base, web_token=self.web.token if self.web.base else "",
+            web_base=self.web.base, web_token=lambda: self.web.current_token() if self.web.base else "",
             admin=self.admin,
         )
         server = grpc.server(
