@@ -10,6 +10,7 @@
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
     POST /api/runs/delete {"runs": ["E/P/ID", ...], "delete_artifacts": false}   (admin_routes.py)
+    GET  /api/artifacts/E/P[/NAME[/VERSION[/files|file|preview|lineage]]]       (artifacts.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
+from mytrack_service.web.artifacts import ArtifactViews
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
@@ -44,6 +46,7 @@ class WebApi:
         self.admin = admin
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
+        self.artifact_views = ArtifactViews(live_runs.store, blobs)
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
@@ -51,6 +54,8 @@ class WebApi:
             return self.projects()
         if is_admin_route(parts):
             return admin_route(self.admin, method, body)
+        if parts[:1] == ["artifacts"]:
+            return self.artifact_views.route(method, parts[1:], query)
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
                 lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))

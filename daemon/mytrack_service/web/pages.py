@@ -4,6 +4,7 @@
     /E/P                           runs table       (/E/P/sweeps/S: the sweep's runs)
     /E/P/runs/ID                   run page
     /E/P/compare?runs=ID,ID        compare view
+    /E/P/artifacts[/TYPE/NAME[/V]] artifacts, an artifact's versions, a version (artifacts.py)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib.util
 import os
 
 from mytrack_service import __version__
+from mytrack_service.web.artifacts import page_route
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 _STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -57,6 +59,8 @@ def route(parts: list[str]) -> dict[str, str] | None:
         return {"page": "run", "entity": parts[0], "project": parts[1], "run": parts[3]}
     if len(parts) == 4 and parts[2] == "sweeps":
         return {"page": "runs", "entity": parts[0], "project": parts[1], "sweep": parts[3]}
+    if len(parts) >= 3 and parts[2] == "artifacts":
+        return page_route(parts)
     if len(parts) == 3 and parts[2] == "compare":
         return {"page": "compare", "entity": parts[0], "project": parts[1]}
     return None
@@ -76,8 +80,10 @@ def render(page: dict[str, str], token: str) -> bytes:
 <title>mytrack · {title}</title>
 <link rel="stylesheet" href="/static/app.css?v={version}">
 <link rel="stylesheet" href="/static/dark.css?v={version}">
+<link rel="stylesheet" href="/static/artifacts.css?v={version}">
 {plotly}
 <script src="/static/chart.js?v={version}" defer></script>
+<script src="/static/artifacts.js?v={version}" defer></script>
 <script src="/static/app.js?v={version}" defer></script>
 <script src="/static/run_delete.js?v={version}" defer></script>
 </head><body {attrs}>

@@ -621,7 +621,8 @@
           s.appendChild(h("table", {className: "grid artifacts"}, [h("tbody", {}, rows.map(function (a) {
             var who = other === "used_by" ? h("td", {}, a.used_by.length ? a.used_by.map(runLink) : [h("span", {className: "muted", text: "unused"})])
                                           : h("td", {}, [runLink(a.created_by)]);
-            return h("tr", {}, [h("td", {text: a.name + ":" + a.version}), h("td", {text: a.type}),
+            var page = "/" + [a.entity, a.project, "artifacts", a.type, a.name, a.version].map(enc).join("/");
+            return h("tr", {}, [h("td", {}, [h("a", {className: "artifact-link", href: href(page), text: a.name + ":" + a.version})]), h("td", {text: a.type}),
               h("td", {text: (a.aliases || []).join(", ")}), h("td", {text: bytes(a.size) + " · " + a.file_count + " files"}), who]);
           }))]));
         }
@@ -786,5 +787,5 @@
   }
 
   var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage};
-  (pages[D.page] || projectsPage)();
+  (pages[D.page] || (window.mytrackPages || {})[D.page] || projectsPage)();  // others: artifacts.js
 })();
