@@ -114,7 +114,8 @@ class Service:
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
         self.admin = RunAdmin(self.live_runs, BlobSweep(store, blobs, guard, settings.gc_grace))
-        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port, self.admin)
+        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port, self.admin,
+                             settings.ui_host)
 
     def start(self) -> None:
         """Starts every component, the gRPC socket last (see the module docstring)."""

@@ -5,12 +5,16 @@ Each variable is read here and nowhere else; docs/configuration.md lists them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from mytrack_service.blobs.registry import default_blobs_uri
 from mytrack_service.store.registry import default_store_uri
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,9 @@ class ServiceSettings:
     alert_webhook: str = ""
     # The web UI's port on 127.0.0.1 (a free one when taken); 0 turns the UI off.
     ui_port: int = 6017
+    # The address the web UI binds: loopback unless asked (0.0.0.0 or :: for every
+    # interface); beyond loopback the token is the UI's only protection.
+    ui_host: str = "127.0.0.1"
     # Blobs written less than this many seconds ago are kept by the blob sweep even
     # when unreferenced: another service sharing the stores may be committing them.
     gc_grace: float = 0.0
@@ -51,6 +58,7 @@ class ServiceSettings:
             stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
             alert_webhook=(env.get("MYTRACK_ALERT_WEBHOOK") or "").strip(),
             ui_port=_ui_port(env.get("MYTRACK_UI_PORT")),
+            ui_host=ui_host(env.get("MYTRACK_UI_HOST")),
             gc_grace=_seconds("MYTRACK_GC_GRACE", env.get("MYTRACK_GC_GRACE")),
         )
 
@@ -89,6 +97,22 @@ def _ui_port(text: str | None) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"MYTRACK_UI_PORT must be between 0 and 65535, got {port}")
     return port
+
+
+def ui_host(text: str | None) -> str:
+    """MYTRACK_UI_HOST: an IP address or a host name (default 127.0.0.1)."""
+    host = (text or "").strip()
+    if not host:
+        return "127.0.0.1"
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOST_NAME.fullmatch(host):
+        raise ValueError(f"MYTRACK_UI_HOST must be an IP address or a host name, got {text!r}")
+    return host.lower()
 
 
 def redact(uri: str) -> str:

@@ -1,4 +1,4 @@
-"""The web UI's HTTP server: 127.0.0.1 only, a token as Jupyter does it.
+"""The web UI's HTTP server: 127.0.0.1 unless asked otherwise, a token as Jupyter does it.
 
 Each service makes a random token (kept in ``MYTRACK_DIR/web.token``, 0600, and
 given by the Status RPC). A request carrying it (``?token=``, or the
@@ -6,7 +6,9 @@ given by the Status RPC). A request carrying it (``?token=``, or the
 ``?token=`` also sets an HttpOnly, SameSite=Strict cookie that keeps it; any
 other request gets 401. Requests that change something (POST) must
 moreover come from a page of this server: their Origin must be the Host they
-are sent to, and that Host a loopback name (DNS rebinding, other sites).
+are sent to, and that Host a loopback name (DNS rebinding, other sites); when
+the UI is bound beyond loopback (MYTRACK_UI_HOST), also an IP address, the bound
+host or this machine's own name, never another DNS name.
 Static assets (scripts, styles; no data) need no token, so that a page framed
 by Jupyter, where the cookie may not be sent, still loads them.
 
@@ -17,12 +19,15 @@ The server runs in one background thread with a thread per connection
 from __future__ import annotations
 
 import errno
+import functools
 import hmac
 import http.cookies
+import ipaddress
 import json
 import logging
 import os
 import secrets
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +46,7 @@ logger = logging.getLogger("mytrack_service.web")
 TOKEN_FILE = "web.token"
 _MAX_BODY = 1 << 20
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_WILDCARD = ("0.0.0.0", "::")
 _PAGE_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
@@ -53,12 +59,13 @@ class WebServer:
 
     def __init__(
         self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int,
-        admin: RunAdmin | None = None,
+        admin: RunAdmin | None = None, host: str = "127.0.0.1",
     ) -> None:
         self.live_runs = live_runs
         self.api = WebApi(live_runs, blobs, admin)
         self.home = home
         self.port = port
+        self.host = host
         # Stable per home (web.token, 0600): a run.url in an old log still opens after
         # a restart. `mytrack ui --rotate-token` rewrites the file; current_token() sees it.
         self.token = ""
@@ -78,12 +85,15 @@ class WebServer:
         if self.port == 0:
             return False
         try:
-            self._httpd = _bind(self.port, self)
+            self._httpd = _bind(self.host, self.port, self)
         except OSError as exc:
-            logger.warning("web UI not started: cannot listen on 127.0.0.1: %s", exc)
+            logger.warning("web UI not started: cannot listen on %s: %s", self.host, exc)
             return False
         self.port = int(self._httpd.server_address[1])
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = base_address(self.host, self.port)
+        if not is_loopback(self.host):
+            logger.warning("web UI listening on %s beyond loopback: the token is its only "
+                           "protection", _netloc(self.host, self.port))
         self.current_token()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
@@ -123,6 +133,22 @@ class WebServer:
         self._token_stamp = (found.st_mtime_ns, found.st_ino)
         return self.token
 
+    def postable_host(self, name: str | None) -> bool:
+        """A Host a POST may be addressed to: a loopback name; beyond loopback also an IP
+        address, the bound host and this machine's names (no other DNS name: rebinding)."""
+        name = (name or "").lower()
+        if name in _LOOPBACK:
+            return True
+        if is_loopback(self.host):
+            return False
+        if name == self.host:
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in _own_names()
+
     def valid(self, candidate: str | None) -> bool:
         token = self.current_token()
         return bool(candidate) and hmac.compare_digest(str(candidate).encode(), token.encode())
@@ -143,19 +169,49 @@ def write_token(home: str) -> str:
     return token
 
 
+@functools.cache
+def _own_names() -> tuple[str, ...]:
+    """This machine's names (looked up once: getfqdn may ask DNS)."""
+    return (socket.gethostname().lower(), socket.getfqdn().lower())
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in _LOOPBACK
+
+
+def base_address(host: str, port: int) -> str:
+    """The UI's address for links: a wildcard bind (every interface) is linked by
+    loopback, which always reaches it from this machine."""
+    if host in _WILDCARD:
+        return f"http://127.0.0.1:{port}"
+    return f"http://{_netloc(host, port)}"
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: WebServer
 
 
-def _bind(port: int, app: WebServer) -> _Server:
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _bind(host: str, port: int, app: WebServer) -> _Server:
+    kind = _Server6 if ":" in host else _Server
     try:
-        server = _Server(("127.0.0.1", port), _Handler)
+        server = kind((host, port), _Handler)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
         logger.info("port %d is taken: the web UI takes a free one", port)
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = kind((host, 0), _Handler)
     server.app = app
     return server
 
@@ -243,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         origin = urlsplit(source)
         if not host or origin.scheme != "http" or origin.netloc.lower() != host:
             return False
-        return urlsplit(f"//{host}").hostname in _LOOPBACK
+        return self.server.app.postable_host(urlsplit(f"//{host}").hostname)
 
     def _json_body(self) -> Any:
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
