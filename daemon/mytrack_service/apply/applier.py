@@ -16,6 +16,7 @@ batch for a while, which pins the bad one down.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -30,10 +31,12 @@ from mytrack_service.apply import quarantine, wal_damage
 from mytrack_service.apply.assembly import RunAssembly
 from mytrack_service.apply.decode import (
     ArtifactEvent,
+    BadCall,
     DecodeError,
     EnvironmentEvent,
     Event,
     ExitEvent,
+    LogCall,
     LogColumns,
     decode,
 )
@@ -88,6 +91,14 @@ def _refused_value(exc: BaseException) -> bool:
 
 class _Quarantined(Exception):
     """A record was quarantined mid-batch: the batch is redone without it."""
+
+
+def _call_text(event: LogCall) -> bytes:
+    """A call as the SDK sent it (JSON, lone surrogates escaped), for the quarantine file."""
+    try:
+        return json.dumps([event.data, event.step, event.commit, event.timestamp]).encode()
+    except (ValueError, TypeError, RecursionError):
+        return repr(event).encode("utf-8", "backslashreplace")
 
 
 def _combine_aggregates(fields: dict[str, Any]) -> None:
@@ -297,7 +308,16 @@ class Applier:
         self, session: RunSession, writer: WriterSession, entry: WalEntry, events: list[Event],
         position: WriterPosition, budget: _Budget,
     ) -> None:
-        for event in events:
+        # The calls of a LogBatch are quarantined one by one: a bad call never
+        # costs the good calls sent in the same record.
+        skipped = self.quarantine.calls(writer.wal_path, entry.offset) if len(events) > 1 else set()
+        for index, event in enumerate(events):
+            if isinstance(event, BadCall):
+                self._report_call(session, writer, entry, index, event.error, event.entry)
+                continue
+            if index in skipped:
+                self._report_call(session, writer, entry, index, "", b"")  # its error is on file
+                continue
             if isinstance(event, ExitEvent) and session.assembly.tensorboard:
                 # What the program flushed before it sent its exit is the run's.
                 self._follow_tensorboard(session, force=True)
@@ -307,9 +327,14 @@ class Applier:
                 raise
             except Exception as exc:  # noqa: BLE001 - any bug in a record's handling
                 # The assembly may be half-changed: the batch is redone from the
-                # last commit, and this record is skipped then.
-                self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
-                                    entry.payload, f"cannot apply: {type(exc).__name__}: {exc}")
+                # last commit, and this record (or call) is skipped then.
+                error = f"cannot apply: {type(exc).__name__}: {exc}"
+                where = (writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end)
+                if isinstance(event, LogCall) and len(events) > 1:
+                    self.quarantine.add(*where, _call_text(event),
+                                        f"log() call {index} of the record: {error}", call=index)
+                else:
+                    self.quarantine.add(*where, entry.payload, error)
                 raise _Quarantined from exc
             budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
             if isinstance(event, ExitEvent):
@@ -343,6 +368,19 @@ class Applier:
         session.assembly.out.warnings.append(
             f"the service could not apply a record of this run and skipped it ({record.error}); "
             "it is kept beside the run's WAL"
+        )
+
+    def _report_call(
+        self, session: RunSession, writer: WriterSession, entry: WalEntry, index: int, error: str,
+        text: bytes,
+    ) -> None:
+        """Keeps one skipped log() call aside and tells the run's metadata, status and writer."""
+        record = self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset,
+                                     entry.end, text, error, call=index)
+        session.assembly.apply(EnvironmentEvent(quarantine.listed(session.assembly.metadata, record)))
+        session.assembly.out.warnings.append(
+            f"the service could not apply one log() call of this run and skipped it ({record.error}); "
+            "the calls sent with it are applied, and it is kept beside the run's WAL"
         )
 
     @staticmethod
