@@ -63,6 +63,9 @@ _COALESCE_SECONDS = 0.05
 _ISOLATED_BATCHES = 64
 # Failures that say nothing about the record: retried, never quarantined.
 _TRANSIENT = (StoreError, BlobError, OSError)
+# Backoff of a run whose artifacts cannot be uploaded (blob store outage), seconds.
+_BLOB_RETRY_FIRST = 0.5
+_BLOB_RETRY_CAP = 10.0
 # Records of one run the store refused one after another: past this, the fault
 # is the store's or the service's (every record fails), not a record's, so the
 # batch is retried instead of quarantining the whole run record by record.
@@ -150,6 +153,9 @@ class Applier:
         self.on_alerts = on_alerts
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
+        # run -> (blob store failures in a row, when to try again); while any, blob_note says so
+        self._blob_waits: dict[RunKey, tuple[int, float]] = {}
+        self.blob_note = ""
         self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
         self._tensorboard: dict[RunKey, TensorBoardFollower] = {}  # runs with TensorBoard sync
 
@@ -179,7 +185,7 @@ class Applier:
             try:
                 more = self.cycle()
                 backoff.succeeded()
-                self.last_error = self.damage_note  # the store answers again
+                self.last_error = self.blob_note or self.damage_note  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
@@ -201,11 +207,20 @@ class Applier:
         sessions = self.live_runs.run_sessions()
         for key in set(self._tensorboard) - {s.key for s in sessions}:
             del self._tensorboard[key]
+        now = time.monotonic()
         for session in sessions:
+            waiting = self._blob_waits.get(session.key)
+            if waiting is not None and now < waiting[1]:
+                continue  # its artifacts wait for the blob store: the other runs go on
             try:
                 more |= self._apply(session)
+                if self._blob_waits.pop(session.key, None) is not None and not self._blob_waits:
+                    self.blob_note = ""
             except StoreError:
                 raise
+            except BlobError as exc:
+                session.needs_reload = True
+                self._blob_failed(session.key, exc)
             except _Quarantined:
                 session.needs_reload = True  # redone at once, without the record
                 more = True
@@ -214,6 +229,18 @@ class Applier:
                 session.needs_reload = True
         self.live_runs.evict_idle()
         return more
+
+    def _blob_failed(self, key: RunKey, exc: BlobError) -> None:
+        """An artifact's upload failed (an outage): that run alone retries, with backoff."""
+        failures = self._blob_waits.get(key, (0, 0.0))[0] + 1
+        delay = min(_BLOB_RETRY_CAP, _BLOB_RETRY_FIRST * 2 ** (failures - 1))
+        self._blob_waits[key] = (failures, time.monotonic() + delay)
+        note = (f"the blob store failed, so {key.path} waits to be applied (its artifacts "
+                f"upload first); retrying: {exc}")
+        if not self.blob_note:
+            logger.warning("%s", note)
+        self.blob_note = note
+        self.last_error = note
 
     def _apply(self, session: RunSession) -> bool:
         if session.needs_reload:
