@@ -154,3 +154,44 @@ def test_s3_outage_loses_nothing_and_status_clears_after_recovery(
             script.kill()
             script.wait()
         stop_service(home)  # before the pg fixture stops PostgreSQL
+
+
+def test_the_proxy_forwards_refuses_black_holes_and_restores() -> None:
+    """The fixture itself: bytes pass, then a cut resets connections ("refuse") or holds
+    them unanswered ("blackhole"), and restore() forwards again."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                while data := conn.recv(1024):
+                    conn.sendall(data)
+
+    threading.Thread(target=echo, daemon=True).start()
+    proxy = CuttableProxy("127.0.0.1", server.getsockname()[1])
+
+    def round_trip() -> bytes:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=1) as sock:
+            sock.sendall(b"ping")
+            return sock.recv(4)
+
+    try:
+        assert round_trip() == b"ping"
+        proxy.cut("refuse")
+        with pytest.raises((ConnectionError, OSError)):
+            assert round_trip() == b""  # reset, or closed with nothing
+        proxy.cut("blackhole")
+        with pytest.raises(TimeoutError):
+            round_trip()  # accepted, never answered
+        proxy.restore()
+        assert round_trip() == b"ping"
+    finally:
+        proxy.close()
+        server.close()
