@@ -23,7 +23,7 @@ from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
 from mytrack_service.ingest.open_rules import open_request_problem
 from mytrack_service.outbound.transfers import Transfers
-from mytrack_service.query import artifacts, console_file, limits
+from mytrack_service.query import artifacts, console_file, limits, streams
 from mytrack_service.query.filters import FilterError, matcher
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
@@ -291,18 +291,29 @@ class TrackerService(pb_grpc.TrackerServicer):
         rows = self._stream_rows(key, request, context)
         # A page ends at `size` rows or `_PAGE_BYTES`, whichever comes first:
         # 2,000 rows of 200 KB made a page over gRPC's message limit.
+        pacer = streams.Pacer(context.is_active, f"the history scan of {key.path}")
         page: list[bytes] = []
         page_bytes = 0
         try:
-            for row in rows:
+            for row in pacer.items(rows):
                 encoded = _dumps(row)
                 page.append(encoded)
                 page_bytes += len(encoded)
                 if len(page) >= size or page_bytes >= _PAGE_BYTES:
+                    pacer.sent()
                     yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
                     page, page_bytes = [], 0
+        except streams.StreamStopped:
+            return  # the client is gone: nobody to answer
+        except limits.QueryLimitError as exc:
+            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        finally:
+            pacer.sent()
+            close = getattr(rows, "close", None)
+            if close is not None:  # a scan stopped early lets go of its cursor now
+                close()
         if page:
             yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
 
@@ -331,8 +342,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         try:
             with self.blobs.open(row.digest) as stream:
                 yield pb.FileChunk(info=_file_info(row))
-                while chunk := stream.read(_CHUNK_BYTES):
-                    yield pb.FileChunk(data=chunk)
+                yield from _paced_chunks(context, iter(lambda: stream.read(_CHUNK_BYTES), b""),
+                                         f"reading {request.name!r} of {key.path}")
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
 
@@ -347,8 +358,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         row, last_line = log
         yield pb.FileChunk(info=_file_info(row))
         try:
-            for data in console_file.chunks(self.live_runs.store, key, last_line):
-                yield pb.FileChunk(data=data)
+            yield from _paced_chunks(context, console_file.chunks(self.live_runs.store, key, last_line),
+                                     f"reading {console_file.NAME!r} of {key.path}")
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
 
@@ -458,8 +469,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
         try:
             with stream:
-                while chunk := stream.read(_CHUNK_BYTES):
-                    yield pb.FileChunk(data=chunk)
+                yield from _paced_chunks(context, iter(lambda: stream.read(_CHUNK_BYTES), b""),
+                                         f"reading blob {request.digest[:12]}")
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
 
@@ -476,6 +487,23 @@ class TrackerService(pb_grpc.TrackerServicer):
         except OSError as exc:
             logger.warning("I/O error: %s", exc)
             _abort(context, grpc.StatusCode.INTERNAL, f"the service hit an I/O error: {exc}")
+
+
+def _paced_chunks(
+    context: grpc.ServicerContext, chunks: Iterator[bytes], what: str
+) -> Iterator[pb.FileChunk]:
+    """A file's chunks under the client's deadline and a budget per chunk (query/streams.py)."""
+    pacer = streams.Pacer(context.is_active, what)
+    try:
+        for data in pacer.items(chunks):
+            pacer.sent()
+            yield pb.FileChunk(data=data)
+    except streams.StreamStopped:
+        return
+    except limits.QueryLimitError as exc:
+        _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    finally:
+        pacer.sent()
 
 
 def _file_info(row: FileRow) -> pb.FileInfo:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns
@@ -30,6 +30,8 @@ from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.table import runs_table
+
+T = TypeVar("T")
 
 MAX_MEDIA_STEPS = 500
 MAX_CONSOLE_LINES = 10_000
@@ -48,12 +50,13 @@ class WebApi:
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
         if method == "GET" and parts == ["projects"]:
-            return self.projects()
+            return self._on_query_pool(lambda deadline: self.projects(), "the projects list")
         if is_admin_route(parts):
             return admin_route(self.admin, method, body)
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
-                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))
+                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline),
+                "the runs table query"))
         if len(parts) not in (4, 5) or parts[0] != "runs":
             raise ApiError(404, "no such endpoint")
         key = RunKey(parts[1], parts[2], parts[3])
@@ -77,13 +80,20 @@ class WebApi:
         handler = handlers.get((method, action))
         if handler is None:
             raise ApiError(405 if any(a == action for _, a in handlers) else 404, "no such endpoint")
+        if method == "GET" and action != "file":
+            # Reads answer within the query budget, on the query pool: a slow one
+            # (a huge run, a slow store) gets a 503, not a connection held forever,
+            # and many at once never take more CPU than queries may. A file download
+            # streams from its own connection's thread (bounded per chunk by the
+            # socket's and the blob store's timeouts).
+            return self._on_query_pool(lambda deadline: handler(), f"the {action or 'run'} request")
         return handler()
 
     @staticmethod
-    def _on_query_pool(work: Callable[[limits.Deadline], Any]) -> Any:
+    def _on_query_pool(work: Callable[[limits.Deadline], T], what: str) -> T:
         """Apart from the threads that acknowledge writes, with a deadline (query/limits.py)."""
         try:
-            return limits.POOL.run(work, "the runs table query")
+            return limits.POOL.run(work, what)
         except limits.QueryLimitError as exc:
             raise ApiError(503, str(exc)) from None
 
