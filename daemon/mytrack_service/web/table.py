@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mytrack_common.secrets import redact_mapping
+from mytrack_service.query.documents import run_document
 from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
-from mytrack_service.rpc import run_document
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
 
