@@ -9,6 +9,7 @@
     GET  /api/runs/E/P/ID/console?after=&limit=
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
+    saved views and bulk edits: workspace.py
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mytrack_service.ingest.live_runs import IngestError, LiveRuns
 from mytrack_service.query import limits
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
+from mytrack_service.web import workspace
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
@@ -48,6 +50,10 @@ class WebApi:
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
                 lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))
+        if len(parts) in (4, 5) and parts[0] == "projects" and parts[3] == "views":
+            return workspace.views_route(self.store, method, parts[1], parts[2], "".join(parts[4:]), body)
+        if method == "POST" and len(parts) == 2 and parts[0] == "runs" and parts[1] in workspace.BULK_ACTIONS:
+            return workspace.bulk_route(self.store, parts[1], body)
         if len(parts) not in (4, 5) or parts[0] != "runs":
             raise ApiError(404, "no such endpoint")
         key = RunKey(parts[1], parts[2], parts[3])
