@@ -29,6 +29,7 @@ from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.table import runs_table
+from mytrack_service.web.table_cache import ProjectCache
 
 MAX_MEDIA_STEPS = 500
 MAX_CONSOLE_LINES = 10_000
@@ -42,6 +43,7 @@ class WebApi:
         self.live_runs = live_runs
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
+        self.tables = ProjectCache()
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
@@ -49,9 +51,11 @@ class WebApi:
             return self.projects()
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
-                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))
+                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline, self.tables)))
         if len(parts) in (4, 5) and parts[0] == "projects" and parts[3] == "views":
             return workspace.views_route(self.store, method, parts[1], parts[2], "".join(parts[4:]), body)
+        if method == "POST":
+            self.tables.forget()  # an edit: the runs table reads the store again
         if method == "POST" and len(parts) == 2 and parts[0] == "runs" and parts[1] in workspace.BULK_ACTIONS:
             return workspace.bulk_route(self.store, parts[1], body)
         if len(parts) not in (4, 5) or parts[0] != "runs":

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mytrack_service.query.bare_keys import resolve_bare_keys
-from mytrack_service.query.documents import run_document
 from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
+from mytrack_service.web.table_cache import ProjectCache
 from mytrack_service.web.table_columns import FIELDS, PREFIXES, Cells, known, sortable
 from mytrack_service.web.table_columns import flatten as flatten
 from mytrack_service.web.table_columns import shown_config as shown_config
@@ -33,27 +33,34 @@ MAX_AGGREGATED = 100  # columns aggregated per group row
 
 def runs_table(
     store: MetadataStore, entity: str, project: str, query: Mapping[str, str],
-    deadline: Deadline | None = None,
+    deadline: Deadline | None = None, cache: ProjectCache | None = None,
 ) -> dict[str, Any]:
     """One page of the table, its total, its columns and (grouped) its groups.
 
-    ``deadline``: checked run by run (the web API runs this on the query pool).
+    ``deadline``: checked as it goes (the web API runs this on the query pool).
+    ``cache``: where the project's runs may already be, read and flattened.
     """
-    runs = store.list_runs(entity, project)
+    entry = cache.runs(store, entity, project) if cache is not None else None
+    runs = entry.cells if entry is not None else [Cells(run) for run in store.list_runs(entity, project)]
     wanted = _matcher(query, runs)
     chosen = []
-    for run in runs:
-        if deadline is not None:
+    for i, cell in enumerate(runs):
+        if deadline is not None and i % 256 == 0:
             deadline.check()
-        if wanted(run):
-            chosen.append(Cells(run))
+        if wanted(cell):
+            chosen.append(cell)
     limit = _int(query, "limit", 100, 1, MAX_LIMIT)
     offset = _int(query, "offset", 0, 0, 1 << 62)
     _sort(chosen, query.get("sort") or "-created_at")
     group_by = _column(query.get("group_by") or "", "group by")
     if group_by:
         order_by_group(chosen, group_by)
-    columns = _columns(chosen, deadline)
+    if entry is None or entry.columns is None:
+        columns = _columns(runs, deadline)
+        if entry is not None:
+            entry.columns = columns
+    else:
+        columns = entry.columns
     page = chosen[offset:offset + limit]
     return {
         "entity": entity, "project": project, "total": len(chosen), "offset": offset,
@@ -111,7 +118,7 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
     return filters  # type: ignore[no-any-return]
 
 
-def _matcher(query: Mapping[str, str], runs: list[RunRow]) -> Callable[[RunRow], bool]:
+def _matcher(query: Mapping[str, str], runs: list[Cells]) -> Callable[[Cells], bool]:
     """The table's controls, parsed once, as one predicate."""
     states = set(_split(query.get("state")))
     tags = set(_split(query.get("tags")))
@@ -120,11 +127,12 @@ def _matcher(query: Mapping[str, str], runs: list[RunRow]) -> Callable[[RunRow],
     search = (query.get("search") or "").strip().lower()
     filters = parse_filters(query.get("filters"))
     try:
-        filtered = matcher(resolve_bare_keys(filters, map(run_document, runs)))
+        filtered = matcher(resolve_bare_keys(filters, (cell.document() for cell in runs)))
     except FilterError as exc:
         raise ApiError(400, f"invalid filters: {exc}") from None
 
-    def wanted(run: RunRow) -> bool:
+    def wanted(cell: Cells) -> bool:
+        run = cell.run
         if states and run.state not in states:
             return False
         if tags and not tags.intersection(run.tags):
@@ -135,7 +143,7 @@ def _matcher(query: Mapping[str, str], runs: list[RunRow]) -> Callable[[RunRow],
             return False
         if search and search not in run.name.lower() and search not in run.key.run_id.lower():
             return False
-        return filters is None or filtered(run_document(run))
+        return filters is None or filtered(cell.document())
 
     return wanted
 
@@ -151,7 +159,7 @@ def _sort(cells: list[Cells], spec: str) -> None:
 
 
 def _columns(cells: list[Cells], deadline: Deadline | None) -> dict[str, list[str]]:
-    """Per prefix, the most common keys of the chosen runs (at most MAX_COLUMNS), in name order."""
+    """Per prefix, the most common keys of the project's runs (at most MAX_COLUMNS), in name order."""
     counts: dict[str, Counter[str]] = {prefix: Counter() for prefix in PREFIXES}
     for i, cell in enumerate(cells):
         if deadline is not None and i % 256 == 0:

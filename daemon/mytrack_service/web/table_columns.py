@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mytrack_common.secrets import redact_mapping
-from mytrack_service.query.documents import SYSTEM_KEYS, run_user, system_of
+from mytrack_service.query.documents import SYSTEM_KEYS, run_document, run_user, system_of
 from mytrack_service.store.base import RunRow
 
 _TEXT = 200  # longest string value shown in a cell
@@ -32,11 +32,18 @@ PREFIXES = ("config", "summary", "system", "metadata")
 class Cells:
     """One run's flattened values per prefix, each made once and only when asked for."""
 
-    __slots__ = ("run", "_flat")
+    __slots__ = ("run", "_flat", "_doc")
 
     def __init__(self, run: RunRow) -> None:
         self.run = run
         self._flat: dict[str, dict[str, Any]] = {}
+        self._doc: dict[str, Any] | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The run as the filter language sees it (query/documents.py)."""
+        if self._doc is None:
+            self._doc = run_document(self.run)
+        return self._doc
 
     def of(self, prefix: str) -> dict[str, Any]:
         flat = self._flat.get(prefix)
