@@ -27,6 +27,7 @@ from mytrack_service.query import artifacts, console_file, limits
 from mytrack_service.query.bare_keys import resolve_bare_keys
 from mytrack_service.query.documents import run_document
 from mytrack_service.query.filters import FilterError, matcher, validate_filter
+from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 from mytrack_service.sweeps.controller import SweepController, SweepError
 
@@ -80,9 +81,10 @@ class TrackerService(pb_grpc.TrackerServicer):
     def __init__(
         self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
         socket_path: str, store_label: str, request_stop: Callable[[], None],
-        web_base: str = "", web_token: str = "",
+        web_base: str = "", web_token: Callable[[], str] = str, admin: RunAdmin | None = None,
     ) -> None:
         self.live_runs = live_runs
+        self.admin = admin
         self.applier = applier
         self.transfers = transfers
         self.blobs = blobs
@@ -92,8 +94,12 @@ class TrackerService(pb_grpc.TrackerServicer):
         self.started = time.time()
         # The web UI's address and token, handed to clients ("": the UI is off).
         self.web_base = web_base
-        self.web_token = web_token
+        self._web_token = web_token  # read per call: `mytrack ui --rotate-token` changes it
         self.sweeps = SweepController(live_runs.store)
+
+    @property
+    def web_token(self) -> str:
+        return self._web_token()
 
     # -- the stream -----------------------------------------------------------
 
@@ -407,6 +413,31 @@ class TrackerService(pb_grpc.TrackerServicer):
             found = self._call(context, lambda: handler(query))
         except SweepError as exc:
             _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        return pb.JsonResponse(json=_dumps(found))
+
+    def Admin(self, request: pb.JsonRequest, context: grpc.ServicerContext) -> pb.JsonResponse:
+        admin = self.admin
+        if admin is None:
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "this service cannot change stored runs")
+        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "delete_runs": lambda q: admin.delete_runs(q.get("runs"), q.get("delete_artifacts", False)),
+            "update_run": lambda q: admin.update_run(q.get("run"), q.get("fields")),
+            "gc": lambda q: admin.blobs.sweep(dry_run=bool(q.get("dry_run"))).as_dict(),
+        }
+        handler = handlers.get(request.kind)
+        if handler is None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                   f"unknown admin request {request.kind!r}: use {', '.join(handlers)}")
+        try:
+            query = json.loads(request.json or b"{}")
+            if not isinstance(query, dict):
+                raise ValueError("expected a JSON object")
+        except (ValueError, RecursionError) as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad admin request: {exc}")
+        try:
+            found = self._call(context, lambda: handler(query))
+        except BlobError as exc:
+            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
         return pb.JsonResponse(json=_dumps(found))
 
     def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:

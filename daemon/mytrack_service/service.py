@@ -50,6 +50,9 @@ from mytrack_service.health.system_metrics import SystemMonitor
 from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.outbound.alerts import AlertSender
 from mytrack_service.outbound.transfers import Transfers
+from mytrack_service.reclaim.guard import UploadGuard
+from mytrack_service.reclaim.runs import RunAdmin
+from mytrack_service.reclaim.sweep import BlobSweep
 from mytrack_service.rpc import TrackerService
 from mytrack_service.settings import ServiceSettings, redact
 from mytrack_service.store.base import MetadataStore
@@ -97,17 +100,21 @@ class Service:
             node_id=_node_id(self.address.home) if node_id is None else node_id,
             on_append=applier_wake.set,
         )
-        self.transfers = Transfers(store, blobs, live_runs=self.live_runs.live_run_keys)
+        # Uploads hold it from a blob's put to its row's commit; the blob sweep alone.
+        guard = UploadGuard()
+        self.transfers = Transfers(store, blobs, live_runs=self.live_runs.live_run_keys, guard=guard)
         self.alerts = AlertSender.from_url(settings.alert_webhook)
         self.applier = Applier(
             self.live_runs, wake=applier_wake,
             blobs=blobs,  # artifact entries are uploaded before their versions commit
             on_files=self.transfers.wake,
             on_alerts=self.alerts.submit if self.alerts is not None else lambda alerts: None,
+            guard=guard,
         )
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
-        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port)
+        self.admin = RunAdmin(self.live_runs, BlobSweep(store, blobs, guard, settings.gc_grace))
+        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port, self.admin)
 
     def start(self) -> None:
         """Starts every component, the gRPC socket last (see the module docstring)."""
@@ -123,7 +130,8 @@ class Service:
         tracker = TrackerService(
             self.live_runs, self.applier, self.transfers, self.blobs, self.address.socket,
             redact(self.settings.store_uri), self.request_stop,
-            web_base=self.web.base, web_token=self.web.token if self.web.base else "",
+            web_base=self.web.base, web_token=lambda: self.web.current_token() if self.web.base else "",
+            admin=self.admin,
         )
         server = grpc.server(
             ThreadPoolExecutor(max_workers=self.settings.max_workers), options=GRPC_OPTIONS

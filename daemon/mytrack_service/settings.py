@@ -29,6 +29,9 @@ class ServiceSettings:
     alert_webhook: str = ""
     # The web UI's port on 127.0.0.1 (a free one when taken); 0 turns the UI off.
     ui_port: int = 6017
+    # Blobs written less than this many seconds ago are kept by the blob sweep even
+    # when unreferenced: another service sharing the stores may be committing them.
+    gc_grace: float = 0.0
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceSettings:
@@ -48,6 +51,7 @@ class ServiceSettings:
             stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
             alert_webhook=(env.get("MYTRACK_ALERT_WEBHOOK") or "").strip(),
             ui_port=_ui_port(env.get("MYTRACK_UI_PORT")),
+            gc_grace=_seconds("MYTRACK_GC_GRACE", env.get("MYTRACK_GC_GRACE")),
         )
 
 
@@ -59,6 +63,19 @@ def _stats_interval(text: str | None) -> float:
         return max(0.0, float(text))
     except ValueError:
         raise ValueError(f"MYTRACK_STATS_INTERVAL must be a number of seconds, got {text!r}") from None
+
+
+def _seconds(name: str, text: str | None) -> float:
+    """A number of seconds, at least 0 (default 0)."""
+    if text is None or not text.strip():
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be 0 or more seconds, got {text!r}")
+    return value
 
 
 def _ui_port(text: str | None) -> int:

@@ -94,6 +94,11 @@ class TrackerStub:
                 request_serializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
                 response_deserializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
                 _registered_method=True)
+        self.Admin = channel.unary_unary(
+                '/mytrack.v1.Tracker/Admin',
+                request_serializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+                response_deserializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
+                _registered_method=True)
         self.ListFiles = channel.unary_unary(
                 '/mytrack.v1.Tracker/ListFiles',
                 request_serializer=mytrack__proto_dot_mytrack__pb2.RunKey.SerializeToString,
@@ -190,6 +195,13 @@ class TrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Admin(self, request, context):
+        """Changing what is stored (delete_runs, update_run, gc), JSON in and out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListFiles(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -268,6 +280,11 @@ def add_TrackerServicer_to_server(servicer, server):
             ),
             'Sweep': grpc.unary_unary_rpc_method_handler(
                     servicer.Sweep,
+                    request_deserializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.FromString,
+                    response_serializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.SerializeToString,
+            ),
+            'Admin': grpc.unary_unary_rpc_method_handler(
+                    servicer.Admin,
                     request_deserializer=mytrack__proto_dot_mytrack__pb2.JsonRequest.FromString,
                     response_serializer=mytrack__proto_dot_mytrack__pb2.JsonResponse.SerializeToString,
             ),
@@ -609,6 +626,33 @@ class Tracker:
             request,
             target,
             '/mytrack.v1.Tracker/Sweep',
+            mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
+            mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Admin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mytrack.v1.Tracker/Admin',
             mytrack__proto_dot_mytrack__pb2.JsonRequest.SerializeToString,
             mytrack__proto_dot_mytrack__pb2.JsonResponse.FromString,
             options,

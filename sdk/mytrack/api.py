@@ -19,7 +19,7 @@ from mytrack._internal.media.readback import ApiMedia, load_rows
 from mytrack._internal.transport import launcher
 from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.service_types import FileInfo, RunInfo, RunKey
-from mytrack.errors import InvalidValueError, RunNotFoundError
+from mytrack.errors import InvalidValueError, RunLiveError, RunNotFoundError
 from mytrack.settings import Settings
 from mytrack_common.names import name_problem, run_id_problem
 
@@ -207,6 +207,7 @@ class ApiRun(ApiRunWandbNames):
         self.dir = info.run_dir
         self.host = info.host
         self.sweep_id = info.sweep_id or None
+        self._stored = self._editable()  # what update() compares against
 
     @property
     def path(self) -> str:
@@ -240,6 +241,43 @@ class ApiRun(ApiRunWandbNames):
         """Fetches the run's current fields again."""
         self._load(self._api._rpc().get_run(self._key()))
         return self
+
+    def _editable(self) -> dict[str, Any]:
+        return dict(json.loads(json.dumps({
+            "name": self.name, "tags": list(self.tags), "notes": self.notes, "group": self.group,
+            "job_type": self.job_type, "config": self.config, "summary": self.summary,
+        }, default=str)))
+
+    def update(self) -> None:
+        """Writes back edits of ``name``, ``tags``, ``notes``, ``group``, ``job_type``,
+        ``config`` and ``summary`` (W&B's ``Run.update()``); only changed fields are sent.
+
+        Raises:
+            RunLiveError: config or summary edits of a live run (its own writes win).
+            InvalidValueError: a field of the wrong type.
+        """
+        fields = {k: v for k, v in self._editable().items() if v != self._stored.get(k)}
+        if fields:
+            self._api._rpc().admin_call("update_run", {"run": self.path, "fields": fields})
+        self.reload()
+
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Deletes the run from the store: its history, files, console and system metrics,
+        and the blobs nothing else references (W&B's ``Run.delete()``).
+
+        Artifact versions the run logged stay unless ``delete_artifacts``; even then,
+        versions that other runs used (or a portfolio links) stay.
+
+        Raises:
+            RunLiveError: the run is live (stop it first: ``mytrack runs stop``).
+            RunNotFoundError: it was deleted already.
+        """
+        out = self._api._rpc().admin_call(
+            "delete_runs", {"runs": [self.path], "delete_artifacts": bool(delete_artifacts)})
+        if out["refused"]:
+            raise RunLiveError(out["refused"][0]["error"])
+        if out["not_found"]:
+            raise RunNotFoundError(f"run {self.path} not found")
 
     def scan_history(
         self,

@@ -3,8 +3,10 @@
     mytrack runs ls [ENTITY/PROJECT]
     mytrack runs show ENTITY/PROJECT/RUN_ID
     mytrack runs stop ENTITY/PROJECT/RUN_ID
+    mytrack runs rm PATH... [--yes] [--delete-artifacts]
+    mytrack gc [--dry-run]
     mytrack history ENTITY/PROJECT/RUN_ID [--keys a,b] [--format csv|jsonl]
-    mytrack ui [--open]
+    mytrack ui [--open] [--port N] [--rotate-token] [--print]
     mytrack sync RUN_FOLDER... | --dir DIR [--include-offline]
     mytrack run [--] COMMAND...        (COMMAND's `import wandb` gets mytrack)
     mytrack import wandb|tensorboard|mlflow ...
@@ -19,6 +21,8 @@ import json
 import sys
 from typing import Any
 
+from mytrack._internal import ui_cli
+from mytrack._internal.admin import cli as admin_cli
 from mytrack._internal.artifacts import cli as artifacts_cli
 from mytrack._internal.sweeps import cli as sweeps_cli
 from mytrack.api import Api, ApiRun, _flatten
@@ -58,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     files_get.add_argument("name", help="the file's name in the run")
     files_get.add_argument("--root", default=".", help="folder to write into (default: .)")
     files_get.add_argument("--replace", action="store_true", help="overwrite an existing file")
-    ui = commands.add_parser("ui", help="print the web UI's address (with its token)")
-    ui.add_argument("--open", action="store_true", help="and open it in a browser")
+    ui_cli.add_parser(commands)
     history = commands.add_parser("history", help="export every step of a run")
     history.add_argument("path", help="ENTITY/PROJECT/RUN_ID")
     history.add_argument("--keys", help="comma-separated keys (default: all)")
     history.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     artifacts_cli.add_parser(commands)
+    admin_cli.add_parser(commands, runs_commands)
     importers_cli.add_parser(commands)
     sweeps_cli.add_parser(commands)
     commands.add_parser("run", help="run a command whose `import wandb` gets mytrack",
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "ui":
-            return _ui(args.open)
+            return ui_cli.run(args)
         if args.command == "import":
             return importers_cli.run(args)
         if args.command in ("sweep", "agent"):
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return _files(api, args)
         if args.command == "artifacts":
             return artifacts_cli.run(api, args)
+        if admin_cli.handles(args):
+            return admin_cli.run(api, args)
         if args.command == "sync":
             return _sync(api, args.paths, args.dir, args.include_offline, args.timeout)
         if args.runs_command == "stop":
@@ -97,29 +103,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
-
-
-def _ui(open_browser: bool) -> int:
-    """Prints the UI's address, token included (starting the service if needed)."""
-    from mytrack._internal.transport import launcher, webui
-    from mytrack.settings import Settings
-
-    settings = Settings().resolve()
-    client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
-    try:
-        web = webui.web_address(client)
-    finally:
-        client.close()
-    if web is None:
-        print("mytrack: error: the service serves no web UI (is MYTRACK_UI_PORT 0?)", file=sys.stderr)
-        return 1
-    url = web.page()
-    print(url, flush=True)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
-    return 0
 
 
 def _runs_ls(api: Api, project: str | None, filters: dict[str, Any] | None) -> int:

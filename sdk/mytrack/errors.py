@@ -10,7 +10,8 @@ raise out of ``log()`` (they are retried and reported by ``finish()`` and
     ├── UsageError                a call that cannot be made now
     │   ├── PreInitError          log()/finish() before init()
     │   ├── RunFinishedError      a call on a finished run
-    │   └── ResumeError           resume="must" on a missing run, "never" on an existing one
+    │   ├── ResumeError           resume="must" on a missing run, "never" on an existing one
+    │   └── RunLiveError          deleting a live run, or editing its config or summary
     ├── CommError                 the service cannot be reached or failed
     ├── ArtifactError             an artifact could not be logged, or its content is not intact
     │   └── ArtifactNotFoundError (+ValueError)   no artifact (version) of that name
@@ -48,6 +49,10 @@ class RunFinishedError(UsageError):
 
 class ResumeError(UsageError):
     """``init(resume=...)`` cannot be honoured."""
+
+
+class RunLiveError(UsageError):
+    """The run is live: stop it first (deleting it, editing its config or summary)."""
 
 
 class CommError(Error):

@@ -323,7 +323,7 @@ def test_run_url_carries_the_token_and_opens_the_run_page(web: webui.WebAddress,
         with urllib.request.urlopen(address, timeout=30) as reply:
             page = reply.read()
         assert reply.status == 200 and b"/static/app.js" in page
-    cli = subprocess.run([sys.executable, "-m", "mytrack.cli", "ui"], capture_output=True, text=True,
+    cli = subprocess.run([sys.executable, "-m", "mytrack.cli", "ui", "--print"], capture_output=True, text=True,
                          timeout=60, check=False)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.strip() == f"{web.base}/?token={web.token}"

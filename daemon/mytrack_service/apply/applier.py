@@ -21,13 +21,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from mytrack_common.retry import Backoff
 from mytrack_common.wal import MAGIC, WalDamage, WalEntry, scan
 from mytrack_service.apply import quarantine, wal_damage
-from mytrack_service.apply.assembly import RunAssembly
+from mytrack_service.apply.assembly import Output, RunAssembly
 from mytrack_service.apply.decode import (
     ArtifactEvent,
     DecodeError,
@@ -42,6 +43,7 @@ from mytrack_service.apply.tensorboard import TensorBoardFollower
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
 from mytrack_service.query import artifacts
+from mytrack_service.reclaim.guard import UploadGuard
 from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import Batch, RunKey, StoreError, WriterPosition
 
@@ -123,6 +125,7 @@ class Applier:
         self, live_runs: LiveRuns, wake: threading.Event | None = None, blobs: BlobStore | None = None,
         on_files: Callable[[], None] = lambda: None,
         on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None,
+        guard: UploadGuard | None = None,
     ) -> None:
         self.live_runs = live_runs
         self.last_error = ""
@@ -136,6 +139,8 @@ class Applier:
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
         self.on_files = on_files
         self.blobs = blobs
+        # Artifact content is uploaded, then its versions commit: a blob sweep waits.
+        self.guard = guard or UploadGuard()
         self.on_alerts = on_alerts
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
@@ -226,6 +231,15 @@ class Applier:
         if not positions and not followed:
             return more
         out = session.assembly.take()
+        guarded: AbstractContextManager[None] = self.guard.uploading() if out.artifacts else nullcontext()
+        with guarded:
+            self._commit(session, out, positions, budget)
+        return more
+
+    def _commit(
+        self, session: RunSession, out: Output,
+        positions: list[tuple[WriterSession, WriterPosition]], budget: _Budget,
+    ) -> None:
         if out.artifacts and self.blobs is not None:
             artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
         batch = Batch(
@@ -252,7 +266,6 @@ class Applier:
             self.on_files()
         if out.alerts:
             self.on_alerts(out.alerts)
-        return more
 
     def _read_writer(
         self, session: RunSession, writer: WriterSession, position: WriterPosition, budget: _Budget

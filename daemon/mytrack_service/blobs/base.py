@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 
@@ -13,6 +14,12 @@ class BlobError(Exception):
 
 class BlobNotFound(BlobError):
     """No blob with that digest."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    size: int
+    modified: float  # epoch seconds of the last write
 
 
 class BlobStore(abc.ABC):
@@ -40,3 +47,13 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def list(self) -> Iterator[str]:
         """Every stored digest."""
+
+    @abc.abstractmethod
+    def stat(self, digest: str) -> BlobInfo | None:
+        """The blob's size and when it was written; None if it is missing."""
+
+    @abc.abstractmethod
+    def delete(self, digest: str) -> bool:
+        """Removes the blob; False if it was not there. Only the blob sweep
+        (`mytrack_service.reclaim`) calls this, after checking that nothing
+        references the digest."""

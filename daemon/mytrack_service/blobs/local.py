@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
+from mytrack_service.blobs.base import BlobError, BlobInfo, BlobNotFound, BlobStore
 
 _BUFSIZE = 1 << 20  # 1 MiB
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -89,6 +89,24 @@ class LocalBlobStore(BlobStore):
                 for name in sorted(os.listdir(folder)):
                     if _DIGEST.fullmatch(name) and name.startswith(first + second):
                         yield name
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        try:
+            found = os.stat(self.path(digest))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BlobError(f"cannot look up blob {digest}: {exc}") from exc
+        return BlobInfo(found.st_size, found.st_mtime)
+
+    def delete(self, digest: str) -> bool:
+        try:
+            os.remove(self.path(digest))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise BlobError(f"cannot delete blob {digest}: {exc}") from exc
+        return True
 
     def _ensure_root(self) -> str:
         os.makedirs(self.root, exist_ok=True)

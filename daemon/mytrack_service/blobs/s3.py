@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
+from mytrack_service.blobs.base import BlobError, BlobInfo, BlobNotFound, BlobStore
 
 # One implementation of "copy into a temporary file while hashing" for both stores.
 from mytrack_service.blobs.local import check_digest, write_verified
@@ -201,6 +201,25 @@ class S3BlobStore(BlobStore):
                     match = _KEY_TAIL.fullmatch(item["Key"][len(base):])
                     if match and match[2].startswith(match[1]):
                         yield match[2]
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        key = self.key(digest)
+        self._ensure_bucket()
+        with self._translated(f"cannot look up blob {digest}"):
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=key)
+            except Exception as exc:
+                if http_status(exc) == 404:
+                    return None
+                raise
+        return BlobInfo(int(head["ContentLength"]), float(head["LastModified"].timestamp()))
+
+    def delete(self, digest: str) -> bool:
+        if self.stat(digest) is None:  # S3 answers a DELETE of nothing with success
+            return False
+        with self._translated(f"cannot delete blob {digest}"):
+            self.client.delete_object(Bucket=self.bucket, Key=self.key(digest))
+        return True
 
     def _ensure_bucket(self, client: Any = None) -> None:
         """Checks once that the bucket exists (asking ``client``), creating it if allowed."""

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from mytrack_common.names import new_run_name
 from mytrack_common.wal import DISK_FULL_ERRNOS, WalWriter
@@ -43,6 +43,7 @@ from mytrack_service.store.base import (
 
 __all__ = ["IngestError", "LiveRuns", "OpenRequest", "RunSession", "WriterSession", "WriterState"]
 
+T = TypeVar("T")
 logger = logging.getLogger("mytrack_service.ingest")
 
 
@@ -392,6 +393,27 @@ class LiveRuns:
                             writer.wal.close()
                         self._writers.pop(writer_id, None)
                     del self._sessions[key]
+
+    def delete_run(self, key: RunKey, delete: Callable[[], T]) -> T:
+        """Runs ``delete`` (the store's deletion) for a run no writer is open on,
+        forgetting its session first; IngestError "precondition" for a live run.
+
+        Under the run's open lock: no writer can resume it meanwhile.
+        """
+        with self._run_lock(key):
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is not None and (session.active or session.opening or any(
+                        w.applied_offset < w.durable_size for w in session.writers.values())):
+                    raise IngestError("precondition", f"run {key.path} is live: stop it first "
+                                      f"(mytrack runs stop {key.path}) and delete it once it ended")
+                if session is not None:
+                    for writer_id, writer in session.writers.items():
+                        if writer.wal is not None:
+                            writer.wal.close()
+                        self._writers.pop(writer_id, None)
+                    del self._sessions[key]
+            return delete()
 
     def close(self) -> None:
         with self._lock:

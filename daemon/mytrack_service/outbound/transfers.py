@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from mytrack_common.retry import backoff_delay
 from mytrack_service.blobs.base import BlobError, BlobStore
 from mytrack_service.outbound.live_files import LiveWatcher
+from mytrack_service.reclaim.guard import UploadGuard
 from mytrack_service.store.base import FileRow, MetadataStore, RunKey, StoreError
 
 logger = logging.getLogger("mytrack_service.outbound.transfers")
@@ -68,10 +69,11 @@ class _Slot:
 class Transfers:
     def __init__(
         self, store: MetadataStore, blobs: BlobStore,
-        live_runs: Callable[[], list[RunKey]] = list,
+        live_runs: Callable[[], list[RunKey]] = list, guard: UploadGuard | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
+        self.guard = guard or UploadGuard()  # a blob sweep waits while an upload commits
         self.live_runs = live_runs  # runs whose live files are to be watched
         self.watcher = LiveWatcher(self.changed)
         self.retries = 0
@@ -178,6 +180,10 @@ class Transfers:
         self.watcher.refresh(wanted)
 
     def _upload(self, row: FileRow, generation: int) -> None:
+        with self.guard.uploading():
+            self._upload_guarded(row, generation)
+
+    def _upload_guarded(self, row: FileRow, generation: int) -> None:
         slot = self._slots[(row.key, row.name)]
         try:
             fields = self._transfer(row)

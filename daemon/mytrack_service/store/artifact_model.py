@@ -137,6 +137,14 @@ class ArtifactTx(abc.ABC):
         """Runs that used the version, in order of first use."""
 
     @abc.abstractmethod
+    def remove_usage(self, run: str) -> None:
+        """Forgets every use by run ``run`` (the run is being deleted)."""
+
+    @abc.abstractmethod
+    def links_to(self, version_id: int) -> list[int]:
+        """Portfolio versions that link to the version."""
+
+    @abc.abstractmethod
     def versions_by_run(self, run: str) -> list[VersionRow]:
         """Committed versions the run created, by id."""
 

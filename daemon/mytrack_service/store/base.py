@@ -9,7 +9,7 @@ and the WAL positions of a batch commit together or not at all.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
     from numpy.typing import NDArray
 
     from mytrack_service.store.blocks import RowBlock  # blocks.py imports this module
+    from mytrack_service.store.run_deletion import DeletedRun
     from mytrack_service.store.sweep_model import SweepTx  # it imports this module
     from mytrack_service.store.view_model import ViewRow
 
@@ -308,6 +309,18 @@ class MetadataStore(abc.ABC):
         """A transaction on the artifact tables (see artifact_model.py); with
         ``write``, committed when the block ends without an exception."""
         raise NotImplementedError(f"{type(self).__name__} does not store artifacts")
+
+    def delete_run(self, key: RunKey, delete_artifacts: bool = False) -> DeletedRun | None:
+        """Removes the run and everything stored under it (history, files, console,
+        system metrics, writers) in one transaction, with its artifact records as
+        run_deletion.forget_run says; None if there is no such run. Blobs are not
+        touched: the result names the digests the removed rows referenced."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete runs")
+
+    def referenced_digests(self, candidates: Collection[str] | None = None) -> set[str]:
+        """The blob digests that files or artifact manifests reference (only among
+        ``candidates`` when given)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list blob references")
 
     def sweeps(self, write: bool = False) -> AbstractContextManager[SweepTx]:
         """A transaction on the sweep tables (see sweep_model.py); with ``write``,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,6 +38,7 @@ from mytrack_service.store.memory_artifacts import transaction as memory_transac
 from mytrack_service.store.memory_sweeps import SweepTables
 from mytrack_service.store.memory_sweeps import transaction as sweep_transaction
 from mytrack_service.store.rows import decode_row, encode_row
+from mytrack_service.store.run_deletion import DeletedRun, blob_digests, forget_run
 from mytrack_service.store.semantics import (
     check_run_fields,
     flatten_row,
@@ -162,6 +164,30 @@ class MemoryStore(MetadataStore):
     def delete_view(self, entity: str, project: str, name: str) -> bool:
         with self._lock:
             return self._views.pop((entity, project, name), None) is not None
+
+    def delete_run(self, key: RunKey, delete_artifacts: bool = False) -> DeletedRun | None:
+        with self._lock:
+            if key not in self._runs:
+                return None
+            deleted = DeletedRun(key.path)
+            deleted.digests.update(f.digest for (k, _), f in self._files.items() if k == key and f.digest)
+            with memory_transaction(self._artifacts) as (tx, tables):
+                forget_run(tx, deleted, delete_artifacts)
+            self._artifacts = tables
+            del self._runs[key], self._created[key]
+            self._history.pop(key, None)
+            self._console.pop(key, None)
+            self._system.pop(key, None)
+            self._files = {k: f for k, f in self._files.items() if k[0] != key}
+            self._writers = {i: w for i, w in self._writers.items() if w.key != key}
+            return deleted
+
+    def referenced_digests(self, candidates: Collection[str] | None = None) -> set[str]:
+        with self._lock:
+            found = {f.digest for f in self._files.values() if f.digest}
+            for text in self._artifacts.manifests.values():
+                found |= blob_digests(json.loads(text))
+        return found if candidates is None else found & set(candidates)
 
     def write_batch(self, batch: Batch) -> int:
         # Validate everything first, then apply: nothing below can fail, which

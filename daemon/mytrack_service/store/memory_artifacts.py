@@ -122,6 +122,12 @@ class MemoryArtifactTx(ArtifactTx):
     def users_of_version(self, version_id: int) -> list[str]:
         return [r for r, vid, _ in self.t.usage if vid == version_id]
 
+    def remove_usage(self, run: str) -> None:
+        self.t.usage = [u for u in self.t.usage if u[0] != run]
+
+    def links_to(self, version_id: int) -> list[int]:
+        return [i for i, v in sorted(self.t.versions.items()) if v.source_id == version_id]
+
     def versions_by_run(self, run: str) -> list[VersionRow]:
         return [copy.deepcopy(v) for _, v in sorted(self.t.versions.items())
                 if v.created_by == run and v.state == "committed" and not v.source_id]

@@ -43,6 +43,7 @@ from mytrack_service.store.semantics import (
     unique_rows,
 )
 from mytrack_service.store.sql_artifacts import ArtifactsMixin, write_artifacts
+from mytrack_service.store.sql_deletion import DeletionMixin
 from mytrack_service.store.sql_engine import make_engine
 from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.sql_history import IN_LIST, HistoryMixin, history_params
@@ -55,6 +56,7 @@ from mytrack_service.store.sql_views import ViewsMixin
 
 class SqlStore(
     HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, SweepsMixin, ViewsMixin,
+    DeletionMixin,
     MetadataStore,
 ):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.

@@ -230,6 +230,13 @@ class SqlArtifactTx(ArtifactTx):
         query = select(u.run).where(u.version_id == version_id).order_by(u.ts, u.run)
         return list(self.conn.execute(query).scalars())
 
+    def remove_usage(self, run: str) -> None:
+        self.conn.execute(delete(artifact_usage).where(artifact_usage.c.run == run))
+
+    def links_to(self, version_id: int) -> list[int]:
+        query = select(_V.id).where(_V.source_id == version_id).order_by(_V.id)
+        return [int(v) for v in self.conn.execute(query).scalars()]
+
     def versions_by_run(self, run: str) -> list[VersionRow]:
         query = select(*_VERSION_COLUMNS).where(
             _V.created_by == run, _V.state == "committed", _V.source_id == 0

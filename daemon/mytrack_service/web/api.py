@@ -10,6 +10,7 @@
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
     saved views and bulk edits: workspace.py
+    POST /api/runs/delete {"runs": ["E/P/ID", ...], "delete_artifacts": false}   (admin_routes.py)
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns
 from mytrack_service.query import limits
+from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
 from mytrack_service.web import workspace
+from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
@@ -39,8 +42,9 @@ _HUB_STATUS = {"not_found": 404, "invalid": 400, "exists": 409, "precondition": 
 
 
 class WebApi:
-    def __init__(self, live_runs: LiveRuns, blobs: BlobStore) -> None:
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, admin: RunAdmin | None = None) -> None:
         self.live_runs = live_runs
+        self.admin = admin
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
         self.tables = ProjectCache()
@@ -49,6 +53,8 @@ class WebApi:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
         if method == "GET" and parts == ["projects"]:
             return self.projects()
+        if is_admin_route(parts):
+            return admin_route(self.admin, method, body)
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
                 lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline, self.tables)))

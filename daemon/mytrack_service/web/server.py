@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns
+from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import StoreError
 from mytrack_service.web import pages
 from mytrack_service.web.api import WebApi
@@ -50,12 +51,18 @@ _PAGE_CSP = (
 class WebServer:
     """The UI's listener and thread. ``base`` is empty until started (or when off)."""
 
-    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int) -> None:
+    def __init__(
+        self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int,
+        admin: RunAdmin | None = None,
+    ) -> None:
         self.live_runs = live_runs
-        self.api = WebApi(live_runs, blobs)
+        self.api = WebApi(live_runs, blobs, admin)
         self.home = home
         self.port = port
-        self.token = secrets.token_urlsafe(24)
+        # Stable per home (web.token, 0600): a run.url in an old log still opens after
+        # a restart. `mytrack ui --rotate-token` rewrites the file; current_token() sees it.
+        self.token = ""
+        self._token_stamp: tuple[int, int] | None = None
         self.base = ""
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -77,7 +84,7 @@ class WebServer:
             return False
         self.port = int(self._httpd.server_address[1])
         self.base = f"http://127.0.0.1:{self.port}"
-        self._write_token()
+        self.current_token()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
             name="mytrack-web", daemon=True,
@@ -93,23 +100,47 @@ class WebServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        try:
-            os.unlink(os.path.join(self.home, TOKEN_FILE))
-        except FileNotFoundError:
-            pass
-        self._httpd = None
+        self._httpd = None  # the token file stays: the next service serves the same links
 
-    def _write_token(self) -> None:
+    def current_token(self) -> str:
+        """The home's token: read again when web.token changed, made when it is missing
+        or unusable (too short, or readable by others)."""
         path = os.path.join(self.home, TOKEN_FILE)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, f"{self.token}\n".encode())
-        finally:
-            os.close(fd)
+            found = os.stat(path)
+            stamp = (found.st_mtime_ns, found.st_ino)
+            if stamp == self._token_stamp:
+                return self.token
+            with open(path, encoding="ascii") as f:
+                token = f.read().strip()
+            if len(token) >= 16 and not found.st_mode & 0o077 and token.isascii():
+                self.token, self._token_stamp = token, stamp
+                return token
+        except (OSError, ValueError):
+            pass
+        self.token = write_token(self.home)
+        found = os.stat(path)
+        self._token_stamp = (found.st_mtime_ns, found.st_ino)
+        return self.token
 
     def valid(self, candidate: str | None) -> bool:
-        return bool(candidate) and hmac.compare_digest(str(candidate).encode(), self.token.encode())
+        token = self.current_token()
+        return bool(candidate) and hmac.compare_digest(str(candidate).encode(), token.encode())
+
+
+def write_token(home: str) -> str:
+    """A new token in ``home``/web.token (owner-only, replaced atomically); returns it."""
+    token = secrets.token_urlsafe(24)
+    tmp = os.path.join(home, f".{TOKEN_FILE}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, f"{token}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(home, TOKEN_FILE))
+    return token
 
 
 class _Server(ThreadingHTTPServer):

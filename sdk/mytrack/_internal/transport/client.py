@@ -34,7 +34,7 @@ from mytrack._internal.transport.service_types import (
     StreamHello,
     SyncResult,
 )
-from mytrack.errors import CommError, InvalidValueError, ResumeError, RunNotFoundError
+from mytrack.errors import CommError, InvalidValueError, ResumeError, RunLiveError, RunNotFoundError
 from mytrack_common.address import GRPC_OPTIONS, ServiceAddress
 from mytrack_proto import mytrack_pb2 as pb
 
@@ -174,6 +174,18 @@ class ServiceClient:
         """A sweep request (``kind``: create, next, check, report, update, get, list) and its JSON answer."""
         message = pb.JsonRequest(kind=kind, json=dumps(dict(request)))
         return json.loads(self._unary(self._stub.Sweep, message, timeout).json)
+
+    def admin_call(self, kind: str, request: Mapping[str, Any], timeout: float = 600.0) -> Any:
+        """A change to what is stored (``kind``: delete_runs, update_run, gc) and its JSON answer.
+
+        Raises:
+            RunLiveError: the service refused because the run is live.
+        """
+        message = pb.JsonRequest(kind=kind, json=dumps(dict(request)))
+        try:
+            return json.loads(self._unary(self._stub.Admin, message, timeout).json)
+        except ResumeError as exc:  # FAILED_PRECONDITION: here always a live run
+            raise RunLiveError(str(exc)) from None
 
     # -- the record stream ---------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Taking space back: deleting runs, and sweeping blobs that nothing references."""

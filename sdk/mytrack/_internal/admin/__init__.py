@@ -1,0 +1,1 @@
+"""Changing what is stored from the terminal: `mytrack runs rm` and `mytrack gc`."""
