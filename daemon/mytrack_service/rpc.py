@@ -24,7 +24,9 @@ from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
 from mytrack_service.ingest.open_rules import open_request_problem
 from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.query import artifacts, console_file, limits, streams
-from mytrack_service.query.filters import FilterError, matcher
+from mytrack_service.query.bare_keys import resolve_bare_keys
+from mytrack_service.query.documents import run_document
+from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 from mytrack_service.sweeps.controller import SweepController, SweepError
@@ -73,17 +75,6 @@ def _metrics(state: dict[str, Any]) -> list[dict[str, Any]]:
     for node in state["nodes"].values():
         merged.update((m["name"], m) for m in node.get("metrics", []))
     return list(merged.values())
-
-
-def run_document(run: RunRow) -> dict[str, Any]:
-    """The shape the filters of `Api.runs` are evaluated against."""
-    return {
-        "id": run.key.run_id, "name": run.name, "display_name": run.name,
-        "state": run.state, "group": run.group, "job_type": run.job_type,
-        "tags": run.tags, "notes": run.notes, "created_at": run.created_at,
-        "config": run.config, "summary": run.summary, "sweep_id": run.sweep_id,
-        "sweep": run.sweep_id,
-    }
 
 
 class TrackerService(pb_grpc.TrackerServicer):
@@ -256,8 +247,10 @@ class TrackerService(pb_grpc.TrackerServicer):
             filters = json.loads(request.filters_json) if request.filters_json else None
         except (ValueError, RecursionError) as exc:
             raise FilterError(f"not JSON: {exc}") from None
-        wanted = matcher(filters)
+        if filters:
+            validate_filter(filters)
         runs = self.live_runs.store.list_runs(request.entity or None, request.project or None)
+        wanted = matcher(resolve_bare_keys(filters, map(run_document, runs)))
         chosen: list[pb.RunInfo] = []
         for run in runs:
             deadline.check()

@@ -9,6 +9,7 @@
     GET  /api/runs/E/P/ID/console?after=&limit=
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
+    saved views and bulk edits: workspace.py
     POST /api/runs/delete {"runs": ["E/P/ID", ...], "delete_artifacts": false}   (admin_routes.py)
 """
 
@@ -25,11 +26,13 @@ from mytrack_service.query import limits
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
+from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.table import runs_table
+from mytrack_service.web.table_cache import ProjectCache
 
 T = TypeVar("T")
 
@@ -46,6 +49,7 @@ class WebApi:
         self.admin = admin
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
+        self.tables = ProjectCache()
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
@@ -55,8 +59,14 @@ class WebApi:
             return admin_route(self.admin, method, body)
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
-                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline),
+                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline, self.tables),
                 "the runs table query"))
+        if len(parts) in (4, 5) and parts[0] == "projects" and parts[3] == "views":
+            return workspace.views_route(self.store, method, parts[1], parts[2], "".join(parts[4:]), body)
+        if method == "POST":
+            self.tables.forget()  # an edit: the runs table reads the store again
+        if method == "POST" and len(parts) == 2 and parts[0] == "runs" and parts[1] in workspace.BULK_ACTIONS:
+            return workspace.bulk_route(self.store, parts[1], body)
         if len(parts) not in (4, 5) or parts[0] != "runs":
             raise ApiError(404, "no such endpoint")
         key = RunKey(parts[1], parts[2], parts[3])
