@@ -10,6 +10,7 @@ hiding: a hidden value that was harmless costs a click to the stored data
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ _SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)  # the same config keys come back in every run of a table
 def is_secret_name(name: str) -> bool:
     """Whether a config key, option or variable name looks like it holds a secret."""
     words = _SPLIT.split(_CAMEL.sub("_", name).lower())

@@ -23,8 +23,10 @@ from mytrack_service.blobs.base import BlobError, BlobNotFound, BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns, OpenRequest
 from mytrack_service.ingest.open_rules import open_request_problem
 from mytrack_service.outbound.transfers import Transfers
-from mytrack_service.query import artifacts, console_file, limits
-from mytrack_service.query.filters import FilterError, matcher
+from mytrack_service.query import artifacts, console_file, limits, streams
+from mytrack_service.query.bare_keys import resolve_bare_keys
+from mytrack_service.query.documents import run_document
+from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import FileRow, RunKey, RunRow, StoreError
 from mytrack_service.sweeps.controller import SweepController, SweepError
@@ -73,17 +75,6 @@ def _metrics(state: dict[str, Any]) -> list[dict[str, Any]]:
     for node in state["nodes"].values():
         merged.update((m["name"], m) for m in node.get("metrics", []))
     return list(merged.values())
-
-
-def run_document(run: RunRow) -> dict[str, Any]:
-    """The shape the filters of `Api.runs` are evaluated against."""
-    return {
-        "id": run.key.run_id, "name": run.name, "display_name": run.name,
-        "state": run.state, "group": run.group, "job_type": run.job_type,
-        "tags": run.tags, "notes": run.notes, "created_at": run.created_at,
-        "config": run.config, "summary": run.summary, "sweep_id": run.sweep_id,
-        "sweep": run.sweep_id,
-    }
 
 
 class TrackerService(pb_grpc.TrackerServicer):
@@ -256,8 +247,10 @@ class TrackerService(pb_grpc.TrackerServicer):
             filters = json.loads(request.filters_json) if request.filters_json else None
         except (ValueError, RecursionError) as exc:
             raise FilterError(f"not JSON: {exc}") from None
-        wanted = matcher(filters)
+        if filters:
+            validate_filter(filters)
         runs = self.live_runs.store.list_runs(request.entity or None, request.project or None)
+        wanted = matcher(resolve_bare_keys(filters, map(run_document, runs)))
         chosen: list[pb.RunInfo] = []
         for run in runs:
             deadline.check()
@@ -291,18 +284,29 @@ class TrackerService(pb_grpc.TrackerServicer):
         rows = self._stream_rows(key, request, context)
         # A page ends at `size` rows or `_PAGE_BYTES`, whichever comes first:
         # 2,000 rows of 200 KB made a page over gRPC's message limit.
+        pacer = streams.Pacer(context.is_active, f"the history scan of {key.path}")
         page: list[bytes] = []
         page_bytes = 0
         try:
-            for row in rows:
+            for row in pacer.items(rows):
                 encoded = _dumps(row)
                 page.append(encoded)
                 page_bytes += len(encoded)
                 if len(page) >= size or page_bytes >= _PAGE_BYTES:
+                    pacer.sent()
                     yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
                     page, page_bytes = [], 0
+        except streams.StreamStopped:
+            return  # the client is gone: nobody to answer
+        except limits.QueryLimitError as exc:
+            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
+        finally:
+            pacer.sent()
+            close = getattr(rows, "close", None)
+            if close is not None:  # a scan stopped early lets go of its cursor now
+                close()
         if page:
             yield pb.HistoryPage(rows_json=b"[" + b",".join(page) + b"]", count=len(page))
 
@@ -331,8 +335,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         try:
             with self.blobs.open(row.digest) as stream:
                 yield pb.FileChunk(info=_file_info(row))
-                while chunk := stream.read(_CHUNK_BYTES):
-                    yield pb.FileChunk(data=chunk)
+                yield from _paced_chunks(context, iter(lambda: stream.read(_CHUNK_BYTES), b""),
+                                         f"reading {request.name!r} of {key.path}")
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
 
@@ -347,8 +351,8 @@ class TrackerService(pb_grpc.TrackerServicer):
         row, last_line = log
         yield pb.FileChunk(info=_file_info(row))
         try:
-            for data in console_file.chunks(self.live_runs.store, key, last_line):
-                yield pb.FileChunk(data=data)
+            yield from _paced_chunks(context, console_file.chunks(self.live_runs.store, key, last_line),
+                                     f"reading {console_file.NAME!r} of {key.path}")
         except StoreError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the store failed: {exc}")
 
@@ -458,8 +462,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
         try:
             with stream:
-                while chunk := stream.read(_CHUNK_BYTES):
-                    yield pb.FileChunk(data=chunk)
+                yield from _paced_chunks(context, iter(lambda: stream.read(_CHUNK_BYTES), b""),
+                                         f"reading blob {request.digest[:12]}")
         except BlobError as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the blob store failed: {exc}")
 
@@ -476,6 +480,23 @@ class TrackerService(pb_grpc.TrackerServicer):
         except OSError as exc:
             logger.warning("I/O error: %s", exc)
             _abort(context, grpc.StatusCode.INTERNAL, f"the service hit an I/O error: {exc}")
+
+
+def _paced_chunks(
+    context: grpc.ServicerContext, chunks: Iterator[bytes], what: str
+) -> Iterator[pb.FileChunk]:
+    """A file's chunks under the client's deadline and a budget per chunk (query/streams.py)."""
+    pacer = streams.Pacer(context.is_active, what)
+    try:
+        for data in pacer.items(chunks):
+            pacer.sent()
+            yield pb.FileChunk(data=data)
+    except streams.StreamStopped:
+        return
+    except limits.QueryLimitError as exc:
+        _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    finally:
+        pacer.sent()
 
 
 def _file_info(row: FileRow) -> pb.FileInfo:

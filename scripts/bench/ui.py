@@ -11,7 +11,11 @@ service on that folder and times, over HTTP with the UI's token:
   and 6 at a time (as a browser does); targets: < 1 s for all of them;
 * a zoomed request (1,000 steps: exact points);
 * the runs table of the big project (first page of 100, newest first; then
-  sorted by a summary value with a filter); target < 1 s.
+  sorted by a summary value with a filter); target < 1 s;
+* the runs table of a wide project (``--wide-runs`` runs, 10,000, with
+  ``--config-keys`` config keys each, 50, some nested): sorted by a config key,
+  filtered (a bare key too), grouped by a nested config key with aggregates;
+  target <= 300 ms server time each (the request's time, JSON included).
 
 Run from the repository root: ``python scripts/bench/ui.py``.
 """
@@ -39,6 +43,7 @@ from mytrack_service.store.sql import SqlStore
 
 BIG = RunKey("bench", "charts", "bigrun01")
 TABLE_PROJECT = ("bench", "table")
+WIDE_PROJECT = ("bench", "wide")
 
 
 def write_big_run(store: SqlStore, metrics: int, steps: int, batch: int) -> None:
@@ -70,6 +75,41 @@ def write_many_runs(store: SqlStore, count: int) -> None:
         ))
 
 
+def write_wide_project(store: SqlStore, count: int, keys: int) -> None:
+    entity, project = WIDE_PROJECT
+    now = time.time()
+    for i in range(count):
+        config: dict[str, Any] = {f"p{k:02d}": (i * (k + 1)) % 97 / 7.0 for k in range(keys - 4)}
+        config.update(optimizer=("adam", "sgd", "lion")[i % 3], model={"depth": i % 12, "width": 64 << (i % 4)},
+                      seed=i)
+        store.create_run(RunRow(
+            RunKey(entity, project, f"wide{i:05d}"), name=f"wide-{i}", state="finished" if i % 7 else "failed",
+            group=f"g{i % 20}", tags=["a"] if i % 3 else ["b"], config=config,
+            summary={"loss": 1.0 / (1 + i), "acc": (i % 100) / 100.0, "epoch": i % 50, "val/acc": (i % 91) / 91},
+            metadata={"hostname": f"node{i % 8}", "python": "3.12.3", "cpu_count": 16, "program": "train.py"},
+            created_at=now - count + i, updated_at=now - count + i, runtime=float(i % 3600),
+        ))
+
+
+def time_wide_table(base: str, token: str, count: int, keys: int) -> None:
+    entity, project = WIDE_PROJECT
+    table = f"/api/projects/{entity}/{project}/runs?limit=100"
+    cases = {
+        "first page, newest first": "",
+        "sorted by a config key": "&sort=-config.p07",
+        "filtered (config.p03 < 5 and a bare key, optimizer = adam)": "&filters=" + urllib.request.quote(
+            json.dumps({"$and": [{"config.p03": {"$lt": 5}}, {"optimizer": "adam"}]})),
+        "grouped by config.model.depth, 3 aggregates": "&group_by=config.model.depth&aggregate=" +
+            urllib.request.quote(json.dumps(["summary.acc", "summary.loss", "config.p01"])),
+        "filtered, sorted and grouped": "&sort=summary.acc&group_by=config.optimizer&filters=" +
+            urllib.request.quote(json.dumps({"summary.acc": {"$gte": 0.5}})),
+    }
+    for label, query in cases.items():
+        times = [get(base, token, table + query)[0] for _ in range(5)]
+        print(f"runs table, {count:,} runs x {keys} config keys, {label}: first {times[0] * 1000:.0f} ms, "
+              f"median {statistics.median(times) * 1000:.0f} ms  [target <= 300 ms]")
+
+
 def get(base: str, token: str, path: str) -> tuple[float, bytes]:
     request = urllib.request.Request(base + path, headers={"X-Mytrack-Token": token})
     began = time.perf_counter()
@@ -83,6 +123,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=20)
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5_000)
+    parser.add_argument("--wide-runs", type=int, default=10_000)
+    parser.add_argument("--config-keys", type=int, default=50)
+    parser.add_argument("--only-table", action="store_true", help="skip the charts' run")
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary MYTRACK_DIR")
     args = parser.parse_args()
@@ -90,8 +133,13 @@ def main() -> None:
     env = {**os.environ, "MYTRACK_DIR": home, "MYTRACK_SERVICE_IDLE_TIMEOUT": "600"}
     store = SqlStore(default_store_uri(home))
     began = time.perf_counter()
-    write_big_run(store, args.metrics, args.steps, args.batch)
-    print(f"setup: {args.metrics} metrics x {args.steps:,} steps written in {time.perf_counter() - began:.1f} s")
+    if not args.only_table:
+        write_big_run(store, args.metrics, args.steps, args.batch)
+        print(f"setup: {args.metrics} metrics x {args.steps:,} steps written in {time.perf_counter() - began:.1f} s")
+    began = time.perf_counter()
+    write_wide_project(store, args.wide_runs, args.config_keys)
+    print(f"setup: {args.wide_runs:,} runs x {args.config_keys} config keys created in "
+          f"{time.perf_counter() - began:.1f} s")
     began = time.perf_counter()
     write_many_runs(store, args.runs)
     print(f"setup: {args.runs:,} runs created in {time.perf_counter() - began:.1f} s")
@@ -104,6 +152,9 @@ def main() -> None:
         client.close()
         if web is None:
             raise SystemExit("the service serves no web UI (MYTRACK_UI_PORT=0?)")
+        time_wide_table(web.base, web.token, args.wide_runs, args.config_keys)
+        if args.only_table:
+            return
         run_path = f"/api/runs/{BIG.entity}/{BIG.project}/{BIG.run_id}"
         took, body = get(web.base, web.token, run_path)
         charts = [c["key"] for c in json.loads(body)["charts"]]

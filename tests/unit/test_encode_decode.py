@@ -11,6 +11,7 @@ import pytest
 from mytrack._internal.transport import encode
 from mytrack_proto import mytrack_pb2 as pb
 from mytrack_service.apply.decode import (
+    BadCall,
     ConfigChange,
     DecodeError,
     ExitEvent,
@@ -191,10 +192,21 @@ def test_record_without_kind_raises_decode_error() -> None:
 
 
 def test_malformed_general_batch_raises_decode_error() -> None:
-    """A general LogBatch whose JSON is not a list of 4-item calls raises DecodeError."""
-    for text in (b"[1]", b"[[{}, null, null]]", b"{not json", b"\xff"):
+    """A general LogBatch whose JSON is not a list raises DecodeError (the whole record)."""
+    for text in (b"{not json", b"\xff", b"{}", b"3"):
         with pytest.raises(DecodeError):
             decode(pb.Record(seq=1, log=pb.LogBatch(json=text, count=1)).SerializeToString())
+
+
+def test_malformed_calls_of_a_general_batch_decode_to_bad_calls_beside_the_good_ones() -> None:
+    """Each call is checked alone: a call that is not 4 items, or whose data, step, commit
+    or timestamp has the wrong type, is a BadCall with its index; the others decode."""
+    text = b'[[{"a":1},null,null,1.0],1,[{},null,null],[{"a":2},"s",null,1.0],[{"b":3},4,true,2]]'
+    _, events = decode(pb.Record(seq=1, log=pb.LogBatch(json=text, count=5)).SerializeToString())
+    assert events[0] == LogCall({"a": 1}, None, None, 1.0)
+    assert [e.index for e in events if isinstance(e, BadCall)] == [1, 2, 3]
+    assert "step is not an integer" in str(events[3])
+    assert events[4] == LogCall({"b": 3}, 4, True, 2.0)
 
 
 def test_columnar_size_mismatch_raises_decode_error() -> None:

@@ -22,7 +22,7 @@ def test_defaults_with_empty_env() -> None:
     assert resolved == S(
         mode="online", service_dir=os.path.join(os.path.expanduser("~"), ".mytrack"),
         dir=os.getcwd(), entity=getpass.getuser(), project="uncategorized", quiet=False,
-        finish_timeout=60.0, init_timeout=30.0, heartbeat_interval=2.0,
+        finish_timeout=60.0, init_timeout=30.0, heartbeat_interval=2.0, sweep_poll_interval=2.0,
         max_buffer_bytes=64 * 1024 * 1024, max_queue_entries=20_000, ui_port=6017,
         console="auto", x_redact_secrets=True,
         x_primary=True, x_label=f"{socket.gethostname()}-{os.getpid()}",

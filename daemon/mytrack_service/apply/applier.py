@@ -16,6 +16,7 @@ batch for a while, which pins the bad one down.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -31,10 +32,12 @@ from mytrack_service.apply import quarantine, wal_damage
 from mytrack_service.apply.assembly import Output, RunAssembly
 from mytrack_service.apply.decode import (
     ArtifactEvent,
+    BadCall,
     DecodeError,
     EnvironmentEvent,
     Event,
     ExitEvent,
+    LogCall,
     LogColumns,
     decode,
 )
@@ -62,6 +65,9 @@ _COALESCE_SECONDS = 0.05
 _ISOLATED_BATCHES = 64
 # Failures that say nothing about the record: retried, never quarantined.
 _TRANSIENT = (StoreError, BlobError, OSError)
+# Backoff of a run whose artifacts cannot be uploaded (blob store outage), seconds.
+_BLOB_RETRY_FIRST = 0.5
+_BLOB_RETRY_CAP = 10.0
 # Records of one run the store refused one after another: past this, the fault
 # is the store's or the service's (every record fails), not a record's, so the
 # batch is retried instead of quarantining the whole run record by record.
@@ -90,6 +96,14 @@ def _refused_value(exc: BaseException) -> bool:
 
 class _Quarantined(Exception):
     """A record was quarantined mid-batch: the batch is redone without it."""
+
+
+def _call_text(event: LogCall) -> bytes:
+    """A call as the SDK sent it (JSON, lone surrogates escaped), for the quarantine file."""
+    try:
+        return json.dumps([event.data, event.step, event.commit, event.timestamp]).encode()
+    except (ValueError, TypeError, RecursionError):
+        return repr(event).encode("utf-8", "backslashreplace")
 
 
 def _combine_aggregates(fields: dict[str, Any]) -> None:
@@ -144,6 +158,9 @@ class Applier:
         self.on_alerts = on_alerts
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
+        # run -> (blob store failures in a row, when to try again); while any, blob_note says so
+        self._blob_waits: dict[RunKey, tuple[int, float]] = {}
+        self.blob_note = ""
         self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
         self._tensorboard: dict[RunKey, TensorBoardFollower] = {}  # runs with TensorBoard sync
 
@@ -173,7 +190,7 @@ class Applier:
             try:
                 more = self.cycle()
                 backoff.succeeded()
-                self.last_error = self.damage_note  # the store answers again
+                self.last_error = self.blob_note or self.damage_note  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
@@ -195,11 +212,20 @@ class Applier:
         sessions = self.live_runs.run_sessions()
         for key in set(self._tensorboard) - {s.key for s in sessions}:
             del self._tensorboard[key]
+        now = time.monotonic()
         for session in sessions:
+            waiting = self._blob_waits.get(session.key)
+            if waiting is not None and now < waiting[1]:
+                continue  # its artifacts wait for the blob store: the other runs go on
             try:
                 more |= self._apply(session)
+                if self._blob_waits.pop(session.key, None) is not None and not self._blob_waits:
+                    self.blob_note = ""
             except StoreError:
                 raise
+            except BlobError as exc:
+                session.needs_reload = True
+                self._blob_failed(session.key, exc)
             except _Quarantined:
                 session.needs_reload = True  # redone at once, without the record
                 more = True
@@ -208,6 +234,18 @@ class Applier:
                 session.needs_reload = True
         self.live_runs.evict_idle()
         return more
+
+    def _blob_failed(self, key: RunKey, exc: BlobError) -> None:
+        """An artifact's upload failed (an outage): that run alone retries, with backoff."""
+        failures = self._blob_waits.get(key, (0, 0.0))[0] + 1
+        delay = min(_BLOB_RETRY_CAP, _BLOB_RETRY_FIRST * 2 ** (failures - 1))
+        self._blob_waits[key] = (failures, time.monotonic() + delay)
+        note = (f"the blob store failed, so {key.path} waits to be applied (its artifacts "
+                f"upload first); retrying: {exc}")
+        if not self.blob_note:
+            logger.warning("%s", note)
+        self.blob_note = note
+        self.last_error = note
 
     def _apply(self, session: RunSession) -> bool:
         if session.needs_reload:
@@ -310,7 +348,16 @@ class Applier:
         self, session: RunSession, writer: WriterSession, entry: WalEntry, events: list[Event],
         position: WriterPosition, budget: _Budget,
     ) -> None:
-        for event in events:
+        # The calls of a LogBatch are quarantined one by one: a bad call never
+        # costs the good calls sent in the same record.
+        skipped = self.quarantine.calls(writer.wal_path, entry.offset) if len(events) > 1 else set()
+        for index, event in enumerate(events):
+            if isinstance(event, BadCall):
+                self._report_call(session, writer, entry, index, event.error, event.entry)
+                continue
+            if index in skipped:
+                self._report_call(session, writer, entry, index, "", b"")  # its error is on file
+                continue
             if isinstance(event, ExitEvent) and session.assembly.tensorboard:
                 # What the program flushed before it sent its exit is the run's.
                 self._follow_tensorboard(session, force=True)
@@ -320,9 +367,14 @@ class Applier:
                 raise
             except Exception as exc:  # noqa: BLE001 - any bug in a record's handling
                 # The assembly may be half-changed: the batch is redone from the
-                # last commit, and this record is skipped then.
-                self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end,
-                                    entry.payload, f"cannot apply: {type(exc).__name__}: {exc}")
+                # last commit, and this record (or call) is skipped then.
+                error = f"cannot apply: {type(exc).__name__}: {exc}"
+                where = (writer.wal_path, writer.key.path, writer.writer_id, entry.offset, entry.end)
+                if isinstance(event, LogCall) and len(events) > 1:
+                    self.quarantine.add(*where, _call_text(event),
+                                        f"log() call {index} of the record: {error}", call=index)
+                else:
+                    self.quarantine.add(*where, entry.payload, error)
                 raise _Quarantined from exc
             budget.calls += len(event) * _COLUMNAR_CALL_WEIGHT if isinstance(event, LogColumns) else 1
             if isinstance(event, ExitEvent):
@@ -356,6 +408,19 @@ class Applier:
         session.assembly.out.warnings.append(
             f"the service could not apply a record of this run and skipped it ({record.error}); "
             "it is kept beside the run's WAL"
+        )
+
+    def _report_call(
+        self, session: RunSession, writer: WriterSession, entry: WalEntry, index: int, error: str,
+        text: bytes,
+    ) -> None:
+        """Keeps one skipped log() call aside and tells the run's metadata, status and writer."""
+        record = self.quarantine.add(writer.wal_path, writer.key.path, writer.writer_id, entry.offset,
+                                     entry.end, text, error, call=index)
+        session.assembly.apply(EnvironmentEvent(quarantine.listed(session.assembly.metadata, record)))
+        session.assembly.out.warnings.append(
+            f"the service could not apply one log() call of this run and skipped it ({record.error}); "
+            "the calls sent with it are applied, and it is kept beside the run's WAL"
         )
 
     @staticmethod

@@ -27,6 +27,18 @@ class LogCall:
 
 
 @dataclass
+class BadCall:
+    """One log() call of a JSON LogBatch that cannot be applied; the record's other calls can.
+
+    ``index`` is the call's place in its record, ``entry`` its JSON text (kept aside).
+    """
+
+    index: int
+    error: str
+    entry: bytes
+
+
+@dataclass
 class LogColumns:
     """A columnar LogBatch: ``count`` calls of the same float keys, no step, no commit.
 
@@ -135,7 +147,7 @@ class ArtifactEvent:
 
 
 Event = (
-    LogCall | LogColumns | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
+    LogCall | BadCall | LogColumns | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
     | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
     | ArtifactEvent | TensorBoardEvent
 )
@@ -196,13 +208,47 @@ def _events(record: pb.Record) -> list[Event]:
 
 def _log_calls(batch: pb.LogBatch) -> list[Event]:
     if not batch.keys:
-        return [LogCall(d, s, c, t) for d, s, c, t in _loads(batch.json)]
+        entries = json.loads(batch.json)
+        if not isinstance(entries, list):
+            raise DecodeError("a LogBatch's JSON is not a list of calls")
+        # Text is checked only when the JSON escapes a surrogate or NUL: nothing else
+        # can decode to text the store refuses (and most batches escape neither).
+        check = bool(_SURROGATE_ESCAPE.search(batch.json)) or b"\\u0000" in batch.json
+        return [_log_call(i, entry, check) for i, entry in enumerate(entries)]
     timestamps = array("d", batch.timestamps)
     if sys.byteorder == "big":
         timestamps.byteswap()
     if len(batch.values) != 8 * len(batch.keys) * batch.count or len(timestamps) != batch.count:
         raise DecodeError("columnar LogBatch sizes do not match its count")
     return [LogColumns(tuple(batch.keys), batch.values, timestamps.tolist())]
+
+
+def _log_call(index: int, entry: Any, check_text: bool) -> LogCall | BadCall:
+    """One call of a JSON LogBatch, checked alone: a bad call never costs the others."""
+    try:
+        data, step, commit, timestamp = entry
+        if not isinstance(data, dict):
+            raise DecodeError("its data is not a JSON object")
+        if not (step is None or (isinstance(step, int) and not isinstance(step, bool))):
+            raise DecodeError(f"its step is not an integer: {step!r}"[:200])
+        if not (commit is None or isinstance(commit, bool)):
+            raise DecodeError(f"its commit is not a boolean: {commit!r}"[:200])
+        if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+            raise DecodeError(f"its timestamp is not a number: {timestamp!r}"[:200])
+        if check_text:
+            _check_text(data, keys_without_nul=True)
+    except (DecodeError, ValueError, TypeError) as exc:
+        error = str(exc) if isinstance(exc, DecodeError) else f"malformed call: {exc}"
+        return BadCall(index, f"log() call {index} of the record: {error}", _entry_text(entry))
+    return LogCall(data, step, commit, float(timestamp))
+
+
+def _entry_text(entry: Any) -> bytes:
+    """The call as JSON, lone surrogates escaped, for the quarantine file."""
+    try:
+        return json.dumps(entry, allow_nan=True).encode()
+    except (ValueError, TypeError, RecursionError):
+        return repr(entry).encode("utf-8", "backslashreplace")
 
 
 def _obj(data: bytes) -> dict[str, Any]:
@@ -225,12 +271,17 @@ def _loads(data: bytes) -> Any:
     return value
 
 
-def _check_text(value: Any) -> None:
-    """Raises DecodeError for a key or string that is not valid Unicode (iterative: any depth)."""
+def _check_text(value: Any, keys_without_nul: bool = False) -> None:
+    """Raises DecodeError for a key or string that is not valid Unicode (iterative: any depth),
+    and with ``keys_without_nul`` for a key holding NUL (PostgreSQL keeps none in a name)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
+            if keys_without_nul:
+                for key in item:
+                    if "\x00" in key:
+                        raise DecodeError(f"a key holds NUL (\\x00): {key[:80]!r}")
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):

@@ -15,6 +15,10 @@ A quarantined record is
   warning to the writer;
 * skipped: the entry's offset is remembered (and re-read from the file after a
   restart), so a redone batch passes over it.
+
+The unit is the record, or, for a LogBatch record that carries many ``log()``
+calls, the call: a bad call is kept aside under its record's offset and its
+index in the record, and the record's other calls are applied.
 """
 
 from __future__ import annotations
@@ -42,13 +46,17 @@ class QuarantinedRecord:
     end: int
     error: str
     timestamp: float
+    call: int | None = None  # the log() call's index in its LogBatch record; None: all of it
 
     def summary(self) -> dict[str, Any]:
         """What the run's metadata shows of it."""
-        return {
+        shown: dict[str, Any] = {
             "writer": self.writer_id, "offset": self.offset, "error": self.error[:500],
             "time": self.timestamp,
         }
+        if self.call is not None:
+            shown["call"] = self.call
+        return shown
 
 
 class Quarantine:
@@ -56,8 +64,8 @@ class Quarantine:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # WAL path -> {quarantined entry offset: why}
-        self._offsets: dict[str, dict[int, str]] = {}
+        # WAL path -> {quarantined entry offset: why}; a call alone: {(offset, index): why}
+        self._offsets: dict[str, dict[int | tuple[int, int], str]] = {}
         self._logged: set[str] = set()  # writers already named in the service log
         self.count = 0  # records quarantined since the service started
         self.last_note = ""  # for the service's status
@@ -67,7 +75,13 @@ class Quarantine:
         """Whether the entry at ``offset`` of ``wal_path`` was quarantined (also before a restart)."""
         return offset in self._of(wal_path)
 
-    def _of(self, wal_path: str) -> dict[int, str]:
+    def calls(self, wal_path: str, offset: int) -> set[int]:
+        """The indexes of the calls of the record at ``offset`` quarantined alone."""
+        if not self._of(wal_path):
+            return set()
+        return {k[1] for k in self._of(wal_path) if isinstance(k, tuple) and k[0] == offset}
+
+    def _of(self, wal_path: str) -> dict[int | tuple[int, int], str]:
         with self._lock:
             offsets = self._offsets.get(wal_path)
             if offsets is None:
@@ -81,28 +95,35 @@ class Quarantine:
 
     def add(
         self, wal_path: str, run: str, writer_id: str, offset: int, end: int, payload: bytes,
-        error: str,
+        error: str, call: int | None = None,
     ) -> QuarantinedRecord:
-        """Keeps the entry aside (once) and reports it; the caller skips it.
+        """Keeps the entry, or its call ``call`` alone (``payload``: that call's JSON),
+        aside (once) and reports it; the caller skips it.
 
         ``error`` is ignored for an entry quarantined before (its first error stays).
         """
-        known = self._of(wal_path).get(offset)
+        slot: int | tuple[int, int] = offset if call is None else (offset, call)
+        known = self._of(wal_path).get(slot)
         if known is not None:
-            return QuarantinedRecord(writer_id, offset, end, known, time.time())
-        record = QuarantinedRecord(writer_id, offset, end, error, time.time())
-        line = json.dumps({
+            return QuarantinedRecord(writer_id, offset, end, known, time.time(), call)
+        record = QuarantinedRecord(writer_id, offset, end, error, time.time(), call)
+        fields: dict[str, Any] = {
             "writer": writer_id, "offset": offset, "end": end, "error": error,
             "time": record.timestamp, "payload": base64.b64encode(payload).decode(),
-        })
+        }
+        if call is not None:
+            fields["call"] = call
+        line = json.dumps(fields)
         try:
             _append(wal_path + SUFFIX, line)
         except OSError as exc:  # kept in memory still: the run goes on either way
             logger.warning("cannot write %s%s: %s", wal_path, SUFFIX, exc)
         with self._lock:
-            self._offsets.setdefault(wal_path, {})[offset] = error
+            self._offsets.setdefault(wal_path, {})[slot] = error
             self.count += 1
-            where = f"writer {writer_id}, WAL offset {offset}: {error[:200]}); kept in {wal_path}{SUFFIX}"
+            what = "" if call is None else f", log() call {call} of the record"
+            where = (f"writer {writer_id}, WAL offset {offset}{what}: {error[:200]}); "
+                     f"kept in {wal_path}{SUFFIX}")
             self.last_note = (
                 f"{self.count} record(s) could not be applied and were quarantined (latest: run "
                 f"{run}, {where}"
@@ -140,15 +161,18 @@ def _append(path: str, line: str) -> None:
         os.close(fd)
 
 
-def _load(path: str) -> dict[int, str]:
-    """Offsets quarantined before, and why (a restarted service skips them again)."""
-    offsets: dict[int, str] = {}
+def _load(path: str) -> dict[int | tuple[int, int], str]:
+    """Offsets (and calls) quarantined before, and why (a restarted service skips them again)."""
+    offsets: dict[int | tuple[int, int], str] = {}
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     entry = json.loads(line)
-                    offsets[int(entry["offset"])] = str(entry.get("error", ""))
+                    call = entry.get("call")
+                    offset = int(entry["offset"])
+                    slot = offset if call is None else (offset, int(call))
+                    offsets[slot] = str(entry.get("error", ""))
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line: that record is quarantined again
     except FileNotFoundError:

@@ -41,7 +41,8 @@ def upload(blobs: BlobStore, ops: list[ArtifactOp]) -> int:
     """Puts the content of the ops' entries into ``blobs``; returns the files uploaded.
 
     An entry that cannot be uploaded marks its op with an error (applied as a
-    failed result, not as a version).
+    failed result, not as a version); a failing blob store raises BlobError, so
+    that the batch is retried once it answers.
     """
     uploaded = 0
     for op in ops:
@@ -62,7 +63,11 @@ def upload(blobs: BlobStore, ops: list[ArtifactOp]) -> int:
                     break
                 stored, _ = blobs.put_file(local)
                 uploaded += 1
-            except (BlobError, OSError, ValueError) as exc:
+            except BlobError:
+                # An outage, not the artifact's fault: the applier retries the run's
+                # batch with backoff (failing the op here lost the artifact).
+                raise
+            except (OSError, ValueError) as exc:
                 op.error = f"uploading {entry['path']!r} failed: {exc}"
                 break
             if stored != digest:

@@ -31,8 +31,8 @@ class FilterError(ValueError):
     """Raised when a filter is malformed."""
 
 
-_MISSING: Final = object()  # sentinel for a field path that does not resolve
-_ALIASES: Final[dict[str, str]] = {
+MISSING: Final = object()  # sentinel for a field path that does not resolve
+ALIASES: Final[dict[str, str]] = {
     "displayName": "name",
     "display_name": "name",
     "jobType": "job_type",
@@ -47,10 +47,10 @@ _ORDERING: Final[dict[str, Callable[[Any, Any], bool]]] = {
 }
 
 
-def _canonical_path(field: str) -> str:
+def canonical_path(field: str) -> str:
     """Apply the top-level aliases and the ``summary_metrics`` prefix alias."""
-    if field in _ALIASES:
-        return _ALIASES[field]
+    if field in ALIASES:
+        return ALIASES[field]
     head, dot, rest = field.partition(".")
     return f"summary{dot}{rest}" if head == "summary_metrics" else field
 
@@ -60,21 +60,21 @@ def _lookup(node: Any, parts: list[str]) -> Any:
     if not parts:
         return node
     if not isinstance(node, Mapping):
-        return _MISSING
+        return MISSING
     for size in range(len(parts), 0, -1):
         key = ".".join(parts[:size])
         if key in node:
             found = _lookup(node[key], parts[size:])
-            if found is not _MISSING:
+            if found is not MISSING:
                 return found
-    return _MISSING
+    return MISSING
 
 
-def _resolve(doc: Mapping[str, Any], field: str) -> Any:
+def resolve(doc: Mapping[str, Any], field: str) -> Any:
     """Resolve ``field`` in ``doc``, dropping a trailing ``.value`` if the full path is missing."""
-    path = _canonical_path(field)
+    path = canonical_path(field)
     value = _lookup(doc, path.split("."))
-    if value is _MISSING and path.endswith(".value"):
+    if value is MISSING and path.endswith(".value"):
         value = _lookup(doc, path[: -len(".value")].split("."))
     return value
 
@@ -194,7 +194,7 @@ def _elements(actual: Any) -> list[Any]:
 
 def _eq(actual: Any, expected: Any) -> bool:
     """Match equality; an array also matches if it contains ``expected``."""
-    if actual is _MISSING:
+    if actual is MISSING:
         return False
     if _same(actual, expected):
         return True
@@ -277,7 +277,7 @@ _FIELD_OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "$in": _in,
     "$nin": lambda actual, values: not _in(actual, values),
     "$all": _all,
-    "$exists": lambda actual, flag: (actual is not _MISSING) == flag,
+    "$exists": lambda actual, flag: (actual is not MISSING) == flag,
     "$regex": _regex,
     "$not": lambda actual, cond: not _match_condition(actual, cond),
 }
@@ -293,7 +293,7 @@ def _match_entry(doc: Mapping[str, Any], key: str, value: Any) -> bool:
         return not any(_match(doc, sub) for sub in value)
     if key == "$not":
         return not _match(doc, value)
-    return _match_condition(_resolve(doc, key), value)
+    return _match_condition(resolve(doc, key), value)
 
 
 def _match(doc: Mapping[str, Any], f: Mapping[str, Any]) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # NumPy is imported only by the readers that need it
     from mytrack_service.store.blocks import RowBlock  # blocks.py imports this module
     from mytrack_service.store.run_deletion import DeletedRun
     from mytrack_service.store.sweep_model import SweepTx  # it imports this module
+    from mytrack_service.store.view_model import ViewRow
 
 
 class StoreError(Exception):
@@ -325,6 +326,18 @@ class MetadataStore(abc.ABC):
         """A transaction on the sweep tables (see sweep_model.py); with ``write``,
         committed when the block ends without an exception."""
         raise NotImplementedError(f"{type(self).__name__} does not store sweeps")
+
+    def list_views(self, entity: str, project: str) -> list[ViewRow]:
+        """The project's saved views of the runs table (view_model.py), by name."""
+        raise NotImplementedError(f"{type(self).__name__} does not store views")
+
+    def save_view(self, view: ViewRow) -> None:
+        """Inserts the view, or replaces the state and ``updated_at`` of the one of that name."""
+        raise NotImplementedError(f"{type(self).__name__} does not store views")
+
+    def delete_view(self, entity: str, project: str, name: str) -> bool:
+        """Deletes the named view; False if there was none."""
+        raise NotImplementedError(f"{type(self).__name__} does not store views")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases connections."""

@@ -49,6 +49,7 @@ from mytrack_service.store.semantics import (
     unique_rows,
 )
 from mytrack_service.store.sweep_model import SweepTx
+from mytrack_service.store.view_model import ViewRow
 
 
 class MemoryStore(MetadataStore):
@@ -71,6 +72,7 @@ class MemoryStore(MetadataStore):
         self._system: dict[RunKey, list[str]] = {}
         self._artifacts = ArtifactTables()
         self._sweeps = SweepTables()
+        self._views: dict[tuple[str, str, str], ViewRow] = {}
 
     def create_run(self, run: RunRow, writer: WriterRow | None = None) -> None:
         stored = roundtrip_run(run)
@@ -145,6 +147,23 @@ class MemoryStore(MetadataStore):
             yield tx
             if write:
                 self._sweeps = tables
+
+    def list_views(self, entity: str, project: str) -> list[ViewRow]:
+        with self._lock:
+            found = [v for (e, p, _), v in self._views.items() if (e, p) == (entity, project)]
+            return [_view_copy(v) for v in sorted(found, key=lambda v: v.name)]
+
+    def save_view(self, view: ViewRow) -> None:
+        stored = _view_copy(view)
+        with self._lock:
+            old = self._views.get((view.entity, view.project, view.name))
+            if old is not None:
+                stored.created_at = old.created_at
+            self._views[(view.entity, view.project, view.name)] = stored
+
+    def delete_view(self, entity: str, project: str, name: str) -> bool:
+        with self._lock:
+            return self._views.pop((entity, project, name), None) is not None
 
     def delete_run(self, key: RunKey, delete_artifacts: bool = False) -> DeletedRun | None:
         with self._lock:
@@ -321,3 +340,8 @@ def _select(texts: list[tuple[int, str]], wanted: list[str] | None) -> Iterator[
         flat = flatten_row(row)
         if all(name in flat for name in wanted):
             yield {"_step": step, **{name: flat[name] for name in wanted}}
+
+
+def _view_copy(view: ViewRow) -> ViewRow:
+    """As the SQL store keeps it: the state through JSON text."""
+    return dataclasses.replace(view, state=load_json(dump_json(view.state, "view state")))

@@ -30,6 +30,7 @@ from mytrack_service.store.base import StoreError
 from mytrack_service.store.sql_artifacts import create_artifact_tables
 from mytrack_service.store.sql_schema import metadata, schema_version
 from mytrack_service.store.sql_sweeps import create_sweep_tables
+from mytrack_service.store.sql_views import create_view_tables
 
 Migration = Callable[[Connection], None]
 
@@ -51,8 +52,10 @@ def _writer_nodes(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE writers ADD COLUMN node TEXT NOT NULL DEFAULT ''")
 
 
-# Version 4: the sweep tables (sql_sweeps.py).
-MIGRATIONS: list[Migration] = [_baseline, create_artifact_tables, _writer_nodes, create_sweep_tables]
+# Version 4: the sweep tables (sql_sweeps.py). Version 5: the saved views (sql_views.py).
+MIGRATIONS: list[Migration] = [
+    _baseline, create_artifact_tables, _writer_nodes, create_sweep_tables, create_view_tables,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -51,10 +51,12 @@ from mytrack_service.store.sql_schema import KEY_COLUMNS, history, key_filter, r
 from mytrack_service.store.sql_series import SeriesMixin
 from mytrack_service.store.sql_streams import StreamsMixin, write_console
 from mytrack_service.store.sql_sweeps import SweepsMixin
+from mytrack_service.store.sql_views import ViewsMixin
 
 
 class SqlStore(
-    HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, SweepsMixin, DeletionMixin,
+    HistoryMixin, ArtifactsMixin, FilesMixin, StreamsMixin, SeriesMixin, SweepsMixin, ViewsMixin,
+    DeletionMixin,
     MetadataStore,
 ):
     """A `MetadataStore` on SQLite (``sqlite:////abs/path.db``) or PostgreSQL.

@@ -9,6 +9,7 @@
     GET  /api/runs/E/P/ID/console?after=&limit=
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
+    saved views and bulk edits: workspace.py
     POST /api/runs/delete {"runs": ["E/P/ID", ...], "delete_artifacts": false}   (admin_routes.py)
     GET  /api/artifacts/E/P[/NAME[/VERSION[/files|file|preview|lineage]]]       (artifacts.py)
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import collections
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import IngestError, LiveRuns
@@ -26,12 +27,16 @@ from mytrack_service.query import limits
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
+from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.artifacts import ArtifactViews
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.table import runs_table
+from mytrack_service.web.table_cache import ProjectCache
+
+T = TypeVar("T")
 
 MAX_MEDIA_STEPS = 500
 MAX_CONSOLE_LINES = 10_000
@@ -47,18 +52,26 @@ class WebApi:
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
         self.artifact_views = ArtifactViews(live_runs.store, blobs)
+        self.tables = ProjectCache()
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
         if method == "GET" and parts == ["projects"]:
-            return self.projects()
+            return self._on_query_pool(lambda deadline: self.projects(), "the projects list")
         if is_admin_route(parts):
             return admin_route(self.admin, method, body)
         if parts[:1] == ["artifacts"]:
             return self.artifact_views.route(method, parts[1:], query)
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":
             return json_response(self._on_query_pool(
-                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline)))
+                lambda deadline: runs_table(self.store, parts[1], parts[2], query, deadline, self.tables),
+                "the runs table query"))
+        if len(parts) in (4, 5) and parts[0] == "projects" and parts[3] == "views":
+            return workspace.views_route(self.store, method, parts[1], parts[2], "".join(parts[4:]), body)
+        if method == "POST":
+            self.tables.forget()  # an edit: the runs table reads the store again
+        if method == "POST" and len(parts) == 2 and parts[0] == "runs" and parts[1] in workspace.BULK_ACTIONS:
+            return workspace.bulk_route(self.store, parts[1], body)
         if len(parts) not in (4, 5) or parts[0] != "runs":
             raise ApiError(404, "no such endpoint")
         key = RunKey(parts[1], parts[2], parts[3])
@@ -82,13 +95,20 @@ class WebApi:
         handler = handlers.get((method, action))
         if handler is None:
             raise ApiError(405 if any(a == action for _, a in handlers) else 404, "no such endpoint")
+        if method == "GET" and action != "file":
+            # Reads answer within the query budget, on the query pool: a slow one
+            # (a huge run, a slow store) gets a 503, not a connection held forever,
+            # and many at once never take more CPU than queries may. A file download
+            # streams from its own connection's thread (bounded per chunk by the
+            # socket's and the blob store's timeouts).
+            return self._on_query_pool(lambda deadline: handler(), f"the {action or 'run'} request")
         return handler()
 
     @staticmethod
-    def _on_query_pool(work: Callable[[limits.Deadline], Any]) -> Any:
+    def _on_query_pool(work: Callable[[limits.Deadline], T], what: str) -> T:
         """Apart from the threads that acknowledge writes, with a deadline (query/limits.py)."""
         try:
-            return limits.POOL.run(work, "the runs table query")
+            return limits.POOL.run(work, what)
         except limits.QueryLimitError as exc:
             raise ApiError(503, str(exc)) from None
 

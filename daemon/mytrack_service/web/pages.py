@@ -79,11 +79,13 @@ def render(page: dict[str, str], token: str) -> bytes:
 <meta name="mytrack-token" content="{html.escape(token, quote=True)}">
 <title>mytrack · {title}</title>
 <link rel="stylesheet" href="/static/app.css?v={version}">
+<link rel="stylesheet" href="/static/table.css?v={version}">
 <link rel="stylesheet" href="/static/dark.css?v={version}">
 <link rel="stylesheet" href="/static/artifacts.css?v={version}">
 {plotly}
 <script src="/static/chart.js?v={version}" defer></script>
 <script src="/static/artifacts.js?v={version}" defer></script>
+<script src="/static/table.js?v={version}" defer></script>
 <script src="/static/app.js?v={version}" defer></script>
 <script src="/static/run_delete.js?v={version}" defer></script>
 </head><body {attrs}>

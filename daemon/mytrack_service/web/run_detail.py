@@ -30,8 +30,7 @@ def run_detail(store: MetadataStore, key: RunKey) -> dict[str, Any]:
         raise ApiError(404, f"run {key.path} not found")
     charts, media = classify(store.history_keys(key), run)
     metadata = _shown_metadata(run.metadata if isinstance(run.metadata, Mapping) else {})
-    overview = table_row(run, {}, {})
-    del overview["config"], overview["summary"]
+    overview = table_row(run)
     overview.update(
         path=key.path, notes=run.notes, exit_code=run.exit_code, run_dir=run.run_dir,
         pid=run.pid, live=run.state in LIVE_STATES, command=_command(metadata),

@@ -1,10 +1,11 @@
 """The runs table of a project: filter, search, sort, group and page, in one pass.
 
 A project's runs are read once (`MetadataStore.list_runs`), matched against
-the W&B-style filter that `Api.runs` takes plus the table's own controls
-(state, tags, group, sweep, a search in names and ids), sorted, and cut to one
-page. Config and summary values are flattened to dotted keys for the columns.
-Config values under secret-looking keys are shown as "***" (`shown_config`).
+the W&B-style filter that `Api.runs` takes (bare keys resolved as there,
+query/bare_keys.py) plus the table's own controls (state, tags, group, sweep, a
+search in names and ids), sorted by any column, grouped by any column with a
+row of aggregates per group, and cut to one page. Columns are described in
+table_columns.py; config values under secret-looking keys are shown as "***".
 """
 
 from __future__ import annotations
@@ -14,116 +15,73 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mytrack_common.secrets import redact_mapping
+from mytrack_service.query.bare_keys import resolve_bare_keys
 from mytrack_service.query.filters import FilterError, matcher, validate_filter
 from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
-from mytrack_service.rpc import run_document
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
+from mytrack_service.web.table_cache import ProjectCache
+from mytrack_service.web.table_columns import FIELDS, PREFIXES, Cells, known, sortable
+from mytrack_service.web.table_columns import flatten as flatten
+from mytrack_service.web.table_columns import shown_config as shown_config
+from mytrack_service.web.table_groups import groups, order_by_group
 
 MAX_LIMIT = 1000
-MAX_COLUMNS = 200  # config and summary columns offered, each
-_TEXT = 200  # longest string value shown in a cell
-_FIELDS = {
-    "name": lambda r: r.name, "id": lambda r: r.key.run_id, "state": lambda r: r.state,
-    "created_at": lambda r: r.created_at, "updated_at": lambda r: r.updated_at,
-    "runtime": lambda r: r.runtime, "group": lambda r: r.group,
-    "job_type": lambda r: r.job_type, "last_step": lambda r: r.last_step,
-    "user": lambda r: _user(r), "tags": lambda r: ",".join(r.tags),
-}
+MAX_COLUMNS = 200  # columns offered per prefix
+MAX_AGGREGATED = 100  # columns aggregated per group row
 
 
 def runs_table(
     store: MetadataStore, entity: str, project: str, query: Mapping[str, str],
-    deadline: Deadline | None = None,
+    deadline: Deadline | None = None, cache: ProjectCache | None = None,
 ) -> dict[str, Any]:
     """One page of the table, its total, its columns and (grouped) its groups.
 
-    ``deadline``: checked run by run (the web API runs this on the query pool).
+    ``deadline``: checked as it goes (the web API runs this on the query pool).
+    ``cache``: where the project's runs may already be, read and flattened.
     """
-    wanted = _matcher(query)
+    entry = cache.runs(store, entity, project) if cache is not None else None
+    runs = entry.cells if entry is not None else [Cells(run) for run in store.list_runs(entity, project)]
+    wanted = _matcher(query, runs)
     chosen = []
-    for run in store.list_runs(entity, project):
-        if deadline is not None:
+    for i, cell in enumerate(runs):
+        if deadline is not None and i % 256 == 0:
             deadline.check()
-        if wanted(run):
-            chosen.append(run)
+        if wanted(cell):
+            chosen.append(cell)
     limit = _int(query, "limit", 100, 1, MAX_LIMIT)
     offset = _int(query, "offset", 0, 0, 1 << 62)
-    flats = {id(run): (flatten(shown_config(run)), flatten(_user_summary(run.summary))) for run in chosen}
-    _sort(chosen, query.get("sort") or "-created_at", flats)
-    grouped = query.get("group_by") == "group"
-    if grouped:  # stable: runs keep the chosen order inside their group
-        chosen.sort(key=lambda run: (run.group == "", run.group))
-    config_columns: Counter[str] = Counter()
-    summary_columns: Counter[str] = Counter()
-    for config, summary in flats.values():
-        config_columns.update(config.keys())
-        summary_columns.update(summary.keys())
+    _sort(chosen, query.get("sort") or "-created_at")
+    group_by = _column(query.get("group_by") or "", "group by")
+    if group_by:
+        order_by_group(chosen, group_by)
+    if entry is None or entry.columns is None:
+        columns = _columns(runs, deadline)
+        if entry is not None:
+            entry.columns = columns
+    else:
+        columns = entry.columns
     page = chosen[offset:offset + limit]
     return {
         "entity": entity, "project": project, "total": len(chosen), "offset": offset,
-        "limit": limit,
-        "runs": [table_row(run, *flats[id(run)]) for run in page],
-        "columns": {"config": _columns(config_columns), "summary": _columns(summary_columns)},
-        "groups": _groups(chosen) if grouped else [],
+        "limit": limit, "runs": [table_row(cell.run, cell) for cell in page], "columns": columns,
+        "group_by": group_by,
+        "groups": groups(chosen, group_by, _aggregated(query, columns)) if group_by else [],
     }
 
 
-def table_row(run: RunRow, config: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    return {
+def table_row(run: RunRow, cells: Cells | None = None) -> dict[str, Any]:
+    """A run's row: its fields and, with ``cells``, its values under each prefix."""
+    row = {
         "id": run.key.run_id, "name": run.name, "state": run.state, "entity": run.key.entity,
-        "project": run.key.project, "user": _user(run), "created_at": run.created_at,
+        "project": run.key.project, "user": FIELDS["user"](run), "created_at": run.created_at,
         "updated_at": run.updated_at, "heartbeat_at": run.heartbeat_at, "runtime": run.runtime,
         "group": run.group, "job_type": run.job_type, "tags": run.tags, "sweep_id": run.sweep_id,
-        "last_step": run.last_step, "host": run.host, "config": config, "summary": summary,
+        "last_step": run.last_step, "host": run.host, "notes": run.notes,
     }
-
-
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Leaves of nested dicts under dotted keys, as cells: a media descriptor becomes
-    ``<its type>``, a list its JSON, and long strings are cut."""
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, Mapping):
-            if "_type" in value:
-                out[path] = f"<{value['_type']}>"
-            else:
-                out.update(flatten(value, path + "."))
-        elif isinstance(value, (list, tuple)):
-            out[path] = _cut(json.dumps(value, default=str))
-        elif isinstance(value, str):
-            out[path] = _cut(value)
-        else:
-            out[path] = value
-    return out
-
-
-def shown_config(run: RunRow) -> dict[str, Any]:
-    """The config as the UI shows it: secret-looking keys' values as "***".
-
-    Stored verbatim (the config is the user's data, as in W&B; the read API
-    returns it so); hidden on screen unless the run opted out
-    (``Settings(x_redact_secrets=False)``, recorded in its metadata).
-    """
-    metadata = run.metadata if isinstance(run.metadata, Mapping) else {}
-    if metadata.get("redact_secrets") is False:
-        return dict(run.config)
-    return redact_mapping(run.config)
-
-
-def _user_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in summary.items() if not str(k).startswith("_")}
-
-
-def _user(run: RunRow) -> str:
-    user = run.metadata.get("user") if isinstance(run.metadata, Mapping) else None
-    return str(user) if user else run.key.entity
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= _TEXT else text[:_TEXT - 1] + "…"
+    if cells is not None:
+        row.update((prefix, cells.of(prefix)) for prefix in PREFIXES)
+    return row
 
 
 def _split(text: str | None) -> list[str]:
@@ -140,6 +98,13 @@ def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int)
         raise ApiError(400, f"{name} must be an integer, got {text!r}") from None
 
 
+def _column(name: str, what: str) -> str:
+    if name and not known(name):
+        raise ApiError(400, f"cannot {what} {name!r}: use a run field ({', '.join(sorted(FIELDS))}) "
+                            f"or {', '.join(p + '.KEY' for p in PREFIXES)}")
+    return name
+
+
 def parse_filters(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
@@ -153,7 +118,7 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
     return filters  # type: ignore[no-any-return]
 
 
-def _matcher(query: Mapping[str, str]) -> Callable[[RunRow], bool]:
+def _matcher(query: Mapping[str, str], runs: list[Cells]) -> Callable[[Cells], bool]:
     """The table's controls, parsed once, as one predicate."""
     states = set(_split(query.get("state")))
     tags = set(_split(query.get("tags")))
@@ -161,9 +126,13 @@ def _matcher(query: Mapping[str, str]) -> Callable[[RunRow], bool]:
     sweep = query.get("sweep")
     search = (query.get("search") or "").strip().lower()
     filters = parse_filters(query.get("filters"))
-    filtered = matcher(filters)  # validated once, not once a run
+    try:
+        filtered = matcher(resolve_bare_keys(filters, (cell.document() for cell in runs)))
+    except FilterError as exc:
+        raise ApiError(400, f"invalid filters: {exc}") from None
 
-    def wanted(run: RunRow) -> bool:
+    def wanted(cell: Cells) -> bool:
+        run = cell.run
         if states and run.state not in states:
             return False
         if tags and not tags.intersection(run.tags):
@@ -174,49 +143,42 @@ def _matcher(query: Mapping[str, str]) -> Callable[[RunRow], bool]:
             return False
         if search and search not in run.name.lower() and search not in run.key.run_id.lower():
             return False
-        return filters is None or filtered(run_document(run))
+        return filters is None or filtered(cell.document())
 
     return wanted
 
 
-def _sort(runs: list[RunRow], spec: str, flats: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    """Sorts in place by ``[-]field``; a field is a column, ``config.X`` or ``summary.X``.
-    Runs without a value go last either way; numbers sort before strings."""
+def _sort(cells: list[Cells], spec: str) -> None:
+    """Sorts in place by ``[-]column``; runs without a value go last either way."""
     descending = spec.startswith("-")
-    name = spec.lstrip("-+")
-    head, _, rest = name.partition(".")
-    if head in ("config", "summary") and rest:
-        where = 0 if head == "config" else 1
-
-        def value(run: RunRow) -> Any:
-            return flats[id(run)][where].get(rest)
-    elif name in _FIELDS:
-        value = _FIELDS[name]
-    else:
-        raise ApiError(400, f"cannot sort by {name!r}: use a column, config.KEY or summary.KEY")
-    keyed = [(_sortable(value(run)), run) for run in runs]
-    present = [(key, run) for key, run in keyed if key is not None]
+    column = _column(spec.lstrip("-+"), "sort by")
+    keyed = [(sortable(cell.value(column)), cell) for cell in cells]
+    present = [(key, cell) for key, cell in keyed if key is not None]
     present.sort(key=lambda item: item[0], reverse=descending)
-    runs[:] = [run for _, run in present] + [run for key, run in keyed if key is None]
+    cells[:] = [cell for _, cell in present] + [cell for key, cell in keyed if key is None]
 
 
-def _sortable(value: Any) -> tuple[int, Any] | None:
-    if isinstance(value, bool):
-        return (0, float(value))
-    if isinstance(value, (int, float)):
-        return None if value != value else (0, float(value))  # NaN: no value
-    if isinstance(value, str):
-        return (1, value.lower())
-    return None
+def _columns(cells: list[Cells], deadline: Deadline | None) -> dict[str, list[str]]:
+    """Per prefix, the most common keys of the project's runs (at most MAX_COLUMNS), in name order."""
+    counts: dict[str, Counter[str]] = {prefix: Counter() for prefix in PREFIXES}
+    for i, cell in enumerate(cells):
+        if deadline is not None and i % 256 == 0:
+            deadline.check()
+        for prefix, counter in counts.items():
+            counter.update(cell.of(prefix).keys())
+    out = {prefix: sorted(k for k, _ in c.most_common(MAX_COLUMNS)) for prefix, c in counts.items()}
+    return {"run": sorted(FIELDS), **out}
 
 
-def _columns(counts: Counter[str]) -> list[str]:
-    """The most common keys (at most MAX_COLUMNS), in name order."""
-    return sorted(name for name, _ in counts.most_common(MAX_COLUMNS))
-
-
-def _groups(runs: list[RunRow]) -> list[dict[str, Any]]:
-    counts: dict[str, Counter[str]] = {}
-    for run in runs:
-        counts.setdefault(run.group, Counter())[run.state] += 1
-    return [{"group": g, "count": sum(c.values()), "states": dict(c)} for g, c in counts.items()]
+def _aggregated(query: Mapping[str, str], columns: dict[str, list[str]]) -> list[str]:
+    """The columns a group row aggregates: ``aggregate`` (a JSON list), else the summary's."""
+    text = query.get("aggregate")
+    if not text:
+        return [f"summary.{k}" for k in columns["summary"][:MAX_AGGREGATED]]
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ApiError(400, 'aggregate must be a JSON list of column ids, e.g. ["summary.acc"]')
+    return [n for n in names[:MAX_AGGREGATED] if known(n)]

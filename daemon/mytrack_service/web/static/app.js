@@ -155,140 +155,7 @@
     }).catch(function (e) { main.innerHTML = ""; failed(main, e); });
   }
 
-  // -- runs table ------------------------------------------------------------------
-  var FIXED = [["name", "Name"], ["state", "State"], ["user", "User"], ["created_at", "Created"],
-    ["runtime", "Runtime"], ["group", "Group"], ["job_type", "Job type"], ["tags", "Tags"]];
-
-  function parseFilter(text) {
-    text = text.trim();
-    if (!text) return null;
-    if (text[0] === "{") return JSON.parse(text);
-    var ops = {"=": "$eq", "==": "$eq", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "~": "$regex"};
-    var conds = text.split(/\s+and\s+/i).map(function (part) {
-      var m = part.match(/^\s*([^\s=!<>~]+)\s*(==|=|!=|<=|>=|<|>|~)\s*(.+?)\s*$/);
-      if (!m) throw new Error("cannot read the condition " + JSON.stringify(part) + " (try config.lr < 0.1)");
-      var raw = m[3], v;
-      if (/^-?\d+(\.\d*)?([eE][-+]?\d+)?$/.test(raw)) v = Number(raw);
-      else if (raw === "true" || raw === "false") v = raw === "true";
-      else if (raw === "null") v = null;
-      else v = raw.replace(/^(['"])(.*)\1$/, "$2");
-      var c = {}; c[m[1]] = {}; c[m[1]][ops[m[2]]] = v;
-      return c;
-    });
-    return conds.length === 1 ? conds[0] : {"$and": conds};
-  }
-
-  function runsPage() {
-    var E = D.entity, P = D.project;
-    var st = {sort: "-created_at", offset: 0, limit: 100, groupBy: false, all: false,
-      selected: new Set(), search: "", state: "", tags: "", group: "", filter: ""};
-    crumbs([{text: "projects", href: "/"}, {text: E}, {text: P}].concat(D.sweep ? [{text: "sweep " + D.sweep}] : []));
-    main.innerHTML = "";
-    main.appendChild(h("h1", {text: P + (D.sweep ? " · sweep " + D.sweep : "")}));
-    var status = h("span", {className: "muted", id: "runs-count"});
-    var compare = h("button", {className: "primary", id: "compare", disabled: true, text: "Compare selected",
-      onclick: function () {
-        location.href = href("/" + enc(E) + "/" + enc(P) + "/compare", {runs: Array.from(st.selected).join(",")});
-      }});
-    var err = h("div", {className: "error"});
-    function input(name, placeholder, cls) {
-      return h("input", {type: name === "search" ? "search" : "text", placeholder: placeholder, className: cls,
-        id: "runs-" + name, onchange: function (ev) { st[name] = ev.target.value; st.offset = 0; load(); }});
-    }
-    var states = h("select", {id: "runs-state", onchange: function (ev) { st.state = ev.target.value; st.offset = 0; load(); }},
-      ["", "running", "finished", "failed", "crashed", "killed", "preempting", "preempted"].map(function (s) {
-        return h("option", {value: s, text: s || "any state"});
-      }));
-    main.appendChild(h("div", {className: "controls"}, [
-      input("search", "search names"), states, input("tags", "tags (a,b)"), input("group", "group"),
-      input("filter", "filter: config.lr < 0.1 and summary.acc >= 0.9 (or W&B JSON)", "wide"),
-      h("label", {}, [h("input", {type: "checkbox", id: "runs-groupby", onchange: function (ev) {
-        st.groupBy = ev.target.checked; st.offset = 0; load(); }}), " group by group"]),
-      h("label", {}, [h("input", {type: "checkbox", onchange: function (ev) { st.all = ev.target.checked; render(); }}),
-        " all columns"]),
-      compare, status]));
-    main.appendChild(err);
-    var wrap = h("div", {className: "tablewrap"});
-    main.appendChild(wrap);
-    var pager = h("div", {className: "controls"});
-    main.appendChild(pager);
-    var data = null, timer = null;
-
-    function load() {
-      var q = {sort: st.sort, offset: st.offset, limit: st.limit};
-      ["search", "state", "tags"].forEach(function (k) { if (st[k]) q[k] = st[k]; });
-      if (st.group) q.group = st.group;
-      if (D.sweep) q.sweep = D.sweep;
-      if (st.groupBy) q.group_by = "group";
-      err.textContent = "";
-      try {
-        var f = parseFilter(st.filter);
-        if (f) q.filters = JSON.stringify(f);
-      } catch (e) { err.textContent = e.message; return; }
-      api("/projects/" + enc(E) + "/" + enc(P) + "/runs?" + new URLSearchParams(q)).then(function (d) {
-        data = d; render();
-        clearTimeout(timer);
-        var live = d.runs.some(function (r) { return r.state === "running" || r.state === "preempting"; });
-        timer = setTimeout(load, live ? POLL_MS : 15000);
-      }).catch(function (e) { err.textContent = e.message; });
-    }
-
-    function header(key, label, sortKey) {
-      var arrow = st.sort === sortKey ? " ▲" : st.sort === "-" + sortKey ? " ▼" : "";
-      return h("th", {text: label + arrow, title: "sort by " + label, onclick: function () {
-        st.sort = st.sort === "-" + sortKey ? sortKey : "-" + sortKey; load();
-      }});
-    }
-
-    function render() {
-      var cfg = data.columns.config.slice(0, st.all ? 1000 : 8), sum = data.columns.summary.slice(0, st.all ? 1000 : 8);
-      status.textContent = data.total + " runs";
-      var head = [h("th", {className: "nosort"}, [])].concat(FIXED.map(function (c) { return header(c[0], c[1], c[0]); }))
-        .concat(cfg.map(function (k) { return header("c", "config." + k, "config." + k); }))
-        .concat(sum.map(function (k) { return header("s", k, "summary." + k); }));
-      var rows = [], lastGroup = null;
-      var groups = {};
-      (data.groups || []).forEach(function (g) { groups[g.group] = g; });
-      data.runs.forEach(function (r) {
-        if (st.groupBy && r.group !== lastGroup) {
-          lastGroup = r.group;
-          var g = groups[r.group] || {count: "?", states: {}};
-          var states = Object.keys(g.states || {}).map(function (s) { return g.states[s] + " " + s; }).join(", ");
-          rows.push(h("tr", {className: "grouprow"}, [h("td", {colspan: head.length,
-            text: (r.group || "(no group)") + " · " + g.count + " runs · " + states})]));
-        }
-        var box = h("input", {type: "checkbox", className: "select-run", "data-run": r.id, checked: st.selected.has(r.id),
-          onchange: function (ev) {
-            if (ev.target.checked) st.selected.add(r.id); else st.selected.delete(r.id);
-            compare.disabled = st.selected.size === 0;
-          }});
-        var cells = [h("td", {}, [box]),
-          h("td", {}, [h("a", {href: href("/" + enc(E) + "/" + enc(P) + "/runs/" + enc(r.id)), text: r.name || r.id,
-            className: "run-link", title: r.id})]),
-          h("td", {}, [stateBadge(r.state)]), h("td", {text: r.user}),
-          h("td", {text: ago(r.created_at), title: when(r.created_at)}), h("td", {text: dur(r.runtime)}),
-          h("td", {text: r.group}), h("td", {text: r.job_type}),
-          h("td", {}, r.tags.map(function (t) { return h("span", {className: "tag", text: t}); }))];
-        cfg.forEach(function (k) { cells.push(h("td", {text: val(r.config[k]), title: val(r.config[k])})); });
-        sum.forEach(function (k) { cells.push(h("td", {text: val(r.summary[k]), title: val(r.summary[k])})); });
-        rows.push(h("tr", {"data-run": r.id}, cells));
-      });
-      wrap.innerHTML = "";
-      wrap.appendChild(h("table", {className: "grid", id: "runs-table"}, [h("thead", {}, [h("tr", {}, head)]),
-        h("tbody", {}, rows)]));
-      compare.disabled = st.selected.size === 0;
-      pager.innerHTML = "";
-      if (data.total > data.limit) {
-        pager.appendChild(h("button", {text: "← previous", disabled: st.offset === 0, onclick: function () {
-          st.offset = Math.max(0, st.offset - st.limit); load(); }}));
-        pager.appendChild(h("span", {className: "muted", text: (st.offset + 1) + "–" +
-          Math.min(data.total, st.offset + st.limit) + " of " + data.total}));
-        pager.appendChild(h("button", {text: "next →", disabled: st.offset + st.limit >= data.total,
-          onclick: function () { st.offset += st.limit; load(); }}));
-      }
-    }
-    load();
-  }
+  // -- runs table: static/table.js (MyTable.runsPage) ---------------------------------
 
   // -- a chart of one history key, with zoom that fetches the exact points ------------------
   function historyChart(base, def, el, name) {
@@ -786,6 +653,9 @@
     MyChart.draw(el, {traces: traces, xTitle: x === "_step" ? "step" : x, legend: true});
   }
 
+  var ui = {h: h, api: api, href: href, enc: enc, val: val, ago: ago, when: when, dur: dur,
+    stateBadge: stateBadge, crumbs: crumbs, failed: failed, main: main, D: D, URL_TOKEN: URL_TOKEN, POLL_MS: POLL_MS};
+  function runsPage() { window.MyTable.runsPage(ui); }
   var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage};
   (pages[D.page] || (window.mytrackPages || {})[D.page] || projectsPage)();  // others: artifacts.js
 })();
