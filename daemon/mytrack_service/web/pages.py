@@ -16,12 +16,17 @@ import os
 from mytrack_service import __version__
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
+# Chart settings, their controls, settings-aware line charts, histogram heatmaps (before app.js).
+_CHART_SCRIPTS = "\n".join(
+    f'<script src="/static/{name}.js?v={{version}}" defer></script>'
+    for name in ("chartsettings", "chartcontrols", "linechart", "heatmap")
+)
 _STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 @functools.cache
 def plotly_path() -> str | None:
-    """plotly.min.js inside the installed ``plotly`` wheel (the ``[ui]`` extra), if any.
+    """plotly.min.js inside the installed ``plotly`` wheel (a dependency), if any.
 
     Found without importing plotly (which would cost the service memory).
     """
@@ -77,6 +82,7 @@ def render(page: dict[str, str], token: str) -> bytes:
 <link rel="stylesheet" href="/static/app.css?v={version}">
 {plotly}
 <script src="/static/chart.js?v={version}" defer></script>
+{_CHART_SCRIPTS.format(version=version)}
 <script src="/static/app.js?v={version}" defer></script>
 </head><body {attrs}>
 <header><a class="brand" href="/">mytrack</a><nav id="crumbs"></nav></header>
