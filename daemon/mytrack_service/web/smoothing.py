@@ -56,9 +56,10 @@ def smooth(
         raise ValueError(f"smoothing must be in [0, 1), got {weight!r}")
     out = np.array(values, dtype=np.float64)
     finite = np.isfinite(out)
+    out[~finite] = np.nan
     ys = out[finite]
-    if weight == 0.0 or len(ys) == 0:
-        return out
+    if weight == 0.0 or len(ys) == 0 or ys.min() == ys.max():
+        return out  # a constant smooths to itself, exactly (the scan would add rounding noise)
     if kind == "ema":
         debias = -np.expm1(np.arange(1, len(ys) + 1) * math.log(weight))  # 1 - w**n
         smoothed = linear_scan(np.full(len(ys), weight), (1.0 - weight) * ys) / debias

@@ -78,19 +78,20 @@
 
   // A constant line gets a narrow range around its value: lr=3e-4 reads 3e-4, not a line at 0 on -1...1.
   function constantRange(traces) {
-    var v = null;
+    var lo = Infinity, hi = -Infinity;
     for (var i = 0; i < traces.length; i++) {
       var t = traces[i];
       if (t.bars || t.band) return null;
       for (var j = 0; j < t.y.length; j++) {
         var y = t.y[j];
         if (y === null || !isFinite(y)) continue;
-        if (v === null) v = y;
-        else if (y !== v) return null;
+        if (y < lo) lo = y;
+        if (y > hi) hi = y;
       }
     }
-    if (v === null) return null;
-    var pad = Math.abs(v) * 0.1 || 1;
+    // Equal up to rounding (a smoothed or averaged constant) counts as constant too.
+    if (lo === Infinity || hi - lo > Math.max(Math.abs(lo), Math.abs(hi)) * 1e-12) return null;
+    var v = (lo + hi) / 2, pad = Math.abs(v) * 0.1 || 1;
     return [v - pad, v + pad];
   }
 
