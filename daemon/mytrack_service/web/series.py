@@ -57,7 +57,8 @@ def chart_line(store: MetadataStore, key: RunKey, query: Mapping[str, str]) -> d
         steps, ys, xs = steps[both], ys[both], x_values[at[both]]
     smoothed = None
     if weight:
-        smoothed = smooth(ys, weight, kind, None if xs is None else xs)
+        # The time-weighted kind decays with the drawn x: the steps themselves on a step axis.
+        smoothed = smooth(ys, weight, kind, steps.astype(np.float64) if xs is None else xs)
         if low is not None or high is not None:
             inside = np.ones(len(steps), bool)
             if low is not None:

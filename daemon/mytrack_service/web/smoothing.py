@@ -56,16 +56,21 @@ def smooth(
         raise ValueError(f"smoothing must be in [0, 1), got {weight!r}")
     out = np.array(values, dtype=np.float64)
     finite = np.isfinite(out)
-    out[~finite] = np.nan
-    ys = out[finite]
+    every = bool(finite.all())  # the common case: no masking
+    if not every:
+        out[~finite] = np.nan
+    ys = out if every else out[finite]
     if weight == 0.0 or len(ys) == 0 or ys.min() == ys.max():
         return out  # a constant smooths to itself, exactly (the scan would add rounding noise)
     if kind == "ema":
         debias = -np.expm1(np.arange(1, len(ys) + 1) * math.log(weight))  # 1 - w**n
-        smoothed = linear_scan(np.full(len(ys), weight), (1.0 - weight) * ys) / debias
+        smoothed = _constant_scan(weight, (1.0 - weight) * ys)
+        smoothed /= debias
     else:
-        x = (np.arange(len(out), dtype=np.float64) if xs is None else np.asarray(xs, np.float64))[finite]
-        smoothed = _time_weighted(ys, x, weight)
+        x = np.arange(len(out), dtype=np.float64) if xs is None else np.asarray(xs, np.float64)
+        smoothed = _time_weighted(ys, x if every else x[finite], weight)
+    if every:
+        return smoothed
     out[finite] = smoothed
     return out
 
@@ -75,11 +80,21 @@ def _time_weighted(ys: NDArray[np.float64], xs: NDArray[np.float64], weight: flo
 
     w = min(math.sqrt(weight), 0.999)
     span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 0.0
-    dx = np.diff(xs, prepend=xs[:1])
-    dx = np.where(np.isfinite(dx) & (dx > 0), dx, 0.0)  # x going back (or unknown): no decay
-    scale = VIEWPORT_SCALE / span if span > 0 else 0.0
-    log_a = dx * (scale * math.log(w))
-    a = np.exp(np.maximum(log_a, -_MAX_STEP_DROP))
+    scale = VIEWPORT_SCALE / span * math.log(w) if span > 0 else 0.0
+    dx = np.diff(xs)
+    if len(dx) and dx[0] > 0 and dx[0] == dx[-1] and (dx == dx[0]).all():
+        # Evenly spaced x (steps 0, 1, 2...): one weight, and the debias term in closed form,
+        # 1 + a + ... + a**n (a[0] multiplies the state before the first point, 0).
+        step = max(float(dx[0]) * scale, -_MAX_STEP_DROP)
+        count = np.arange(1, len(ys) + 1, dtype=np.float64)
+        debias = count if step == 0.0 else np.expm1(count * step) / math.expm1(step)
+        smoothed = _constant_scan(math.exp(step), ys)
+        smoothed /= debias
+        return smoothed
+    dx[~(dx > 0)] = 0.0  # x going back (or unknown): no decay
+    dx *= scale
+    np.maximum(dx, -_MAX_STEP_DROP, out=dx)
+    a = np.exp(np.concatenate([[0.0], dx]))
     return linear_scan(a, ys) / linear_scan(a, np.ones(len(ys)))
 
 
@@ -95,6 +110,8 @@ def linear_scan(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.fl
             s = float(a[i]) * s + float(b[i])
             out[i] = s
         return out
+    if a[0] == a[-1] and (a == a[0]).all():
+        return _constant_scan(float(a[0]), b)
     log_a = np.log(np.clip(a, math.exp(-_MAX_STEP_DROP), 1.0))
     steepest = float(-log_a.min())
     size = n if steepest * n <= _MAX_DROP else max(1, int(_MAX_DROP / steepest))
@@ -108,5 +125,28 @@ def linear_scan(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.fl
     if blocks > 1:
         ends = linear_scan(decay[:, -1], local[:, -1])  # each block's true last value
         local[1:] += decay[1:] * ends[:-1, None]
+    result: NDArray[np.float64] = local.reshape(-1)[:n]
+    return result
+
+
+def _constant_scan(a: float, b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`linear_scan` for one ``a`` (EMA, evenly spaced TWEMA): every block shares its powers of ``a``."""
+    import numpy as np
+
+    n = len(b)
+    log_a = math.log(min(max(a, math.exp(-_MAX_STEP_DROP)), 1.0))
+    size = n if -log_a * n <= _MAX_DROP else max(1, int(_MAX_DROP / -log_a))
+    blocks = -(-n // size)
+    flat = np.zeros(blocks * size)
+    flat[:n] = b
+    local = flat.reshape(blocks, size)
+    running = np.arange(1, size + 1) * log_a  # the same for every block
+    decay = np.exp(running - log_a)  # a**j at index j: the weight of b[0] of the block at j
+    local *= np.exp(-running + log_a)
+    np.cumsum(local, axis=1, out=local)
+    local *= decay
+    if blocks > 1:
+        ends = _constant_scan(math.exp(log_a * size), local[:, -1].copy())
+        local[1:] += np.outer(ends[:-1], decay * math.exp(log_a))
     result: NDArray[np.float64] = local.reshape(-1)[:n]
     return result
