@@ -63,9 +63,8 @@ def smooth(
     if weight == 0.0 or len(ys) == 0 or ys.min() == ys.max():
         return out  # a constant smooths to itself, exactly (the scan would add rounding noise)
     if kind == "ema":
-        debias = -np.expm1(np.arange(1, len(ys) + 1) * math.log(weight))  # 1 - w**n
         smoothed = _constant_scan(weight, (1.0 - weight) * ys)
-        smoothed /= debias
+        _debias(smoothed, math.log(weight), 1.0)
     else:
         x = np.arange(len(out), dtype=np.float64) if xs is None else np.asarray(xs, np.float64)
         smoothed = _time_weighted(ys, x if every else x[finite], weight)
@@ -86,16 +85,28 @@ def _time_weighted(ys: NDArray[np.float64], xs: NDArray[np.float64], weight: flo
         # Evenly spaced x (steps 0, 1, 2...): one weight, and the debias term in closed form,
         # 1 + a + ... + a**n (a[0] multiplies the state before the first point, 0).
         step = max(float(dx[0]) * scale, -_MAX_STEP_DROP)
-        count = np.arange(1, len(ys) + 1, dtype=np.float64)
-        debias = count if step == 0.0 else np.expm1(count * step) / math.expm1(step)
         smoothed = _constant_scan(math.exp(step), ys)
-        smoothed /= debias
+        if step == 0.0:
+            smoothed /= np.arange(1, len(ys) + 1, dtype=np.float64)
+        else:
+            _debias(smoothed, step, -math.expm1(step))
         return smoothed
     dx[~(dx > 0)] = 0.0  # x going back (or unknown): no decay
     dx *= scale
     np.maximum(dx, -_MAX_STEP_DROP, out=dx)
     a = np.exp(np.concatenate([[0.0], dx]))
     return linear_scan(a, ys) / linear_scan(a, np.ones(len(ys)))
+
+
+def _debias(smoothed: NDArray[np.float64], log_a: float, scale: float) -> None:
+    """Divides point n by ``(1 - a**(n+1)) / scale`` in place: only the first points'
+    factor differs from ``1 / scale`` in float64, so only they get a division of their own."""
+    import numpy as np
+
+    head = min(len(smoothed), int(40.0 / -log_a) + 1)
+    smoothed[:head] /= -np.expm1(np.arange(1, head + 1) * log_a) / scale
+    if head < len(smoothed):
+        smoothed[head:] *= scale
 
 
 def linear_scan(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -129,24 +140,38 @@ def linear_scan(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.fl
     return result
 
 
-def _constant_scan(a: float, b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """:func:`linear_scan` for one ``a`` (EMA, evenly spaced TWEMA): every block shares its powers of ``a``."""
+def _constant_scan(a: float, b: NDArray[np.float64], first: float = 0.0) -> NDArray[np.float64]:
+    """:func:`linear_scan` for one ``a`` (EMA, evenly spaced TWEMA), from ``s[-1] = first``.
+
+    Every block shares its powers of ``a``, and each block's start value is added
+    before the powers are applied: four passes over the data in all.
+    """
     import numpy as np
 
     n = len(b)
     log_a = math.log(min(max(a, math.exp(-_MAX_STEP_DROP)), 1.0))
     size = n if -log_a * n <= _MAX_DROP else max(1, int(_MAX_DROP / -log_a))
-    blocks = -(-n // size)
-    flat = np.zeros(blocks * size)
-    flat[:n] = b
-    local = flat.reshape(blocks, size)
-    running = np.arange(1, size + 1) * log_a  # the same for every block
-    decay = np.exp(running - log_a)  # a**j at index j: the weight of b[0] of the block at j
-    local *= np.exp(-running + log_a)
+    blocks, cut = n // size, (n // size) * size
+    powers = np.exp(np.arange(size) * log_a)  # a**j: the weight at j of the block's own first point
+    out = np.empty(n)
+    local = out[:cut].reshape(blocks, size)
+    np.divide(b[:cut].reshape(blocks, size), powers, out=local)
     np.cumsum(local, axis=1, out=local)
-    local *= decay
-    if blocks > 1:
-        ends = _constant_scan(math.exp(log_a * size), local[:, -1].copy())
-        local[1:] += np.outer(ends[:-1], decay * math.exp(log_a))
-    result: NDArray[np.float64] = local.reshape(-1)[:n]
-    return result
+    # Each block's start value s[-1] weighs a**(j+1) at j: a / a**0 in the units of `local`.
+    ends = local[:, -1] * powers[-1]  # each block's last value, as if it started from 0
+    starts = np.empty(blocks)
+    state = first
+    reach = math.exp(log_a * size)
+    for i in range(blocks) if blocks <= 64 else ():
+        starts[i] = state
+        state = reach * state + float(ends[i])
+    if blocks > 64:  # the starts are themselves a scan, over the (few) blocks
+        joined = _constant_scan(reach, ends, first)
+        starts[0] = first
+        starts[1:] = joined[:-1]
+        state = float(joined[-1])
+    local += (starts * a)[:, None]
+    local *= powers
+    if cut < n:
+        out[cut:] = _constant_scan(a, b[cut:], state)
+    return out
