@@ -52,9 +52,12 @@ def chart_line(store: MetadataStore, key: RunKey, query: Mapping[str, str]) -> d
     xs = None
     if x != "_step":
         x_steps, x_values = store.read_series(key, x, None if weight else low, None if weight else high)
-        at = np.minimum(np.searchsorted(x_steps, steps), max(len(x_steps) - 1, 0))
-        both = (x_steps[at] == steps) if len(x_steps) else np.zeros(len(steps), bool)
-        steps, ys, xs = steps[both], ys[both], x_values[at[both]]
+        if len(x_steps) == len(steps) and np.array_equal(x_steps, steps):
+            xs = x_values  # logged together at every step (the common case): nothing to join
+        else:
+            at = np.minimum(np.searchsorted(x_steps, steps), max(len(x_steps) - 1, 0))
+            both = (x_steps[at] == steps) if len(x_steps) else np.zeros(len(steps), bool)
+            steps, ys, xs = steps[both], ys[both], x_values[at[both]]
     smoothed = None
     if weight:
         # The time-weighted kind decays with the drawn x: the steps themselves on a step axis.
