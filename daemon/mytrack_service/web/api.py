@@ -3,7 +3,8 @@
     GET  /api/projects
     GET  /api/projects/E/P/runs?filters=&search=&state=&tags=&group=&sweep=&sort=&limit=&offset=&group_by=
     GET  /api/runs/E/P/ID                      overview, config, summary, files, charts, media
-    GET  /api/runs/E/P/ID/history?key=&x=&min_step=&max_step=&points=
+    GET  /api/runs/E/P/ID/history?key=&x=&smoothing=&smoothing_type=&min_step=&max_step=&points=&robust=
+    GET  /api/runs/E/P/ID/histograms?key=      a histogram key over steps, as a heatmap
     GET  /api/runs/E/P/ID/media?key=
     GET  /api/runs/E/P/ID/system
     GET  /api/runs/E/P/ID/console?after=&limit=
@@ -31,10 +32,13 @@ from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.artifacts import ArtifactViews
 from mytrack_service.web.files import RunFiles
+from mytrack_service.web.histograms import heatmap
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
+from mytrack_service.web.series import chart_line
 from mytrack_service.web.table import runs_table
 from mytrack_service.web.table_cache import ProjectCache
+from mytrack_service.web.units import unit
 
 T = TypeVar("T")
 
@@ -79,6 +83,7 @@ class WebApi:
         handlers: dict[tuple[str, str], Callable[[], Response]] = {
             ("GET", ""): lambda: json_response(run_detail(self.store, key)),
             ("GET", "history"): lambda: self.history(key, query),
+            ("GET", "histograms"): lambda: json_response(heatmap(self.store, key, query)),
             ("GET", "media"): lambda: self.media(key, query),
             ("GET", "system"): lambda: self.system(key),
             ("GET", "console"): lambda: self.console(key, query),
@@ -120,30 +125,8 @@ class WebApi:
         ])
 
     def history(self, key: RunKey, query: Mapping[str, str]) -> Response:
-        """One line of a chart: at most ``points`` (min/max buckets) of the step range."""
-        import numpy as np
-
-        from mytrack_service.web.downsample import MAX_POINTS, bucket_indices
-
-        name = _need(query, "key")
-        x = query.get("x") or "_step"
-        low, high = _opt_int(query, "min_step"), _opt_int(query, "max_step")
-        points = min(10_000, max(8, _int(query, "points", MAX_POINTS)))
-        self._require_run(key)
-        steps, ys = self.store.read_series(key, name, low, high)
-        xs = None
-        if x != "_step":
-            x_steps, x_values = self.store.read_series(key, x, low, high)
-            at = np.minimum(np.searchsorted(x_steps, steps), max(len(x_steps) - 1, 0))
-            both = (x_steps[at] == steps) if len(x_steps) else np.zeros(len(steps), bool)
-            steps, ys, xs = steps[both], ys[both], x_values[at[both]]
-        total = len(steps)
-        keep = bucket_indices(ys, points)
-        return json_response({
-            "key": name, "x": x, "total": total, "sampled": len(keep) < total,
-            "steps": steps[keep].tolist(), "y": _finite(ys[keep].tolist()),
-            "xs": None if xs is None else _finite(xs[keep].tolist()),
-        }, clean=False)
+        """One line of a chart: an x axis, smoothing, min/max buckets (web/series.py)."""
+        return json_response(chart_line(self.store, key, query), clean=False)
 
     def media(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """The key's media descriptors by step (at most MAX_MEDIA_STEPS, evenly spread, the last kept)."""
@@ -180,7 +163,8 @@ class WebApi:
             values = np.array(ys)
             keep = bucket_indices(values).tolist()
             out[name] = {"x": [xs[i] for i in keep], "y": _finite([ys[i] for i in keep])}
-        return json_response({"series": out, "labels": sorted(labels)}, clean=False)
+        return json_response({"series": out, "labels": sorted(labels),
+                              "units": {name: unit(name) for name in out}}, clean=False)
 
     def console(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """Lines after line ``after``; without it, the last ``limit`` lines."""

@@ -18,12 +18,17 @@ from mytrack_service import __version__
 from mytrack_service.web.artifacts import page_route
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
+# Chart settings, their controls, settings-aware line charts, histogram heatmaps (before app.js).
+_CHART_SCRIPTS = "\n".join(
+    f'<script src="/static/{name}.js?v={{version}}" defer></script>'
+    for name in ("chartsettings", "chartcontrols", "linechart", "heatmap")
+)
 _STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 @functools.cache
 def plotly_path() -> str | None:
-    """plotly.min.js inside the installed ``plotly`` wheel (the ``[ui]`` extra), if any.
+    """plotly.min.js inside the installed ``plotly`` wheel (a dependency), if any.
 
     Found without importing plotly (which would cost the service memory).
     """
@@ -84,6 +89,7 @@ def render(page: dict[str, str], token: str) -> bytes:
 <link rel="stylesheet" href="/static/artifacts.css?v={version}">
 {plotly}
 <script src="/static/chart.js?v={version}" defer></script>
+{_CHART_SCRIPTS.format(version=version)}
 <script src="/static/artifacts.js?v={version}" defer></script>
 <script src="/static/table.js?v={version}" defer></script>
 <script src="/static/app.js?v={version}" defer></script>

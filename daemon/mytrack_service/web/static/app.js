@@ -157,46 +157,9 @@
 
   // -- runs table: static/table.js (MyTable.runsPage) ---------------------------------
 
-  // -- a chart of one history key, with zoom that fetches the exact points ------------------
+  // -- a chart of one history key, drawn as its settings say (linechart.js), with zoom that fetches the exact points
   function historyChart(base, def, el, name) {
-    var c = {def: def, el: el, zoom: null, points: null, busy: false};
-    var x = def.step_metric || "_step";
-    function fetchRange(lo, hi) {
-      var q = {key: def.key, x: x, points: 2000};
-      if (lo !== null) q.min_step = Math.floor(lo);
-      if (hi !== null) q.max_step = Math.ceil(hi);
-      return api(base + "/history?" + new URLSearchParams(q));
-    }
-    function stepRange(x0, x1) {
-      // Zooming in step-metric units: the steps of the points shown inside [x0, x1], and a neighbour each side.
-      if (x === "_step" || !c.points) return [x0, x1];
-      var xs = c.points.xs, steps = c.points.steps, lo = null, hi = null;
-      for (var i = 0; i < xs.length; i++) {
-        if (xs[i] === null || xs[i] < x0 || xs[i] > x1) continue;
-        var a = steps[Math.max(0, i - 1)], b = steps[Math.min(steps.length - 1, i + 1)];
-        lo = lo === null ? a : Math.min(lo, a); hi = hi === null ? b : Math.max(hi, b);
-      }
-      return lo === null ? [null, null] : [lo, hi];
-    }
-    c.load = function () {
-      var r = c.zoom ? stepRange(c.zoom[0], c.zoom[1]) : [null, null];
-      if (c.busy) return Promise.resolve();
-      c.busy = true;
-      return fetchRange(r[0], r[1]).then(function (d) {
-        c.busy = false;
-        if (!c.zoom) c.points = d;
-        el.dataset.total = d.total; el.dataset.sampled = d.sampled;
-        var xs = d.xs || d.steps;
-        MyChart.draw(el, {traces: [{name: name || def.key, x: xs, y: d.y, steps: d.steps}],
-          xTitle: x === "_step" ? "step" : x, xRange: c.zoom,
-          onZoom: function (x0, x1) {
-            if (c.zoom && c.zoom[0] === x0 && c.zoom[1] === x1) return;
-            c.zoom = [x0, x1]; c.load();
-          },
-          onReset: function () { if (c.zoom) { c.zoom = null; c.load(); } }});
-      }).catch(function (e) { c.busy = false; el.textContent = e.message; });
-    };
-    return c;
+    return MyLineChart.run({api: api, base: base, def: def, el: el, name: name});
   }
 
   // -- run page ---------------------------------------------------------------------
@@ -328,7 +291,10 @@
             var q = ev.target.value.toLowerCase();
             Object.keys(charts).forEach(function (k) { charts[k].card.style.display = k.toLowerCase().indexOf(q) >= 0 ? "" : "none"; });
           }}), h("span", {className: "muted", id: "hidden-count"})]));
+        s.appendChild(MyChartControls.panel({scope: "all", xOptions: numericKeys(d)}));
       }
+      var allControls = s.querySelector('.chart-controls[data-scope="all"]');
+      numericKeys(d).forEach(function (k) { allControls.addXOption(k); });
       var hidden = 0;
       d.charts.forEach(function (def) {
         if (def.hidden) { hidden++; return; }
@@ -336,13 +302,19 @@
         var sectionName = def.section || "charts";
         var grid = s.querySelector('.charts[data-section="' + CSS.escape(sectionName) + '"]');
         if (!grid) {
-          s.appendChild(h("h3", {text: sectionName}));
+          var sectionGear = MyChartControls.toggle({scope: "section", name: def.section, xOptions: numericKeys(d)},
+            "settings of every chart in " + sectionName);
+          s.appendChild(h("h3", {className: "section-title"}, [sectionName, " ", sectionGear.button]));
+          s.appendChild(sectionGear.panel);
           grid = h("div", {className: "charts", "data-section": sectionName});
           s.appendChild(grid);
         }
         var el = h("div", {className: "chart", "data-chart-id": def.key, "data-key": def.key});
+        var gear = MyChartControls.toggle({scope: "chart", key: def.key, section: def.section, xOptions: numericKeys(d)},
+          "settings of this chart");
         var card = h("div", {className: "chart-card", "data-key": def.key}, [h("div", {className: "title"}, [
-          h("span", {text: def.key}), h("span", {className: "muted", text: def.step_metric ? "x: " + def.step_metric : ""})]), el]);
+          h("span", {text: def.key}), h("span", {}, [h("span", {className: "muted", text: def.step_metric ? "x: " + def.step_metric : ""}),
+            " ", gear.button])]), gear.panel, el]);
         grid.appendChild(card);
         charts[def.key] = historyChart(base, def, el);
         charts[def.key].card = card;
@@ -356,6 +328,10 @@
       }
     }
 
+    function numericKeys(d) {
+      return d.charts.map(function (c) { return c.key; }).sort();
+    }
+
     function renderMedia(d) {
       mediaAt = Date.now();
       var s = sections.media;
@@ -367,6 +343,12 @@
         var card = h("div", {className: "media-card", "data-media": m.key, "data-type": m.type},
           [h("div", {className: "title"}, [h("strong", {text: m.key}), " ", h("span", {className: "muted", text: m.type})]), body]);
         s.appendChild(card);
+        if (m.type === "histogram") {
+          var heat = h("div", {className: "chart heatmap", "data-chart-id": "heatmap:" + m.key, "data-key": m.key});
+          card.insertBefore(heat, body);
+          api(base + "/histograms?" + new URLSearchParams({key: m.key})).then(function (r) { MyHeatmap.draw(heat, r); })
+            .catch(function (e) { failed(heat, e); });
+        }
         api(base + "/media?" + new URLSearchParams({key: m.key})).then(function (r) { mediaPanel(body, r.steps); })
           .catch(function (e) { failed(body, e); });
       });
@@ -524,8 +506,10 @@
         s.appendChild(grid);
         keys.forEach(function (k) {
           var el = h("div", {className: "chart", "data-chart-id": "system:" + k});
-          grid.appendChild(h("div", {className: "chart-card"}, [h("div", {className: "title", text: k}), el]));
-          MyChart.draw(el, {traces: [{name: k, x: r.series[k].x, y: r.series[k].y}], xTitle: "seconds"});
+          var unit = (r.units || {})[k] || "";
+          grid.appendChild(h("div", {className: "chart-card"}, [h("div", {className: "title"}, [h("span", {text: k}),
+            h("span", {className: "muted unit", text: unit})]), el]));
+          MyChart.draw(el, {traces: [{name: k, x: r.series[k].x, y: r.series[k].y}], xTitle: "seconds", yTitle: unit});
         });
       });
     }
@@ -606,42 +590,50 @@
         d.charts.forEach(function (c) { if (!c.hidden && !defs[c.key]) { defs[c.key] = c; keys.push(c.key); } });
       });
       keys.sort();
+      main.appendChild(MyChartControls.panel({scope: "all", xOptions: keys}));
       var grid = h("div", {className: "charts"});
       main.appendChild(grid);
       var cache = {};
       function drawAll() {
         keys.forEach(function (k) {
           var el = grid.querySelector('.chart[data-key="' + CSS.escape(k) + '"]');
+          var section = defs[k].section || "";
           if (!el) {
             el = h("div", {className: "chart", "data-chart-id": "compare:" + k, "data-key": k});
-            grid.appendChild(h("div", {className: "chart-card", "data-key": k}, [h("div", {className: "title", text: k}), el]));
+            var gear = MyChartControls.toggle({scope: "chart", key: k, section: section, xOptions: keys}, "settings of this chart");
+            grid.appendChild(h("div", {className: "chart-card", "data-key": k}, [h("div", {className: "title"}, [
+              h("span", {text: k}), gear.button]), gear.panel, el]));
           }
-          var x = defs[k].step_metric || "_step";
+          var settings = MyChartSettings.effective(k, section);
+          var q = MyLineChart.query(settings, defs[k]);
+          q.key = k;
+          var text = new URLSearchParams(q).toString();
           var fetches = details.map(function (d) {
-            var id = d.run.id, ck = id + "\u0000" + k;
+            var id = d.run.id, ck = id + "\u0000" + text;
             if (cache[ck]) return Promise.resolve(cache[ck]);
             var has = d.charts.some(function (c) { return c.key === k; });
             if (!has) return Promise.resolve(null);
-            return api(runBase(E, P, id) + "/history?" + new URLSearchParams({key: k, x: x, points: 2000}))
+            return api(runBase(E, P, id) + "/history?" + text)
               .then(function (r) { cache[ck] = r; return r; }).catch(function () { return null; });
           });
-          Promise.all(fetches).then(function (lines) { drawCompare(el, k, x, details, lines, groupBox.checked); });
+          Promise.all(fetches).then(function (lines) { drawCompare(el, k, q.x, details, lines, groupBox.checked, settings); });
         });
       }
+      MyChartSettings.subscribe(drawAll);
       drawAll();
     }).catch(function (e) { failed(main, e); });
   }
 
-  function drawCompare(el, key, x, details, lines, grouped) {
+  function drawCompare(el, key, x, details, lines, grouped, settings) {
     var traces = [], groups = {}, order = [];
     details.forEach(function (d, i) {
       var r = lines[i];
       if (!r) return;
-      var s = {name: d.run.name || d.run.id, x: r.xs || r.steps, y: r.y, color: MyChart.color(i)};
+      var own = MyLineChart.lineTraces(r, d.run.name || d.run.id, MyChart.color(i), x);
       var g = grouped && d.run.group ? d.run.group : null;
-      if (g === null) { traces.push(s); return; }
+      if (g === null) { traces = traces.concat(own); return; }
       if (!groups[g]) { groups[g] = []; order.push(g); }
-      groups[g].push(s);
+      groups[g].push(own[own.length - 1]);  // the smoothed line when smoothing
     });
     order.forEach(function (g, gi) {
       var members = groups[g];
@@ -650,7 +642,9 @@
       traces.push({name: g + " (mean of " + members.length + ")", x: b.x, y: b.mean, color: MyChart.color(details.length + gi),
         band: {x: b.x, lo: b.lo, hi: b.hi}});
     });
-    MyChart.draw(el, {traces: traces, xTitle: x === "_step" ? "step" : x, legend: true});
+    var spec = MyLineChart.spec(settings, lines, traces, x);
+    spec.legend = true;
+    MyChart.draw(el, spec);
   }
 
   var ui = {h: h, api: api, href: href, enc: enc, val: val, ago: ago, when: when, dur: dur,
