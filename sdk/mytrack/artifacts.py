@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from mytrack.errors import ArtifactError, InvalidValueError
+from mytrack.errors import ArtifactError, ArtifactNotLoggedError, InvalidValueError
 from mytrack_common.names import entry_name_problem
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ class Artifact:
         self._doc: dict[str, Any] | None = None  # the stored version, once known
         self._service: ArtifactService | None = None
         self._pending_result: tuple[ArtifactService, str] | None = None  # (service, client_id)
+        self._offline_run: str | None = None  # logged by this offline run: stored at its sync
 
     # -- identity -------------------------------------------------------------
 
@@ -348,11 +349,16 @@ class Artifact:
             self._entries = {e["path"]: ArtifactManifestEntry.from_json(e) for e in doc["manifest"]}
         return self
 
-    def _resolve_pending(self, wait: bool, timeout: float = 60.0) -> None:
+    def _resolve_pending(self, wait: bool, timeout: float = 60.0, what: str = "wait()") -> None:
         if self._pending_result is None or (self._doc is not None and not wait):
             return
         if not wait:
             return
+        if self._offline_run is not None:
+            raise ArtifactNotLoggedError(
+                f"Artifact.{what} on {self._name}, logged by the offline run {self._offline_run}: "
+                "its version is stored when `mytrack sync` uploads the run; read it then, with "
+                "mytrack.Api().artifact(...)")
         service, client_id = self._pending_result
         doc = service.result(client_id, timeout)
         entries = self._entries
@@ -365,6 +371,7 @@ class Artifact:
 
         Raises:
             ArtifactError: the service could not store it (the message says why).
+            ArtifactNotLoggedError: an offline run's artifact (stored by ``mytrack sync``), as in W&B.
         """
         self._resolve_pending(wait=True, timeout=timeout or 60.0)
         return self
@@ -372,8 +379,8 @@ class Artifact:
     def is_draft(self) -> bool:
         return self._doc is None and self._pending_result is None
 
-    def _require_stored(self) -> ArtifactService:
-        self._resolve_pending(wait=True)
+    def _require_stored(self, what: str) -> ArtifactService:
+        self._resolve_pending(wait=True, what=what)
         if self._service is None or self._doc is None:
             raise ArtifactError(f"artifact {self._name} is not logged yet")
         return self._service
@@ -387,7 +394,7 @@ class Artifact:
         """
         from mytrack._internal.artifacts.download import download_entries
 
-        service = self._require_stored()
+        service = self._require_stored("download()")
         target = os.path.abspath(root or os.path.join("artifacts", f"{self._name}:{self.version}"))
         download_entries(service, list(self.manifest), target)
         return target
@@ -405,20 +412,20 @@ class Artifact:
 
     def delete(self) -> None:
         """Deletes this version (and its links); "latest" moves to the newest one left."""
-        service = self._require_stored()
+        service = self._require_stored("delete()")
         service.query("delete", {"id": self.id})
         self._doc = None
 
     def logged_by(self) -> Any:
         """The run (an ApiRun) that logged this version, or None."""
-        self._require_stored()
+        self._require_stored("logged_by()")
         assert self._doc is not None
         path = self._doc.get("created_by") or ""
         return self._api_run(path) if path else None
 
     def used_by(self) -> list[Any]:
         """The runs (ApiRuns) that used this version."""
-        service = self._require_stored()
+        service = self._require_stored("used_by()")
         paths = service.query("users", {"id": self.id})
         return [self._api_run(p) for p in paths]
 
