@@ -279,6 +279,27 @@ class Artifact:
             yield f
         self.add_file(path, entry_name)
 
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Adds a data type (a `Table`, `Image`...) as ``name``, as W&B does (``<name>.table.json``...).
+
+        Raises:
+            InvalidTypeError: ``obj`` is not a data type with a file.
+        """
+        from mytrack._internal.artifacts.objects import add_object
+
+        self._check_mutable()
+        return add_object(self, obj, check_entry_name(name), overwrite)
+
+    def get(self, name: str) -> Any:
+        """The data type added as ``name`` (a `Table`, an `Image`, else its descriptor), or None.
+
+        Reads a stored version (downloaded as by ``download()``).
+        """
+        from mytrack._internal.artifacts.objects import get_object
+
+        self._require_stored("get()")
+        return get_object(self, name)
+
     def remove(self, item: str | ArtifactManifestEntry) -> None:
         """Removes an entry (or every entry under a folder name)."""
         self._check_mutable()
