@@ -80,6 +80,7 @@ def test_report_to_mytrack_with_checkpoints(workdir: Path, project: str, monkeyp
         names = {f.name for f in version.files()}
         assert version.type == "model" and "model.safetensors" in names and "config.json" in names
     assert "checkpoint_global_step_4" in api.artifact(f"{project}/model-hf-tiny:latest").aliases
+    assert api.artifact(f"{project}/model-hf-tiny:base_model").version == "v0"
 
 
 def test_callback_with_log_model_end(workdir: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,3 +105,11 @@ def test_callback_with_log_model_end(workdir: Path, project: str, monkeypatch: p
     names = {f.name for f in final.files()}
     assert {"model.safetensors", "config.json", "model_architecture.txt"} <= names
     assert final.metadata["final_model"] is True and final.metadata["train_loss"] > 0
+    # As W&B's WandbCallback: the architecture before training, at setup, aliased base_model.
+    base = mytrack.Api().artifact(f"{project}/model-{run_id}:base_model")
+    assert (base.version, final.version) == ("v0", "v1") and [f.name for f in base.files()] == [
+        "model_architecture.txt"]
+    assert base.metadata["initial_model"] is True and base.metadata["model_config"]["hidden_size"] == 16
+    assert base.metadata["num_parameters"] > 0
+    with base.files()[0].download(str(workdir / "base")) as f:
+        assert f.read().startswith("BertForSequenceClassification(")

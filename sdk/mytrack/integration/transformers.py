@@ -14,7 +14,8 @@ Environment (read when training starts):
 * ``MYTRACK_PROJECT``: the project (default ``huggingface``).
 * ``MYTRACK_LOG_MODEL``: ``end`` (the final model as a ``model-<run>`` artifact,
   alias ``final_model``), ``checkpoint`` (every checkpoint the Trainer saves) or
-  ``false`` (default).
+  ``false`` (default). With either of the first two, the model's architecture
+  before training is logged at setup too (alias ``base_model``), as W&B's callback does.
 * ``MYTRACK_WATCH``: ``gradients``, ``parameters``, ``all`` or ``false`` (default).
 """
 
@@ -96,6 +97,19 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             run.watch(model, log=watch, log_freq=max(100, state.logging_steps or 0))
         if hasattr(model, "num_parameters"):
             run.config.update({"model/num_parameters": model.num_parameters()}, allow_val_change=True)
+        if self._log_model != "false" and model is not None:
+            self._log_base_model(args, model)
+
+    def _log_base_model(self, args: Any, model: Any) -> None:
+        """The model's architecture before training, as W&B's callback logs it (alias ``base_model``)."""
+        assert self._run is not None
+        config = getattr(model, "config", None)
+        metadata = {"model_config": config.to_dict() if hasattr(config, "to_dict") else None,
+                    "num_parameters": self._run.config.get("model/num_parameters"), "initial_model": True}
+        artifact = mytrack.Artifact(self._model_name(args), type="model", metadata=metadata)
+        with artifact.new_file("model_architecture.txt") as f:
+            f.write(f"{model}\n")
+        self._run.log_artifact(artifact, aliases=["base_model"])
 
     def _model_name(self, args: Any) -> str:
         run = self._run
@@ -155,7 +169,8 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             artifact = mytrack.Artifact(self._model_name(args), type="model", metadata=metadata)
             artifact.add_dir(folder)
             self._run.log_artifact(artifact, aliases=["final_model"])
-            artifact.wait()  # the folder goes away with this block
+            if not self._run.offline:  # offline, the version is stored by `mytrack sync`
+                artifact.wait()  # errors surface here, not after the folder is gone
 
     def on_predict(self, args: Any, state: Any, control: Any, metrics: dict[str, Any], **kwargs: Any) -> None:
         if not self._initialized:
