@@ -103,8 +103,8 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
     def _log_base_model(self, args: Any, model: Any) -> None:
         """The model's architecture before training, as W&B's callback logs it (alias ``base_model``)."""
         assert self._run is not None
-        config = getattr(model, "config", None)
-        metadata = {"model_config": config.to_dict() if hasattr(config, "to_dict") else None,
+        to_dict = getattr(getattr(model, "config", None), "to_dict", None)
+        metadata = {"model_config": to_dict() if callable(to_dict) else None,
                     "num_parameters": self._run.config.get("model/num_parameters"), "initial_model": True}
         artifact = mytrack.Artifact(self._model_name(args), type="model", metadata=metadata)
         with artifact.new_file("model_architecture.txt") as f:
