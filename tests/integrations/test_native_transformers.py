@@ -113,3 +113,24 @@ def test_callback_with_log_model_end(workdir: Path, project: str, monkeypatch: p
     assert base.metadata["num_parameters"] > 0
     with base.files()[0].download(str(workdir / "base")) as f:
         assert f.read().startswith("BertForSequenceClassification(")
+
+
+def test_wandb_twins_are_fallbacks(workdir: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WANDB_PROJECT and WANDB_LOG_MODEL stand in for their unset MYTRACK_ twins; a bad one is named."""
+    for name in ("MYTRACK_PROJECT", "MYTRACK_LOG_MODEL", "MYTRACK_WATCH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", project)
+    monkeypatch.setenv("WANDB_WATCH", "everything")
+    trainer = Trainer(model=tiny_bert(), args=arguments(workdir, max_steps=1, run_name=None),
+                      train_dataset=Synthetic(), callbacks=[hf.MytrackCallback()])
+    with pytest.raises(mytrack.errors.InvalidValueError, match="WANDB_WATCH"):
+        trainer.train()
+    mytrack.finish()
+    monkeypatch.delenv("WANDB_WATCH")
+    monkeypatch.setenv("WANDB_LOG_MODEL", "end")
+    trainer = Trainer(model=tiny_bert(), args=arguments(workdir, max_steps=1, run_name=None),
+                      train_dataset=Synthetic(), callbacks=[hf.MytrackCallback()])
+    trainer.train()
+    run_id = mytrack.run.id if mytrack.run is not None else None
+    mytrack.finish()
+    assert mytrack.Api().artifact(f"{project}/model-{run_id}:final_model").type == "model"

@@ -17,6 +17,9 @@ Environment (read when training starts):
   ``false`` (default). With either of the first two, the model's architecture
   before training is logged at setup too (alias ``base_model``), as W&B's callback does.
 * ``MYTRACK_WATCH``: ``gradients``, ``parameters``, ``all`` or ``false`` (default).
+
+Each falls back to its W&B twin (``WANDB_PROJECT``, ``WANDB_LOG_MODEL``,
+``WANDB_WATCH``) when it is not set.
 """
 
 from __future__ import annotations
@@ -40,11 +43,19 @@ SUMMARY_ONLY = ("train_runtime", "train_samples_per_second", "train_steps_per_se
 
 
 def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    # W&B's twin (WANDB_LOG_MODEL, WANDB_WATCH) when the MYTRACK_ variable is not set, as everywhere.
+    twin = "WANDB_" + variable.removeprefix("MYTRACK_")
+    if variable not in os.environ and twin in os.environ:
+        variable = twin
     value = os.environ.get(variable, "false").strip().lower() or "false"
     value = {"true": "end", "0": "false", "no": "false"}.get(value, value) if variable.endswith("LOG_MODEL") else value
     if value not in choices:
         raise InvalidValueError(f"{variable} must be one of {', '.join(choices)}, got {os.environ[variable]!r}")
     return value
+
+
+def _project() -> str:
+    return os.environ.get("MYTRACK_PROJECT") or os.environ.get("WANDB_PROJECT") or "huggingface"
 
 
 def rewrite_logs(logs: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +98,7 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             init_args = {"name": state.trial_name, "group": args.run_name or args.output_dir}
         elif args.run_name is not None:
             init_args = {"name": args.run_name}
-        run = mytrack.run or mytrack.init(project=os.environ.get("MYTRACK_PROJECT") or "huggingface", **init_args)
+        run = mytrack.run or mytrack.init(project=_project(), **init_args)
         self._run = run
         run.config.update(plain_params(combined), allow_val_change=True)
         run.define_metric("train/global_step")
