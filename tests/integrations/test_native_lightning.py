@@ -150,22 +150,6 @@ def test_ddp_spawn_every_rank_into_one_shared_run(workdir: Path, project: str) -
     assert run.config["hidden"] == 4
 
 
-def test_ddp_spawn_logs_from_rank_zero_only_by_default(workdir: Path, project: str) -> None:
-    """2 spawned CPU ranks with the default: one run, one writer (rank 0), no rank-prefixed keys."""
-    (workdir / "ddp.py").write_text(textwrap.dedent(DDP_SCRIPT))
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": f"{repo}:{os.environ.get('PYTHONPATH', '')}"}
-    result = subprocess.run([sys.executable, "ddp.py", project, "zero"], cwd=workdir, capture_output=True,
-                            text=True, timeout=180, env=env)
-    assert result.returncode == 0, result.stderr[-6000:]
-    run = only_run(project)
-    assert run.id == result.stdout.strip().splitlines()[-1] and run.state == "finished"
-    rows = list(run.scan_history())
-    assert [r["trainer/global_step"] for r in rows if "train_loss" in r] == [0, 1]
-    assert not any(key.startswith("rank") for row in rows for key in row)
-    assert "writers" not in run.metadata and run.config["hidden"] == 4
-
-
 OFFLINE_SCRIPT = """
 import sys
 from lightning.pytorch.callbacks import ModelCheckpoint
