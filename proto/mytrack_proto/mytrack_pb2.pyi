@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Record(_message.Message):
-    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment", "alert", "artifact", "tensorboard")
+    __slots__ = ("seq", "log", "config", "summary", "metric", "run_update", "exit", "preempting", "files", "output", "environment", "alert", "artifact", "tensorboard", "system")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class Record(_message.Message):
     ALERT_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     TENSORBOARD_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log: LogBatch
     config: ConfigUpdate
@@ -36,7 +37,8 @@ class Record(_message.Message):
     alert: Alert
     artifact: ArtifactRecord
     tensorboard: TensorBoardLogdir
-    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., artifact: _Optional[_Union[ArtifactRecord, _Mapping]] = ..., tensorboard: _Optional[_Union[TensorBoardLogdir, _Mapping]] = ...) -> None: ...
+    system: SystemSamples
+    def __init__(self, seq: _Optional[int] = ..., log: _Optional[_Union[LogBatch, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., metric: _Optional[_Union[MetricDefinition, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., exit: _Optional[_Union[Exit, _Mapping]] = ..., preempting: _Optional[_Union[Preempting, _Mapping]] = ..., files: _Optional[_Union[Files, _Mapping]] = ..., output: _Optional[_Union[Output, _Mapping]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., alert: _Optional[_Union[Alert, _Mapping]] = ..., artifact: _Optional[_Union[ArtifactRecord, _Mapping]] = ..., tensorboard: _Optional[_Union[TensorBoardLogdir, _Mapping]] = ..., system: _Optional[_Union[SystemSamples, _Mapping]] = ...) -> None: ...
 
 class ArtifactRecord(_message.Message):
     __slots__ = ("action", "json", "client_id")
@@ -179,6 +181,12 @@ class TensorBoardLogdir(_message.Message):
     since: float
     save: bool
     def __init__(self, logdir: _Optional[str] = ..., namespace: _Optional[str] = ..., since: _Optional[float] = ..., save: _Optional[bool] = ...) -> None: ...
+
+class SystemSamples(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: bytes
+    def __init__(self, json: _Optional[bytes] = ...) -> None: ...
 
 class ClientMessage(_message.Message):
     __slots__ = ("hello", "batch", "heartbeat")

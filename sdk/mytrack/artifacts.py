@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from mytrack.errors import ArtifactError, InvalidValueError
+from mytrack.errors import ArtifactError, ArtifactNotLoggedError, InvalidValueError
 from mytrack_common.names import entry_name_problem
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ class Artifact:
         self._doc: dict[str, Any] | None = None  # the stored version, once known
         self._service: ArtifactService | None = None
         self._pending_result: tuple[ArtifactService, str] | None = None  # (service, client_id)
+        self._offline_run: str | None = None  # logged by this offline run: stored at its sync
 
     # -- identity -------------------------------------------------------------
 
@@ -278,6 +279,27 @@ class Artifact:
             yield f
         self.add_file(path, entry_name)
 
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Adds a data type (a `Table`, `Image`...) as ``name``, as W&B does (``<name>.table.json``...).
+
+        Raises:
+            InvalidTypeError: ``obj`` is not a data type with a file.
+        """
+        from mytrack._internal.artifacts.objects import add_object
+
+        self._check_mutable()
+        return add_object(self, obj, check_entry_name(name), overwrite)
+
+    def get(self, name: str) -> Any:
+        """The data type added as ``name`` (a `Table`, an `Image`, else its descriptor), or None.
+
+        Reads a stored version (downloaded as by ``download()``).
+        """
+        from mytrack._internal.artifacts.objects import get_object
+
+        self._require_stored("get()")
+        return get_object(self, name)
+
     def remove(self, item: str | ArtifactManifestEntry) -> None:
         """Removes an entry (or every entry under a folder name)."""
         self._check_mutable()
@@ -348,11 +370,16 @@ class Artifact:
             self._entries = {e["path"]: ArtifactManifestEntry.from_json(e) for e in doc["manifest"]}
         return self
 
-    def _resolve_pending(self, wait: bool, timeout: float = 60.0) -> None:
+    def _resolve_pending(self, wait: bool, timeout: float = 60.0, what: str = "wait()") -> None:
         if self._pending_result is None or (self._doc is not None and not wait):
             return
         if not wait:
             return
+        if self._offline_run is not None:
+            raise ArtifactNotLoggedError(
+                f"Artifact.{what} on {self._name}, logged by the offline run {self._offline_run}: "
+                "its version is stored when `mytrack sync` uploads the run; read it then, with "
+                "mytrack.Api().artifact(...)")
         service, client_id = self._pending_result
         doc = service.result(client_id, timeout)
         entries = self._entries
@@ -365,6 +392,7 @@ class Artifact:
 
         Raises:
             ArtifactError: the service could not store it (the message says why).
+            ArtifactNotLoggedError: an offline run's artifact (stored by ``mytrack sync``), as in W&B.
         """
         self._resolve_pending(wait=True, timeout=timeout or 60.0)
         return self
@@ -372,8 +400,8 @@ class Artifact:
     def is_draft(self) -> bool:
         return self._doc is None and self._pending_result is None
 
-    def _require_stored(self) -> ArtifactService:
-        self._resolve_pending(wait=True)
+    def _require_stored(self, what: str) -> ArtifactService:
+        self._resolve_pending(wait=True, what=what)
         if self._service is None or self._doc is None:
             raise ArtifactError(f"artifact {self._name} is not logged yet")
         return self._service
@@ -387,7 +415,7 @@ class Artifact:
         """
         from mytrack._internal.artifacts.download import download_entries
 
-        service = self._require_stored()
+        service = self._require_stored("download()")
         target = os.path.abspath(root or os.path.join("artifacts", f"{self._name}:{self.version}"))
         download_entries(service, list(self.manifest), target)
         return target
@@ -405,20 +433,20 @@ class Artifact:
 
     def delete(self) -> None:
         """Deletes this version (and its links); "latest" moves to the newest one left."""
-        service = self._require_stored()
+        service = self._require_stored("delete()")
         service.query("delete", {"id": self.id})
         self._doc = None
 
     def logged_by(self) -> Any:
         """The run (an ApiRun) that logged this version, or None."""
-        self._require_stored()
+        self._require_stored("logged_by()")
         assert self._doc is not None
         path = self._doc.get("created_by") or ""
         return self._api_run(path) if path else None
 
     def used_by(self) -> list[Any]:
         """The runs (ApiRuns) that used this version."""
-        service = self._require_stored()
+        service = self._require_stored("used_by()")
         paths = service.query("users", {"id": self.id})
         return [self._api_run(p) for p in paths]
 

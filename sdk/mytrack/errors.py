@@ -14,7 +14,8 @@ raise out of ``log()`` (they are retried and reported by ``finish()`` and
     │   └── RunLiveError          deleting a live run, or editing its config or summary
     ├── CommError                 the service cannot be reached or failed
     ├── ArtifactError             an artifact could not be logged, or its content is not intact
-    │   └── ArtifactNotFoundError (+ValueError)   no artifact (version) of that name
+    │   ├── ArtifactNotFoundError (+ValueError)   no artifact (version) of that name
+    │   └── ArtifactNotLoggedError (+AttributeError)   wait()/download() on an offline run's artifact
     ├── RunNotFoundError (+ValueError)   the read API asked for an unknown run
     ├── SweepError                a sweep request that cannot be done (its state, an agent giving up)
     │   ├── SweepNotFoundError (+ValueError)   no sweep of that id
@@ -65,6 +66,13 @@ class ArtifactError(Error):
 
 class ArtifactNotFoundError(ArtifactError, ValueError):
     """No artifact, or no version or alias, of the given name."""
+
+
+class ArtifactNotLoggedError(ArtifactError, AttributeError):
+    """What only a stored version has (wait(), download()...) asked of an offline run's artifact.
+
+    W&B raises its own ``ArtifactNotLoggedError`` (an AttributeError) there too.
+    """
 
 
 class RunNotFoundError(Error, ValueError):

@@ -243,3 +243,31 @@ def test_s3_reference_is_recorded_not_copied_and_read_from_s3(
     s3.put_object(Bucket=bucket, Key="ds/a.csv", Body=b"changed")
     with pytest.raises(ArtifactError, match="changed since it was logged"):
         mytrack.Api().artifact(f"{project}/s3ds:v0").download(root=str(workdir / "s3b"))
+
+
+def test_add_and_get_data_types_as_wandb_names_them(workdir: Path, project: str) -> None:
+    """add(Table, name) is `<name>.table.json` with its images under media/; get() reads back a
+    Table whose image cells are Images, an Image, and None for a name never added."""
+    import numpy as np
+
+    red = np.zeros((2, 3, 3), dtype=np.uint8)
+    red[..., 0] = 255
+    table = mytrack.Table(columns=["i", "img"], data=[[0, mytrack.Image(red)], [1, mytrack.Image(red)]])
+    run = init(project)
+    artifact = mytrack.Artifact("samples", type="dataset")
+    artifact.add(table, "val_data")
+    artifact.add(mytrack.Image(red), "one")
+    with pytest.raises(mytrack.errors.InvalidTypeError, match="Artifact.add"):
+        artifact.add({"not": "media"}, "x")
+    run.log_artifact(artifact).wait()
+    run.finish()
+    stored = mytrack.Api().artifact(f"{project}/samples:latest")
+    names = sorted(f.name for f in stored.files())
+    assert names[-2:] == ["one.image-file.json", "val_data.table.json"]
+    assert len([n for n in names if n.startswith("media/images/")]) == 1  # one content, one file
+    got = stored.get("val_data")
+    assert got.columns == ["i", "img"] and [row[0] for row in got.data] == [0, 1]
+    assert isinstance(got.data[0][1], mytrack.Image)
+    image = stored.get("one")
+    assert isinstance(image, mytrack.Image) and image.encode("k")[2:4] == (3, 2)
+    assert stored.get("missing") is None

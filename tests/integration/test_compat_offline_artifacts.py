@@ -60,3 +60,44 @@ def test_offline_reads_are_refused_naming_what_works(workdir: Path, project: str
             run.use_artifact("dataset:latest")
     finally:
         run.finish()
+
+
+WAIT_SCRIPT = """
+import sys, mytrack
+from mytrack.errors import ArtifactNotLoggedError
+run = mytrack.init(project=sys.argv[1], mode="offline", settings=mytrack.Settings(quiet=True))
+artifact = mytrack.Artifact("waited", type="dataset")
+artifact.add_file("data.csv")
+run.log_artifact(artifact)
+for call in (artifact.wait, artifact.download):
+    try:
+        call()
+    except ArtifactNotLoggedError as exc:
+        assert isinstance(exc, AttributeError)  # W&B's ArtifactNotLoggedError is one
+        print(type(exc).__name__, "|", exc)
+print(artifact.version)
+print(run.path)
+run.finish()
+"""
+
+
+def test_offline_wait_raises_as_w_and_b_does_and_sync_stores_the_version(
+    workdir: Path, project: str, tmp_path: Path,
+) -> None:
+    """wait()/download() on an offline artifact raise ArtifactNotLoggedError naming `mytrack sync`."""
+    (workdir / "data.csv").write_text("a\n1\n")
+    (workdir / "wait.py").write_text(textwrap.dedent(WAIT_SCRIPT))
+    env = {**os.environ, "MYTRACK_DIR": str(tmp_path / "no-service-here")}
+    result = subprocess.run([sys.executable, "wait.py", project], cwd=workdir, env=env, text=True,
+                            capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    wait_line, download_line, state, path = result.stdout.splitlines()
+    assert wait_line.startswith("ArtifactNotLoggedError | Artifact.wait() on waited, logged by the offline run")
+    assert "mytrack sync" in wait_line
+    assert download_line.startswith("ArtifactNotLoggedError | Artifact.download() on waited")
+    assert state == "None"  # no version before the sync
+    (folder,) = (workdir / "mytrack-runs").glob(f"run-*-{path.rsplit('/', 1)[1]}")
+    subprocess.run([sys.executable, "-m", "mytrack.cli", "sync", str(folder)], check=True,
+                   capture_output=True, timeout=120)
+    stored = mytrack.Api().artifact(f"{project}/waited:latest")
+    assert stored.version == "v0" and [f.name for f in stored.files()] == ["data.csv"]

@@ -203,3 +203,104 @@ def test_a_staging_cut_short_is_written_again_from_the_start(tmp_path: Path, pro
     assert [o.action for o in report.runs] == ["imported"], report
     rows = list(mytrack.Api().run(f"{project}/{source['id']}").scan_history(keys=["loss"]))
     assert [r["loss"] for r in rows] == [1.0 / (i + 1) for i in range(50)]
+
+
+_EXTRAS_WRITER = """
+import json, os, time
+import wandb
+
+run = wandb.init(project="wb-src", settings=wandb.Settings(x_stats_sampling_interval=0.2))
+run.log({"x": 1})
+kept = wandb.Artifact("dataset", type="dataset", description="two files", metadata={"rows": 1})
+kept.add_file("data.csv")
+kept.add(wandb.Table(columns=["a", "b"], data=[[1, "one"]]), "table")
+run.log_artifact(kept, aliases=["first"])
+lost = wandb.Artifact("lost", type="model")
+lost.add_file("weights.bin")
+run.log_artifact(lost)
+run.alert(title="loss high", text="loss is 3", level=wandb.AlertLevel.WARN, wait_duration=30)
+deadline = time.time() + 60
+while time.time() < deadline and not os.path.exists("stop"):  # the test waits for samples
+    time.sleep(0.2)
+json.dump({"id": run.id}, open("written.json", "w"))
+run.finish()
+"""
+
+
+def test_system_metrics_artifacts_and_alerts_are_carried(tmp_path: Path, project: str) -> None:
+    """W&B's stats samples become the run's system metrics (mytrack's names where they match), a
+    logged artifact whose staged files are still there a version with its files and aliases, one
+    whose files are gone is reported, and alerts are kept with the run (not sent again)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "data.csv").write_text("a,b\n1,one\n")
+    (folder / "weights.bin").write_bytes(b"\x00" * 8)
+    env = {"HOME": str(folder / "home"), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "WANDB_MODE": "offline", "WANDB_DIR": str(folder), "WANDB_SILENT": "true",
+           "WANDB_DISABLE_GIT": "true"}
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_EXTRAS_WRITER)], cwd=folder, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: len(list(folder.glob("wandb/offline-run-*/*.wandb"))) == 1, timeout=120)
+        (log,) = folder.glob("wandb/offline-run-*/*.wandb")
+        record = wandb_import.record_class()
+
+        def stats() -> list[Any]:
+            found = []
+            for item in wandb_log.read_records(str(log)):
+                if isinstance(item, bytes):
+                    message = record.FromString(item)
+                    if message.WhichOneof("record_type") == "stats":
+                        found.append(message.stats)
+            return found
+
+        wait_for(lambda: len(stats()) >= 6, timeout=120)
+    finally:
+        (folder / "stop").write_text("")
+    assert writer.wait(timeout=120) == 0, writer.stderr.read() if writer.stderr else ""
+    source_id = json.loads((folder / "written.json").read_text())["id"]
+    # The model's staged copy is deleted (W&B's staging folder emptied): that version cannot be carried.
+    for staged in (folder / "home").rglob("artifacts/staging/*"):
+        if staged.read_bytes() == b"\x00" * 8:
+            staged.unlink()
+    samples = stats()
+
+    report = wandb_import.import_runs([folder], project=project)
+    assert report.ok and [o.action for o in report.runs] == ["imported"], report
+    (outcome,) = report.runs
+    assert not any("stats" in line or "alert" in line for line in outcome.left_out), outcome.left_out
+    assert any(line.startswith("artifact 'lost' (model): the file of entry 'weights.bin'")
+               for line in outcome.left_out), outcome.left_out
+    api = mytrack.Api()
+    run = api.run(f"{project}/{source_id}")
+
+    stored = list(run.scan_history(stream="system"))
+    assert len(stored) == len(samples)
+    for got, sample in zip(stored, samples, strict=True):
+        assert got["_timestamp"] == pytest.approx(sample.timestamp.ToMicroseconds() / 1e6)
+        values = {item.key: json.loads(item.value_json) for item in sample.item}
+        if "memory_percent" in values:
+            assert got["system/memory.used_percent"] == values["memory_percent"]
+        if "proc.memory.rssMB" in values:
+            assert got["system/proc.memory.rss"] == values["proc.memory.rssMB"]
+        if "network.sent" in values:
+            assert got["system/network.sent"] == pytest.approx(values["network.sent"] / 2**20)
+        if "cpu" in values:  # no mytrack equivalent: W&B's name, marked as W&B's
+            assert got["system/wandb.cpu"] == values["cpu"]
+    assert stored[-1]["_runtime"] > 0
+
+    dataset = api.artifact(f"{project}/dataset:first")
+    assert (dataset.type, dataset.description, dataset.metadata) == ("dataset", "two files", {"rows": 1})
+    assert sorted(dataset.aliases) == ["first", "latest"]
+    assert sorted(f.name for f in dataset.files()) == ["data.csv", "table.table.json"]
+    assert dataset.get("table").data == [[1, "one"]]
+    assert dataset.logged_by().id == source_id
+    with pytest.raises(mytrack.errors.ArtifactNotFoundError):
+        api.artifact(f"{project}/lost:latest")
+
+    (alert,) = run.metadata["alerts"]
+    assert (alert["title"], alert["text"], alert["level"], alert["wait_duration"]) == (
+        "loss high", "loss is 3", "WARN", 30.0)
+    # W&B's alert record has no time: the time of the record before it (the row logged before).
+    (row,) = run.scan_history()
+    assert row["_timestamp"] <= alert["timestamp"] <= stored[-1]["_timestamp"]

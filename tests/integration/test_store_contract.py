@@ -488,6 +488,19 @@ def test_system_samples_by_time_and_keys(run_store: MetadataStore) -> None:
         run_store.append_system(RunKey("alice", "mnist", "nope"), [{"_timestamp": 1.0}])
 
 
+def test_system_samples_of_a_batch_commit_with_it(run_store: MetadataStore) -> None:
+    """Samples carried in a Batch (an import) are stored with its transaction, beside appended ones."""
+    run_store.append_system(KEY, [{"_timestamp": 3.0, "_runtime": 2.0, "_label": "", "system/cpu": 1.0}])
+    run_store.write_batch(Batch(KEY, system=[
+        {"_timestamp": 1.0, "_runtime": 0.0, "_label": "", "system/wandb.cpu": 7.5},
+        {"_timestamp": 2.0, "_runtime": 1.0, "_label": "", "system/proc.threads": 4},
+    ]))
+    assert [sorted(k for k in s if not k.startswith("_")) for s in run_store.read_system(KEY)] == [
+        ["system/wandb.cpu"], ["system/proc.threads"], ["system/cpu"]]
+    with pytest.raises(StoreError):  # the whole batch fails: nothing of it is kept
+        run_store.write_batch(Batch(RunKey("alice", "mnist", "nope"), system=[{"_timestamp": 1.0}]))
+
+
 # -- SQLite specifics and the registry -----------------------------------------
 
 

@@ -33,8 +33,9 @@ class Predictions(WandbEvalCallback):
             self.data_table.add_data(i, float(value))
 
     def add_model_predictions(self, epoch, logs=None):
+        # W&B's documented pattern: the ground truth read back from the data table's artifact.
         for i, value in enumerate(self.model.predict(self.x, verbose=0)[:, 0]):
-            self.pred_table.add_data(epoch, i, float(value))
+            self.pred_table.add_data(epoch, self.data_table_ref.data[i][0], float(value))
 
 
 keras.utils.set_random_seed(0)
@@ -66,3 +67,14 @@ def test_keras_fit_with_wandbs_callbacks(workdir: Path, project: str) -> None:
     assert api.artifact(f"{project}/run_{run.id}_model:latest").version == "v1"
     tables = [r for r in run.scan_history() if "eval_data" in r]
     assert len(tables) == 2 and any("val_data" in r for r in run.scan_history())
+    # As W&B: the data table an artifact the run uses, each epoch's predictions a version.
+    data = api.artifact(f"{project}/val:latest")
+    assert data.type == "dataset" and [f.name for f in data.files()] == ["val_data.table.json"]
+    assert [r.id for r in data.used_by()] == [run.id]
+    assert data.get("val_data").columns == ["idx", "y"] and len(data.get("val_data").data) == 4
+    for epoch in (0, 1):
+        predictions = api.artifact(f"{project}/run_{run.id}_pred:v{epoch}")
+        assert predictions.type == "evaluation"
+        table = predictions.get("eval_data")
+        assert [row[:2] for row in table.data] == [[epoch, i] for i in range(4)]
+    assert api.artifact(f"{project}/run_{run.id}_pred:latest").version == "v1"

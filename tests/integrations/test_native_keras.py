@@ -4,6 +4,8 @@ Keras 3 fit on the torch backend."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,35 @@ def test_fit_with_mytrack_callbacks(workdir: Path, project: str) -> None:
     assert api.artifact(f"{project}/run_{run.id}_model:latest").version == "v1"
     tables = [r for r in rows if "eval_data" in r]
     assert len(tables) == 2 and sum("val_data" in r for r in rows) == 1
+    data = api.artifact(f"{project}/val:v0")
+    assert [r.id for r in data.used_by()] == [run.id] and data.get("val_data").data == [
+        [i, pytest.approx(float(v))] for i, v in enumerate(y[:4, 0])]
+    predictions = api.artifact(f"{project}/run_{run.id}_pred:latest")
+    assert predictions.version == "v1" and predictions.type == "evaluation"
+    assert [row[:2] for row in predictions.get("eval_data").data] == [[1, i] for i in range(4)]
+
+
+def test_eval_callback_offline_logs_both_tables_for_sync(workdir: Path, project: str) -> None:
+    """Offline, the data table is logged (not used: nothing to read back) and data_table_ref is
+    the table itself; `mytrack sync` stores both artifacts."""
+
+    class Predictions(callbacks.EvalCallback):  # type: ignore[misc,name-defined]
+        def add_ground_truth(self, logs: Any = None) -> None:
+            self.data_table.add_data(0, 1.0)
+
+        def add_model_predictions(self, epoch: int, logs: Any = None) -> None:
+            self.pred_table.add_data(epoch, self.data_table_ref.data[0][1])
+
+    run = mytrack.init(project=project, mode="offline")
+    model, x, y = model_and_data()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[Predictions(["idx", "y"], ["epoch", "y"])])
+    mytrack.finish()
+    (folder,) = (workdir / "mytrack-runs").glob(f"run-*-{run.id}")
+    subprocess.run([sys.executable, "-m", "mytrack.cli", "sync", str(folder)], check=True,
+                   capture_output=True, timeout=120)
+    api = mytrack.Api()
+    assert api.artifact(f"{project}/val:latest").get("val_data").data == [[0, 1.0]]
+    assert api.artifact(f"{project}/run_{run.id}_pred:latest").get("eval_data").data == [[0, 1.0]]
 
 
 def test_best_only_checkpoints_and_wandb_names(project: str) -> None:

@@ -148,3 +148,40 @@ def test_ddp_spawn_every_rank_into_one_shared_run(workdir: Path, project: str) -
     assert [r["trainer/global_step"] for r in rows if "train_loss" in r] == [0, 1]
     assert [r["rank1/train_loss"] > 0 for r in rows if "rank1/train_loss" in r] == [True, True]
     assert run.config["hidden"] == 4
+
+
+OFFLINE_SCRIPT = """
+import sys
+from lightning.pytorch.callbacks import ModelCheckpoint
+from mytrack.integration.lightning import MytrackLogger
+from tests.integrations.lightning_models import Tiny, loaders, trainer
+
+logger = MytrackLogger(project=sys.argv[1], offline=True, log_model=True)
+checkpoint = ModelCheckpoint(monitor="val_loss", save_top_k=1)
+trainer(logger, [checkpoint]).fit(Tiny(), *loaders())
+print(logger.version)
+"""
+
+
+def test_offline_logger_writes_the_run_and_its_checkpoints_for_sync(workdir: Path, project: str,
+                                                                    tmp_path: Path) -> None:
+    """offline=True reaches no service; `mytrack sync` then stores history, config and the checkpoint."""
+    (workdir / "offline.py").write_text(textwrap.dedent(OFFLINE_SCRIPT))
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{repo}:{os.environ.get('PYTHONPATH', '')}",
+           "MYTRACK_DIR": str(tmp_path / "no-service-here")}
+    result = subprocess.run([sys.executable, "offline.py", project], cwd=workdir, capture_output=True,
+                            text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stderr[-6000:]
+    assert not (tmp_path / "no-service-here" / "service.sock").exists()
+    run_id = result.stdout.strip().splitlines()[-1]
+    (folder,) = workdir.rglob(f"run-*-{run_id}")
+    subprocess.run([sys.executable, "-m", "mytrack.cli", "sync", str(folder)], check=True,
+                   capture_output=True, timeout=120)
+    run = mytrack.Api().run(f"{project}/{run_id}")
+    rows = list(run.scan_history())
+    assert [r["trainer/global_step"] for r in rows if "train_loss" in r] == list(range(8))
+    assert len([r for r in rows if "val_loss" in r]) == 2 and run.config["lr"] == 0.05
+    model = mytrack.Api().artifact(f"{project}/model-{run_id}:latest")
+    assert model.type == "model" and "best" in model.aliases
+    assert [f.name for f in model.files()] == ["model.ckpt"]

@@ -80,6 +80,7 @@ def test_report_to_mytrack_with_checkpoints(workdir: Path, project: str, monkeyp
         names = {f.name for f in version.files()}
         assert version.type == "model" and "model.safetensors" in names and "config.json" in names
     assert "checkpoint_global_step_4" in api.artifact(f"{project}/model-hf-tiny:latest").aliases
+    assert api.artifact(f"{project}/model-hf-tiny:base_model").version == "v0"
 
 
 def test_callback_with_log_model_end(workdir: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,3 +105,32 @@ def test_callback_with_log_model_end(workdir: Path, project: str, monkeypatch: p
     names = {f.name for f in final.files()}
     assert {"model.safetensors", "config.json", "model_architecture.txt"} <= names
     assert final.metadata["final_model"] is True and final.metadata["train_loss"] > 0
+    # As W&B's WandbCallback: the architecture before training, at setup, aliased base_model.
+    base = mytrack.Api().artifact(f"{project}/model-{run_id}:base_model")
+    assert (base.version, final.version) == ("v0", "v1") and [f.name for f in base.files()] == [
+        "model_architecture.txt"]
+    assert base.metadata["initial_model"] is True and base.metadata["model_config"]["hidden_size"] == 16
+    assert base.metadata["num_parameters"] > 0
+    with base.files()[0].download(str(workdir / "base")) as f:
+        assert f.read().startswith("BertForSequenceClassification(")
+
+
+def test_wandb_twins_are_fallbacks(workdir: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WANDB_PROJECT and WANDB_LOG_MODEL stand in for their unset MYTRACK_ twins; a bad one is named."""
+    for name in ("MYTRACK_PROJECT", "MYTRACK_LOG_MODEL", "MYTRACK_WATCH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", project)
+    monkeypatch.setenv("WANDB_WATCH", "everything")
+    trainer = Trainer(model=tiny_bert(), args=arguments(workdir, max_steps=1, run_name=None),
+                      train_dataset=Synthetic(), callbacks=[hf.MytrackCallback()])
+    with pytest.raises(mytrack.errors.InvalidValueError, match="WANDB_WATCH"):
+        trainer.train()
+    mytrack.finish()
+    monkeypatch.delenv("WANDB_WATCH")
+    monkeypatch.setenv("WANDB_LOG_MODEL", "end")
+    trainer = Trainer(model=tiny_bert(), args=arguments(workdir, max_steps=1, run_name=None),
+                      train_dataset=Synthetic(), callbacks=[hf.MytrackCallback()])
+    trainer.train()
+    run_id = mytrack.run.id if mytrack.run is not None else None
+    mytrack.finish()
+    assert mytrack.Api().artifact(f"{project}/model-{run_id}:final_model").type == "model"

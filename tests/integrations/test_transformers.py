@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import mytrack
 from tests.integrations.helpers import only_run, run_under_switch
 
 pytest.importorskip("torch")
@@ -18,6 +19,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
 os.environ["WANDB_PROJECT"] = sys.argv[1]
+os.environ["WANDB_LOG_MODEL"] = "end"
 torch.manual_seed(0)
 config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=32, max_position_embeddings=16, num_labels=2,
@@ -56,3 +58,9 @@ def test_trainer_with_report_to_wandb(workdir: Path, project: str) -> None:
     assert [r["train/global_step"] for r in rows] == [1, 2, 3, 4]
     assert all(isinstance(r["train/loss"], float) for r in rows)
     assert run.summary["train_runtime"] > 0 and "train_loss" in run.summary
+    # WANDB_LOG_MODEL=end: W&B's callback logs the architecture at setup, then the trained model.
+    api = mytrack.Api()
+    base = api.artifact(f"{project}/model-hf-tiny:base_model")
+    assert base.metadata["initial_model"] is True and [f.name for f in base.files()] == ["model_architecture.txt"]
+    final = api.artifact(f"{project}/model-hf-tiny:final_model")
+    assert final.version == "v1" and "model.safetensors" in {f.name for f in final.files()}

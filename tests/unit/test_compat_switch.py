@@ -45,6 +45,10 @@ def test_import_wandb_is_mytrack_with_the_names_integrations_import(switch: None
         assert callable(getattr(wandb, name)), name
     assert wandb.login() is True
     assert wandb.require("service") is None
+    from wandb.sdk.artifacts.artifact import Artifact
+    from wandb.sdk.artifacts.exceptions import ArtifactNotLoggedError
+
+    assert Artifact is mytrack.Artifact and ArtifactNotLoggedError is mytrack.errors.ArtifactNotLoggedError
 
 
 def test_run_config_summary_are_read_live(switch: None) -> None:

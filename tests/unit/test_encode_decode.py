@@ -21,6 +21,7 @@ from mytrack_service.apply.decode import (
     PreemptingEvent,
     RunFieldsChange,
     SummaryChange,
+    SystemEvent,
     decode,
     record_seq,
 )
@@ -215,3 +216,12 @@ def test_columnar_size_mismatch_raises_decode_error() -> None:
                         timestamps=struct.pack("<2d", T, T))
     with pytest.raises(DecodeError, match="sizes"):
         decode(pb.Record(seq=1, log=batch).SerializeToString())
+
+
+def test_system_samples_round_trip_and_bad_ones_are_refused() -> None:
+    """Samples carried by a record decode as sent; keys outside system/ or no _timestamp are refused."""
+    samples = [{"_timestamp": T, "system/cpu": 12.5, "system/wandb.disk.vda.in": 0.25}]
+    assert decode(encode.system_record(samples).build(4)) == (4, [SystemEvent(samples)])
+    for bad in ([{"system/cpu": 1.0}], [{"_timestamp": T, "loss": 1.0}], {"_timestamp": T}):
+        with pytest.raises(DecodeError):
+            decode(pb.Record(seq=1, system=pb.SystemSamples(json=encode.dumps(bad))).SerializeToString())

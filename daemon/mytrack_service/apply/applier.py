@@ -282,7 +282,7 @@ class Applier:
             artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
         batch = Batch(
             session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
-            merge_rows=out.merge_rows, artifacts=out.artifacts, blocks=out.blocks,
+            merge_rows=out.merge_rows, artifacts=out.artifacts, blocks=out.blocks, system=out.system,
             on_merged=_combine_aggregates if out.merge_rows else None,
         )
         try:

@@ -36,6 +36,7 @@ from mytrack_service.apply.decode import (
     PreemptingEvent,
     RunFieldsChange,
     SummaryChange,
+    SystemEvent,
     TensorBoardEvent,
 )
 from mytrack_service.apply.metric_definitions import MetricRegistry
@@ -60,6 +61,8 @@ class Output:
     warnings: list[str] = field(default_factory=list)
     files: list[FileRow] = field(default_factory=list)
     console: list[ConsoleLine] = field(default_factory=list)
+    # System-metrics samples carried by records (an import), with _runtime and _label.
+    system: list[dict[str, Any]] = field(default_factory=list)
     # Shared runs: rows merge with the stored rows of the same steps.
     merge_rows: bool = False
     # With merge_rows: each step's row in ``rows``, so that a batch of 10,000 rows
@@ -269,6 +272,10 @@ class RunAssembly:
             self.out.console.extend(
                 ConsoleLine(ts, stream, text, self.label) for ts, stream, text in event.lines
             )
+        elif isinstance(event, SystemEvent):
+            for sample in event.samples:
+                ts = float(sample["_timestamp"])
+                self.out.system.append({**sample, "_runtime": self._runtime_at(ts), "_label": self.label or ""})
         elif isinstance(event, EnvironmentEvent):
             self.metadata.update(event.metadata)
             self.out.fields["metadata"] = self.metadata

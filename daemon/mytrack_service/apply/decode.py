@@ -140,6 +140,11 @@ class AlertEvent:
 
 
 @dataclass
+class SystemEvent:
+    samples: list[dict[str, Any]]  # each with _timestamp and system/... keys (measured elsewhere)
+
+
+@dataclass
 class ArtifactEvent:
     action: str  # "log", "use", "upsert", "finish" or "link"
     data: dict[str, Any]  # the artifact as the SDK's artifacts module wrote it
@@ -149,7 +154,7 @@ class ArtifactEvent:
 Event = (
     LogCall | BadCall | LogColumns | ConfigChange | SummaryChange | RunFieldsChange | MetricDefinition
     | ExitEvent | PreemptingEvent | FilesEvent | OutputEvent | EnvironmentEvent | AlertEvent
-    | ArtifactEvent | TensorBoardEvent
+    | ArtifactEvent | TensorBoardEvent | SystemEvent
 )
 
 
@@ -200,10 +205,25 @@ def _events(record: pb.Record) -> list[Event]:
     if kind == "artifact":
         a = record.artifact
         return [ArtifactEvent(a.action, _obj(a.json), a.client_id)]
+    if kind == "system":
+        return [SystemEvent(_samples(record.system.json))]
     if kind == "tensorboard":
         tb = record.tensorboard
         return [TensorBoardEvent(tb.logdir, tb.namespace, tb.since, tb.save)]
     raise DecodeError(f"unknown record kind {kind!r}")
+
+
+def _samples(payload: bytes) -> list[dict[str, Any]]:
+    samples = json.loads(payload) if payload else []
+    if not isinstance(samples, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("_timestamp"), int | float) for s in samples
+    ):
+        raise DecodeError("system samples must be a list of objects with a numeric _timestamp")
+    for sample in samples:
+        stray = [k for k in sample if k != "_timestamp" and not str(k).startswith("system/")]
+        if stray:
+            raise DecodeError(f"system sample keys must start with 'system/', got {stray[:3]}")
+    return samples
 
 
 def _log_calls(batch: pb.LogBatch) -> list[Event]:

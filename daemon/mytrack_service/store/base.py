@@ -169,6 +169,8 @@ class Batch:
     # More rows, kept as columns (see blocks.py); no step of theirs is in rows
     # or in another block.
     blocks: list[RowBlock] = field(default_factory=list)
+    # System-metrics samples carried by records (an import), as append_system takes them.
+    system: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

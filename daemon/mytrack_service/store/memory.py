@@ -195,6 +195,7 @@ class MemoryStore(MetadataStore):
         check_run_fields(batch.run_fields)
         rows = unique_rows(with_block_rows(batch.rows, batch.blocks))
         fields = dict(batch.run_fields)
+        system = [dump_json(sample, "system sample") for sample in batch.system]
         conflicts = 0
         with self._lock:
             run = self._require_run(batch.key)
@@ -222,6 +223,8 @@ class MemoryStore(MetadataStore):
             self._console.setdefault(batch.key, []).extend(
                 dataclasses.replace(line) for line in batch.console
             )
+            if system:
+                self._system.setdefault(batch.key, []).extend(system)
             for file in batch.files:
                 old = self._files.get((file.key, file.name))
                 if old is None:

@@ -49,7 +49,7 @@ from mytrack_service.store.sql_files import FilesMixin, write_files
 from mytrack_service.store.sql_history import IN_LIST, HistoryMixin, history_params
 from mytrack_service.store.sql_schema import KEY_COLUMNS, history, key_filter, runs, writers
 from mytrack_service.store.sql_series import SeriesMixin
-from mytrack_service.store.sql_streams import StreamsMixin, write_console
+from mytrack_service.store.sql_streams import StreamsMixin, write_console, write_system
 from mytrack_service.store.sql_sweeps import SweepsMixin
 from mytrack_service.store.sql_views import ViewsMixin
 
@@ -212,6 +212,7 @@ class SqlStore(
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
             write_files(conn, self._insert, pk, batch.files)
             write_console(conn, pk, batch.console)
+            write_system(conn, pk, batch.system)
             write_artifacts(conn, self._dialect, batch.artifacts)
             for pos in batch.positions:
                 result = conn.execute(

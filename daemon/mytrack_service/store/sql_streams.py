@@ -29,6 +29,17 @@ def write_console(conn: Connection, pk: int, lines: list[ConsoleLine]) -> None:
     ])
 
 
+def write_system(conn: Connection, pk: int, samples: list[dict[str, Any]]) -> None:
+    """Appends system-metrics samples to run ``pk``."""
+    if not samples:
+        return
+    conn.execute(insert(system), [
+        {"run_pk": pk, "ts": float(s["_timestamp"]), "label": str(s.get("_label", "")),
+         "data": dump_json(s, "system sample")}
+        for s in samples
+    ])
+
+
 def _pk_query(key: RunKey) -> Any:
     return select(runs.c.id).where(
         runs.c.entity == key.entity, runs.c.project == key.project, runs.c.run_id == key.run_id
@@ -69,16 +80,11 @@ class StreamsMixin:
     def append_system(self, key: RunKey, samples: list[dict[str, Any]]) -> None:
         if not samples:
             return
-        rows = [
-            {"ts": float(s["_timestamp"]), "label": str(s.get("_label", "")),
-             "data": dump_json(s, "system sample")}
-            for s in samples
-        ]
         with self._errors("append_system"), self._write() as conn:
             pk = conn.execute(select(_pk_query(key))).scalar()
             if pk is None:
                 raise StoreError(f"no run {key.path}")
-            conn.execute(insert(system), [{"run_pk": pk, **row} for row in rows])
+            write_system(conn, pk, samples)
 
     def read_system(
         self, key: RunKey, keys: list[str] | None = None, min_time: float | None = None,

@@ -154,8 +154,13 @@ def build() -> dict[str, types.ModuleType]:
     lib = module("wandb.sdk.lib", True, {
         "RunDisabled": RunDisabled, "config_util": config_util, "telemetry": telemetry, "paths": paths,
     })
+    artifact_errors = module("wandb.sdk.artifacts.exceptions", False, {
+        "ArtifactNotLoggedError": errors.ArtifactNotLoggedError,
+    })
+    artifact_module = module("wandb.sdk.artifacts.artifact", False, {"Artifact": mytrack.Artifact})
+    artifacts = module("wandb.sdk.artifacts", True, {"artifact": artifact_module, "exceptions": artifact_errors})
     sdk = module("wandb.sdk", True, {
-        "lib": lib, "wandb_run": run_module, "wandb_settings": settings_module,
+        "lib": lib, "wandb_run": run_module, "wandb_settings": settings_module, "artifacts": artifacts,
         "Settings": mytrack.Settings, "init": mytrack.init, "finish": mytrack.finish,
     })
     util = module("wandb.util", False, {name: getattr(wandb_util, name) for name in wandb_util.__all__})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from mytrack._internal.run.values import check_log_data
 from mytrack._internal.transport import encode
 from mytrack._internal.transport.client import serialize_open_run
 from mytrack._internal.transport.service_types import OpenRun
+from mytrack.artifacts import Artifact
 from mytrack.errors import Error
 from mytrack_common.address import ensure_private_dir
 from mytrack_common.names import entry_name_problem
@@ -102,6 +104,19 @@ class StagedRun:
         """Console lines: (timestamp, "stdout" or "stderr", text without its newline)."""
         if lines:
             self._control(encode.output_record(lines))
+
+    def system(self, samples: Sequence[Mapping[str, Any]]) -> None:
+        """System-metrics samples: ``_timestamp`` and ``system/...`` keys with numbers."""
+        if samples:
+            self._control(encode.system_record([dict(s) for s in samples]))
+
+    def artifact(self, artifact: Artifact, aliases: Sequence[str], timestamp: float) -> None:
+        """An artifact version the run logged; its files are staged in the run folder now."""
+        request = self.request.run
+        payload = artifact.payload(os.path.join(self.folder, "artifacts"))
+        payload.update(entity=request.entity, project=request.project, aliases=list(aliases),
+                       tags=list(artifact.tags), timestamp=timestamp)
+        self._control(encode.artifact_record("log", payload, uuid.uuid4().hex))
 
     def environment(self, metadata: Mapping[str, Any]) -> None:
         self._control(encode.environment_record(dict(metadata)))

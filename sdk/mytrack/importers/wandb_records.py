@@ -12,6 +12,7 @@ from typing import Any
 
 from mytrack._internal.run.metric import make_metric
 from mytrack.errors import Error
+from mytrack.importers import wandb_artifacts, wandb_stats
 from mytrack.importers.source import Ending
 from mytrack.importers.staging import StagedRun
 
@@ -19,14 +20,13 @@ from mytrack.importers.staging import StagedRun
 _INTERNAL_KEYS = frozenset({"_wandb", "_step", "_runtime", "_timestamp"})
 _STREAMS = {0: "stderr", 1: "stdout"}  # W&B's OutputType: STDERR 0, STDOUT 1
 _LINES_PER_RECORD = 1000
+_SAMPLES_PER_RECORD = 1000
+_MAX_ALERTS = 100  # as many as the service keeps of a run's own alerts
 # Record kinds with nothing to carry: W&B's own bookkeeping.
 _IGNORED = frozenset({"header", "footer", "final", "telemetry", "request", "preempting", "output_logger"})
 _NOT_CARRIED = {
-    "stats": "system-metrics samples (mytrack samples system metrics of live runs only)",
-    "artifact": "artifacts (logged artifacts are not imported)",
-    "use_artifact": "artifact uses",
+    "use_artifact": "artifact uses (W&B records them only for runs that were online)",
     "noop_link_artifact": "artifact links",
-    "alert": "alerts",
     "tbrecord": "TensorBoard sync records (import the TensorBoard logs with `mytrack import tensorboard`)",
 }
 _SUMMARY_FLAGS = ("min", "max", "mean", "best", "last", "none", "copy", "first")
@@ -96,6 +96,8 @@ class RecordTranslator:
         self._lines: list[tuple[float, str, str]] = []
         self._not_carried: Counter[str] = Counter()
         self._found_metadata: dict[str, Any] = {}
+        self._samples: list[dict[str, Any]] = []
+        self._alerts: list[dict[str, Any]] = []
 
     def apply(self, record: Any) -> None:
         kind = record.WhichOneof("record_type")
@@ -113,6 +115,10 @@ class RecordTranslator:
                 self._lines.append((ts, stream, text))
         self._partial.clear()
         self._flush_lines()
+        self._flush_samples()
+        if self._alerts:
+            # Kept where run.alert() keeps them, never sent again to a webhook (they are history).
+            self._found_metadata["alerts"] = self._alerts[-_MAX_ALERTS:]
         if self._found_metadata:
             self.staged.environment(self._found_metadata)
         final = {k: v for k, v in self.summary.items() if k not in _INTERNAL_KEYS}
@@ -197,6 +203,29 @@ class RecordTranslator:
             return
         self.staged.metric(definition.to_dict())
 
+    def _stats(self, stats: Any) -> None:
+        found = wandb_stats.sample(stats)
+        if found is None:
+            return
+        self._samples.append(found)
+        if len(self._samples) >= _SAMPLES_PER_RECORD:
+            self._flush_samples()
+
+    def _alert(self, alert: Any) -> None:
+        # W&B's record has no time of its own: the time of the last record before it.
+        self._alerts.append({
+            "title": alert.title, "text": alert.text, "level": alert.level or "INFO",
+            "wait_duration": alert.wait_duration / 1000.0,  # W&B records milliseconds
+            "timestamp": self.last_time,
+        })
+
+    def _artifact(self, artifact: Any) -> None:
+        found = wandb_artifacts.to_artifact(artifact)
+        if isinstance(found, str):
+            self.staged.problems.append(f"{found}: left out")
+            return
+        self.staged.artifact(found[0], found[1], self.last_time)
+
     def _exit(self, exit_record: Any) -> None:
         self.exit = exit_record
 
@@ -205,6 +234,11 @@ class RecordTranslator:
 
     def _environment(self, environment: Any) -> None:
         self._found_metadata.update(_metadata(environment))
+
+    def _flush_samples(self) -> None:
+        if self._samples:
+            self.staged.system(self._samples)
+            self._samples = []
 
     def _flush_lines(self) -> None:
         if self._lines:

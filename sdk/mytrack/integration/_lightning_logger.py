@@ -45,7 +45,7 @@ def logger_class(package: ModuleType, module: str) -> type:
             version / id: the run's id, to resume a run (``resume="allow"``).
             offline: write the run's WAL only (``mode="offline"``; ``mytrack sync`` later).
             anonymous: accepted for W&B compatibility (no effect).
-            project: the project (default ``MYTRACK_PROJECT``, else ``lightning_logs``).
+            project: the project (default ``MYTRACK_PROJECT``, ``WANDB_PROJECT``, else ``lightning_logs``).
             log_model: False, True (checkpoints at the end of training, or as saved with
                 ``save_top_k=-1``) or "all" (every checkpoint as it is saved).
             experiment: a run to log to instead of starting one.
@@ -74,7 +74,8 @@ def logger_class(package: ModuleType, module: str) -> type:
                     f"MytrackLogger: add_file_policy must be 'mutable' or 'immutable', got {add_file_policy!r}")
             folder = save_dir if save_dir is not None else dir
             self._save_dir = None if folder is None else os.fspath(folder)
-            self._project = project or os.environ.get("MYTRACK_PROJECT") or "lightning_logs"
+            self._project = (project or os.environ.get("MYTRACK_PROJECT") or os.environ.get("WANDB_PROJECT")
+                             or "lightning_logs")
             self._name = name
             self._id = version or id
             self._offline = offline

@@ -11,8 +11,9 @@
 * `ModelCheckpoint`: Keras's ModelCheckpoint (the same arguments), each saved
   file logged as a version of the ``run_<id>_model`` artifact (aliases
   ``latest`` and ``epoch_<n>``, and ``best`` with ``save_best_only``).
-* `EvalCallback`: a base class for validation tables: the data table once and
-  each epoch's prediction table are logged to the run's history.
+* `EvalCallback`: a base class for validation tables: the data table once (the
+  artifact ``val``, used by the run) and each epoch's prediction table (a
+  version of ``run_<id>_pred``), as W&B logs them, and both in the history.
 
 W&B's names (`WandbMetricsLogger`, `WandbModelCheckpoint`, `WandbEvalCallback`)
 are the same callbacks; ``wandb.integration.keras`` under mytrack.compat is this
@@ -217,8 +218,12 @@ def _eval_callback(keras: Any) -> type:
 
         ``add_ground_truth(logs)`` adds rows to ``self.data_table`` once, at the
         start of training; ``add_model_predictions(epoch, logs)`` adds rows to
-        ``self.pred_table`` after every epoch. Both are logged to the run
-        (``val_data`` once, ``eval_data`` each epoch, or the names given).
+        ``self.pred_table`` after every epoch. As in W&B, the data table is
+        the artifact ``val`` (type ``dataset``, entry ``val_data``) that the run
+        uses, read back as ``self.data_table_ref``; each prediction table a
+        version of ``run_<id>_pred`` (type ``evaluation``, alias ``latest``).
+        Both are also logged to the history (``val_data`` once, ``eval_data``
+        each epoch, or the names given).
         """
 
         def __init__(self, data_table_columns: list[str], pred_table_columns: list[str], *args: Any,
@@ -228,6 +233,7 @@ def _eval_callback(keras: Any) -> type:
             self.data_table_columns = data_table_columns
             self.pred_table_columns = pred_table_columns
             self.data_table: mytrack.Table | None = None
+            self.data_table_ref: mytrack.Table | None = None  # the data table as stored (W&B's name)
             self.pred_table: mytrack.Table | None = None
 
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -256,10 +262,28 @@ def _eval_callback(keras: Any) -> type:
 
         def log_data_table(self, name: str = "val", type: str = "dataset",  # noqa: A002 - W&B's name
                            table_name: str = "val_data") -> None:
-            _current_run(self).log({table_name: self.data_table}, commit=False)
+            """The data table as artifact ``name`` used by the run (``self.data_table_ref`` reads it
+            back, as W&B's), and in the run's history."""
+            run = _current_run(self)
+            artifact = mytrack.Artifact(name, type=type)
+            artifact.add(self.data_table, table_name)
+            if run.offline or run.disabled:  # offline: stored at `mytrack sync`, nothing to read back yet
+                run.log_artifact(artifact)
+                self.data_table_ref = self.data_table
+            else:
+                run.use_artifact(artifact)
+                artifact.wait()
+                self.data_table_ref = artifact.get(table_name)
+            run.log({table_name: self.data_table}, commit=False)
 
         def log_pred_table(self, type: str = "evaluation", table_name: str = "eval_data",  # noqa: A002
                            aliases: list[str] | None = None) -> None:
-            _current_run(self).log({table_name: self.pred_table}, commit=False)
+            """The prediction table as a version of ``run_<id>_pred`` (aliases default ``latest``)
+            and in the run's history."""
+            run = _current_run(self)
+            artifact = mytrack.Artifact(f"run_{run.id}_pred", type=type)
+            artifact.add(self.pred_table, table_name)
+            run.log_artifact(artifact, aliases=aliases or ["latest"])
+            run.log({table_name: self.pred_table}, commit=False)
 
     return EvalCallback

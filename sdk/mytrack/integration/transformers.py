@@ -14,8 +14,12 @@ Environment (read when training starts):
 * ``MYTRACK_PROJECT``: the project (default ``huggingface``).
 * ``MYTRACK_LOG_MODEL``: ``end`` (the final model as a ``model-<run>`` artifact,
   alias ``final_model``), ``checkpoint`` (every checkpoint the Trainer saves) or
-  ``false`` (default).
+  ``false`` (default). With either of the first two, the model's architecture
+  before training is logged at setup too (alias ``base_model``), as W&B's callback does.
 * ``MYTRACK_WATCH``: ``gradients``, ``parameters``, ``all`` or ``false`` (default).
+
+Each falls back to its W&B twin (``WANDB_PROJECT``, ``WANDB_LOG_MODEL``,
+``WANDB_WATCH``) when it is not set.
 """
 
 from __future__ import annotations
@@ -39,11 +43,19 @@ SUMMARY_ONLY = ("train_runtime", "train_samples_per_second", "train_steps_per_se
 
 
 def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    # W&B's twin (WANDB_LOG_MODEL, WANDB_WATCH) when the MYTRACK_ variable is not set, as everywhere.
+    twin = "WANDB_" + variable.removeprefix("MYTRACK_")
+    if variable not in os.environ and twin in os.environ:
+        variable = twin
     value = os.environ.get(variable, "false").strip().lower() or "false"
     value = {"true": "end", "0": "false", "no": "false"}.get(value, value) if variable.endswith("LOG_MODEL") else value
     if value not in choices:
         raise InvalidValueError(f"{variable} must be one of {', '.join(choices)}, got {os.environ[variable]!r}")
     return value
+
+
+def _project() -> str:
+    return os.environ.get("MYTRACK_PROJECT") or os.environ.get("WANDB_PROJECT") or "huggingface"
 
 
 def rewrite_logs(logs: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +98,7 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             init_args = {"name": state.trial_name, "group": args.run_name or args.output_dir}
         elif args.run_name is not None:
             init_args = {"name": args.run_name}
-        run = mytrack.run or mytrack.init(project=os.environ.get("MYTRACK_PROJECT") or "huggingface", **init_args)
+        run = mytrack.run or mytrack.init(project=_project(), **init_args)
         self._run = run
         run.config.update(plain_params(combined), allow_val_change=True)
         run.define_metric("train/global_step")
@@ -96,6 +108,19 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             run.watch(model, log=watch, log_freq=max(100, state.logging_steps or 0))
         if hasattr(model, "num_parameters"):
             run.config.update({"model/num_parameters": model.num_parameters()}, allow_val_change=True)
+        if self._log_model != "false" and model is not None:
+            self._log_base_model(args, model)
+
+    def _log_base_model(self, args: Any, model: Any) -> None:
+        """The model's architecture before training, as W&B's callback logs it (alias ``base_model``)."""
+        assert self._run is not None
+        to_dict = getattr(getattr(model, "config", None), "to_dict", None)
+        metadata = {"model_config": to_dict() if callable(to_dict) else None,
+                    "num_parameters": self._run.config.get("model/num_parameters"), "initial_model": True}
+        artifact = mytrack.Artifact(self._model_name(args), type="model", metadata=metadata)
+        with artifact.new_file("model_architecture.txt") as f:
+            f.write(f"{model}\n")
+        self._run.log_artifact(artifact, aliases=["base_model"])
 
     def _model_name(self, args: Any) -> str:
         run = self._run
@@ -155,7 +180,8 @@ class MytrackCallback(_transformers.TrainerCallback):  # type: ignore[misc,name-
             artifact = mytrack.Artifact(self._model_name(args), type="model", metadata=metadata)
             artifact.add_dir(folder)
             self._run.log_artifact(artifact, aliases=["final_model"])
-            artifact.wait()  # the folder goes away with this block
+            if not self._run.offline:  # offline, the version is stored by `mytrack sync`
+                artifact.wait()  # errors surface here, not after the folder is gone
 
     def on_predict(self, args: Any, state: Any, control: Any, metrics: dict[str, Any], **kwargs: Any) -> None:
         if not self._initialized:

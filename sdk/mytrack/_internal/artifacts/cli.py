@@ -30,6 +30,6 @@ def run(api: Any, args: argparse.Namespace) -> int:
     artifact = api.artifact(args.name)
     root = os.path.abspath(args.root or os.path.join(
         "artifacts", f"{artifact.collection_name}:{artifact.version}"))
-    download_entries(artifact._require_stored(), list(artifact.manifest), root, progress=True)
+    download_entries(artifact._require_stored("download()"), list(artifact.manifest), root, progress=True)
     print(root)
     return 0

@@ -146,8 +146,13 @@ class RunArtifacts:
             aliases: list[str] | None, tags: list[str] | None) -> Artifact:
         artifact, entity, project = self._artifact(artifact_or_path, name, type_)
         client_id = self._send("log", self._payload(artifact, entity, project, aliases, tags))
+        return self._pending(artifact, client_id)
+
+    def _pending(self, artifact: Artifact, client_id: str) -> Artifact:
         artifact._pending_result = (self.service, client_id)
         artifact._service = self.service
+        if self.run.offline:  # no service to ask: `mytrack sync` stores it
+            artifact._offline_run = self.run.path
         return artifact
 
     def upsert(self, artifact_or_path: Any, name: str | None, type_: str | None,
@@ -160,9 +165,7 @@ class RunArtifacts:
         payload = self._payload(artifact, entity, project, aliases, None)
         payload["distributed_id"] = distributed_id
         client_id = self._send("finish" if finish else "upsert", payload)
-        artifact._pending_result = (self.service, client_id)
-        artifact._service = self.service
-        return artifact
+        return self._pending(artifact, client_id)
 
     def use(self, artifact_or_name: Any, type_: str | None, aliases: list[str] | None,
             use_as: str | None) -> Artifact:

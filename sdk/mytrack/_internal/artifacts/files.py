@@ -49,6 +49,6 @@ class ArtifactFile(ArtifactManifestEntry):
             raise ArtifactError(f"{target} already exists; pass replace=True to overwrite it")
         if os.path.exists(target):
             os.remove(target)
-        service = self.artifact._require_stored()
+        service = self.artifact._require_stored("files()[...].download()")
         download_entries(service, [self], os.path.abspath(root))
         return open(target, encoding="utf-8", errors="replace")  # noqa: SIM115 - the caller closes it

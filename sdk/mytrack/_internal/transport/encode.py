@@ -169,6 +169,16 @@ def environment_record(metadata: dict[str, Any]) -> Control:
     return Control(build)
 
 
+def system_record(samples: list[dict[str, Any]]) -> Control:
+    """System-metrics samples measured elsewhere (an import): ``_timestamp`` and ``system/...`` keys."""
+    payload = dumps(samples)
+
+    def build(seq: int) -> bytes:
+        return pb.Record(seq=seq, system=pb.SystemSamples(json=payload)).SerializeToString()
+
+    return Control(build)
+
+
 def alert_record(title: str, text: str, level: str, wait_duration: float, timestamp: float) -> Control:
     """run.alert(): the service stores it, rate-limits it per title and delivers it."""
     message = pb.Alert(title=title, text=text, level=level, wait_duration=wait_duration, timestamp=timestamp)
