@@ -8,12 +8,11 @@ store/sweep_model.py), so two agents never get the same grid point.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
-
-import numpy as np
 
 from mytrack_common.names import new_run_id
 from mytrack_service.store.base import MetadataStore, RunKey, RunRow
@@ -50,7 +49,7 @@ class SweepController:
     def __init__(self, store: MetadataStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        self._rng = np.random.default_rng()
+        self._rng: Any = None  # numpy's Generator, made at the first sweep request
 
     # -- requests ---------------------------------------------------------------
 
@@ -90,6 +89,10 @@ class SweepController:
             params = None
             if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
                 trials = [self._trial(row, None) for row in counted]
+                if self._rng is None:
+                    import numpy as np
+
+                    self._rng = np.random.default_rng()
                 params = _engine().next_params(sweep.config, trials, self._rng)
             if params is None:  # exhausted, or run_cap reached
                 tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
@@ -213,7 +216,8 @@ class SweepController:
         series: list[float] = []
         if history and run is not None and name:
             _, values = self.store.read_series(run.key, name)
-            series = [float(v) for v in values if np.isfinite(v)]
+            series = [float(v) for v in values
+                      if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
         return _engine().trial(row.run_id, row.params, row.state, metric, series)
 
     def _trial_doc(self, row: TrialRow, run: RunRow | None, sweep: SweepRow) -> dict[str, Any]:
