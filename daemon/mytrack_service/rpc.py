@@ -89,7 +89,7 @@ class TrackerService(pb_grpc.TrackerServicer):
     def __init__(
         self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
         socket_path: str, store_label: str, request_stop: Callable[[], None],
-        web_base: str = "", web_token: str = "",
+        web_base: str = "", web_token: str = "", sweeps: SweepController | None = None,
     ) -> None:
         self.live_runs = live_runs
         self.applier = applier
@@ -102,7 +102,7 @@ class TrackerService(pb_grpc.TrackerServicer):
         # The web UI's address and token, handed to clients ("": the UI is off).
         self.web_base = web_base
         self.web_token = web_token
-        self.sweeps = SweepController(live_runs.store)
+        self.sweeps = sweeps or SweepController(live_runs.store)
 
     # -- the stream -----------------------------------------------------------
 
@@ -414,6 +414,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             found = self._call(context, lambda: handler(query))
         except SweepError as exc:
             _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        if request.kind == "check" and found.get("stop") and found.get("run"):
+            self.live_runs.expect_kill(RunKey(*found["run"]))  # SIGKILL after term_timeout: killed
         return pb.JsonResponse(json=_dumps(found))
 
     def ReadBlob(self, request: pb.BlobRequest, context: grpc.ServicerContext) -> Iterator[pb.FileChunk]:

@@ -54,6 +54,7 @@ from mytrack_service.rpc import TrackerService
 from mytrack_service.settings import ServiceSettings, redact
 from mytrack_service.store.base import MetadataStore
 from mytrack_service.store.registry import open_store
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web.server import WebServer
 
 logger = logging.getLogger("mytrack_service")
@@ -107,7 +108,9 @@ class Service:
         )
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
-        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port)
+        self.sweeps = SweepController(store, pending_lease=settings.sweep_pending_lease)
+        self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port,
+                             sweeps=self.sweeps)
 
     def start(self) -> None:
         """Starts every component, the gRPC socket last (see the module docstring)."""
@@ -124,6 +127,7 @@ class Service:
             self.live_runs, self.applier, self.transfers, self.blobs, self.address.socket,
             redact(self.settings.store_uri), self.request_stop,
             web_base=self.web.base, web_token=self.web.token if self.web.base else "",
+            sweeps=self.sweeps,
         )
         server = grpc.server(
             ThreadPoolExecutor(max_workers=self.settings.max_workers), options=GRPC_OPTIONS

@@ -29,6 +29,9 @@ class ServiceSettings:
     alert_webhook: str = ""
     # The web UI's port on 127.0.0.1 (a free one when taken); 0 turns the UI off.
     ui_port: int = 6017
+    # Seconds a sweep's pending trial (handed out, its run not started) lives without
+    # word from its agent before it counts as crashed.
+    sweep_pending_lease: float = 60.0
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceSettings:
@@ -48,6 +51,8 @@ class ServiceSettings:
             stats_interval=_stats_interval(env.get("MYTRACK_STATS_INTERVAL")),
             alert_webhook=(env.get("MYTRACK_ALERT_WEBHOOK") or "").strip(),
             ui_port=_ui_port(env.get("MYTRACK_UI_PORT")),
+            sweep_pending_lease=_positive(env.get("MYTRACK_SWEEP_PENDING_LEASE"), 60.0,
+                                          "MYTRACK_SWEEP_PENDING_LEASE"),
         )
 
 
@@ -59,6 +64,19 @@ def _stats_interval(text: str | None) -> float:
         return max(0.0, float(text))
     except ValueError:
         raise ValueError(f"MYTRACK_STATS_INTERVAL must be a number of seconds, got {text!r}") from None
+
+
+def _positive(text: str | None, default: float, name: str) -> float:
+    """A number of seconds greater than 0 (``default`` when unset)."""
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a number of seconds greater than 0, got {text!r}")
+    return value
 
 
 def _ui_port(text: str | None) -> int:

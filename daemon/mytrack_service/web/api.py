@@ -9,6 +9,7 @@
     GET  /api/runs/E/P/ID/console?after=&limit=
     GET  /api/runs/E/P/ID/file?name=&inline=1 | /preview?name= | /table?name=&offset=&limit=
     POST /api/runs/E/P/ID/notes {"notes": "..."} | /tags {"tags": [...]} | /stop
+    (sweeps and the parallel-coordinates panel: web/sweeps.py)
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from mytrack_service.ingest.live_runs import IngestError, LiveRuns
 from mytrack_service.query import limits
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web.files import RunFiles
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
+from mytrack_service.web.sweeps import SweepRoutes
 from mytrack_service.web.table import runs_table
 
 MAX_MEDIA_STEPS = 500
@@ -36,13 +39,17 @@ _HUB_STATUS = {"not_found": 404, "invalid": 400, "exists": 409, "precondition": 
 
 
 class WebApi:
-    def __init__(self, live_runs: LiveRuns, blobs: BlobStore) -> None:
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, sweeps: SweepController | None = None) -> None:
         self.live_runs = live_runs
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
+        self.sweeps = SweepRoutes(self.store, sweeps or SweepController(self.store))
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
+        answer = self.sweeps.route(method, parts, query)
+        if answer is not None:
+            return answer
         if method == "GET" and parts == ["projects"]:
             return self.projects()
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[3] == "runs":

@@ -1,7 +1,8 @@
 """HTML skeletons of the UI's pages; ``static/app.js`` fills them from the JSON API.
 
     /                              projects
-    /E/P                           runs table       (/E/P/sweeps/S: the sweep's runs)
+    /E/P                           runs table, the project's sweeps and parallel coordinates
+    /E/P/sweeps/S                  sweep page       (/E/P/sweeps/S/runs: the sweep's runs table)
     /E/P/runs/ID                   run page
     /E/P/compare?runs=ID,ID        compare view
 """
@@ -56,6 +57,8 @@ def route(parts: list[str]) -> dict[str, str] | None:
     if len(parts) == 4 and parts[2] == "runs":
         return {"page": "run", "entity": parts[0], "project": parts[1], "run": parts[3]}
     if len(parts) == 4 and parts[2] == "sweeps":
+        return {"page": "sweep", "entity": parts[0], "project": parts[1], "sweep": parts[3]}
+    if len(parts) == 5 and parts[2] == "sweeps" and parts[4] == "runs":
         return {"page": "runs", "entity": parts[0], "project": parts[1], "sweep": parts[3]}
     if len(parts) == 3 and parts[2] == "compare":
         return {"page": "compare", "entity": parts[0], "project": parts[1]}
@@ -77,6 +80,7 @@ def render(page: dict[str, str], token: str) -> bytes:
 <link rel="stylesheet" href="/static/app.css?v={version}">
 {plotly}
 <script src="/static/chart.js?v={version}" defer></script>
+<script src="/static/sweeps.js?v={version}" defer></script>
 <script src="/static/app.js?v={version}" defer></script>
 </head><body {attrs}>
 <header><a class="brand" href="/">mytrack</a><nav id="crumbs"></nav></header>

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.store.base import StoreError
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web import pages
 from mytrack_service.web.api import WebApi
 from mytrack_service.web.responses import ApiError, Response, error_response
@@ -50,9 +51,10 @@ _PAGE_CSP = (
 class WebServer:
     """The UI's listener and thread. ``base`` is empty until started (or when off)."""
 
-    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int) -> None:
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int,
+                 sweeps: SweepController | None = None) -> None:
         self.live_runs = live_runs
-        self.api = WebApi(live_runs, blobs)
+        self.api = WebApi(live_runs, blobs, sweeps)
         self.home = home
         self.port = port
         self.token = secrets.token_urlsafe(24)

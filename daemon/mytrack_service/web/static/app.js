@@ -212,6 +212,7 @@
     main.appendChild(wrap);
     var pager = h("div", {className: "controls"});
     main.appendChild(pager);
+    if (!D.sweep && window.MySweeps) window.MySweeps.projectPanels(main, E, P);  // sweeps.js
     var data = null, timer = null;
 
     function load() {
@@ -785,6 +786,7 @@
     MyChart.draw(el, {traces: traces, xTitle: x === "_step" ? "step" : x, legend: true});
   }
 
-  var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage};
+  var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage,
+    sweep: function () { window.MySweeps.page(main, crumbs); }};
   (pages[D.page] || projectsPage)();
 })();
