@@ -97,7 +97,10 @@ class SweepController:
             cap = sweep.config.get("run_cap")
             params = None
             if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
-                trials = [self._trial(row, None) for row in counted]
+                # bayes and Optuna learn from the trials' metrics: their runs are read
+                learns = sweep.config.get("method") in ("bayes", "custom")
+                runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in counted]) if learns else {}
+                trials = [self._trial(row, runs.get(row.run_id), sweep, history="missing") for row in counted]
                 params = engine.next_params(sweep.config, trials, self._rng)
             if params is None:  # exhausted, or run_cap reached
                 tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
@@ -244,11 +247,13 @@ class SweepController:
                 return
 
     def _trial(self, row: TrialRow, run: RunRow | None, sweep: SweepRow | None = None,
-               history: bool = False) -> Any:
+               history: bool | str = False) -> Any:
+        """The search's view of a trial; ``history`` True reads the metric's history,
+        "missing" only when the summary has no value of it (bayes then takes its best)."""
         name = metric_name(sweep.config) if sweep is not None else ""
         metric = metric_value(run.summary, name) if run is not None and name else None
         series: list[float] = []
-        if history and run is not None and name:
+        if (history is True or (history == "missing" and metric is None)) and run is not None and name:
             _, values = self.store.read_series(run.key, name)
             series = [float(v) for v in values if np.isfinite(v)]
         return engine.trial(row.run_id, row.params, row.state, metric, series)
