@@ -82,6 +82,7 @@ class TrackerService(pb_grpc.TrackerServicer):
         self, live_runs: LiveRuns, applier: Applier, transfers: Transfers, blobs: BlobStore,
         socket_path: str, store_label: str, request_stop: Callable[[], None],
         web_base: str = "", web_token: Callable[[], str] = str, admin: RunAdmin | None = None,
+        sweeps: SweepController | None = None,
     ) -> None:
         self.live_runs = live_runs
         self.admin = admin
@@ -95,7 +96,7 @@ class TrackerService(pb_grpc.TrackerServicer):
         # The web UI's address and token, handed to clients ("": the UI is off).
         self.web_base = web_base
         self._web_token = web_token  # read per call: `mytrack ui --rotate-token` changes it
-        self.sweeps = SweepController(live_runs.store)
+        self.sweeps = sweeps or SweepController(live_runs.store)
 
     @property
     def web_token(self) -> str:
@@ -424,6 +425,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             found = self._call(context, lambda: handler(query))
         except SweepError as exc:
             _abort(context, _CODES.get(exc.code, grpc.StatusCode.UNKNOWN), str(exc))
+        if request.kind == "check" and found.get("stop") and found.get("run"):
+            self.live_runs.expect_kill(RunKey(*found["run"]))  # SIGKILL after term_timeout: killed
         return pb.JsonResponse(json=_dumps(found))
 
     def Admin(self, request: pb.JsonRequest, context: grpc.ServicerContext) -> pb.JsonResponse:

@@ -57,6 +57,7 @@ from mytrack_service.rpc import TrackerService
 from mytrack_service.settings import ServiceSettings, redact
 from mytrack_service.store.base import MetadataStore
 from mytrack_service.store.registry import open_store
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web.server import WebServer
 
 logger = logging.getLogger("mytrack_service")
@@ -114,8 +115,9 @@ class Service:
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
         self.admin = RunAdmin(self.live_runs, BlobSweep(store, blobs, guard, settings.gc_grace))
+        self.sweeps = SweepController(store, pending_lease=settings.sweep_pending_lease)
         self.web = WebServer(self.live_runs, blobs, self.address.home, settings.ui_port, self.admin,
-                             settings.ui_host)
+                             settings.ui_host, sweeps=self.sweeps)
 
     def start(self) -> None:
         """Starts every component, the gRPC socket last (see the module docstring)."""
@@ -132,7 +134,7 @@ class Service:
             self.live_runs, self.applier, self.transfers, self.blobs, self.address.socket,
             redact(self.settings.store_uri), self.request_stop,
             web_base=self.web.base, web_token=lambda: self.web.current_token() if self.web.base else "",
-            admin=self.admin,
+            admin=self.admin, sweeps=self.sweeps,
         )
         server = grpc.server(
             ThreadPoolExecutor(max_workers=self.settings.max_workers), options=GRPC_OPTIONS

@@ -39,6 +39,9 @@ class ServiceSettings:
     # Blobs written less than this many seconds ago are kept by the blob sweep even
     # when unreferenced: another service sharing the stores may be committing them.
     gc_grace: float = 0.0
+    # Seconds a sweep's pending trial (handed out, its run not started) lives without
+    # word from its agent before it counts as crashed.
+    sweep_pending_lease: float = 60.0
 
     @classmethod
     def from_env(cls, home: str | None = None, idle_timeout: float | None = None) -> ServiceSettings:
@@ -60,6 +63,8 @@ class ServiceSettings:
             ui_port=_ui_port(env.get("MYTRACK_UI_PORT")),
             ui_host=ui_host(env.get("MYTRACK_UI_HOST")),
             gc_grace=_seconds("MYTRACK_GC_GRACE", env.get("MYTRACK_GC_GRACE")),
+            sweep_pending_lease=_positive(env.get("MYTRACK_SWEEP_PENDING_LEASE"), 60.0,
+                                          "MYTRACK_SWEEP_PENDING_LEASE"),
         )
 
 
@@ -83,6 +88,19 @@ def _seconds(name: str, text: str | None) -> float:
         raise ValueError(f"{name} must be a number of seconds, got {text!r}") from None
     if not value >= 0:
         raise ValueError(f"{name} must be 0 or more seconds, got {text!r}")
+    return value
+
+
+def _positive(text: str | None, default: float, name: str) -> float:
+    """A number of seconds greater than 0 (``default`` when unset)."""
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a number of seconds greater than 0, got {text!r}")
     return value
 
 

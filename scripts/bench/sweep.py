@@ -45,8 +45,10 @@ def main() -> None:
     os.environ["MYTRACK_SILENT"] = "true"
     sweep_id = mytrack.sweep(_CONFIG, project="bench-sweep", quiet=True)
     SweepService.connect(Settings().resolve())  # the service is up before the clock runs
-    out: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
-    agents = [multiprocessing.Process(target=_ask, args=(sweep_id, args.requests, out)) for _ in range(8)]
+    # Spawned, not forked: a child forked from a process holding a gRPC channel can hang in gRPC.
+    spawn = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[list[float]] = spawn.Queue()
+    agents = [spawn.Process(target=_ask, args=(sweep_id, args.requests, out)) for _ in range(8)]
     for agent in agents:
         agent.start()
     times = sorted(t for _ in agents for t in out.get())

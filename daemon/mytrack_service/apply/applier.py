@@ -262,7 +262,10 @@ class Applier:
             session.assembly.select(writer.writer_id)
             more |= self._read_writer(session, writer, position, budget)
             if self._ends_crashed(writer, position):
-                session.assembly.apply(ExitEvent(None, "crashed", writer.last_heartbeat))
+                # A writer asked to stop (runs stop, the UI, a sweep's early termination)
+                # that then died without an exit was killed by whoever stopped it.
+                ended = "killed" if writer.stop_requested else "crashed"
+                session.assembly.apply(ExitEvent(None, ended, writer.last_heartbeat))
                 position.closed = True
             if (position.applied_offset, position.closed) != (writer.applied_offset, False):
                 positions.append((writer, position))

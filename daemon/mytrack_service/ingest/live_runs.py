@@ -353,6 +353,15 @@ class LiveRuns:
                 return False, "killed"
             return False, run.state
 
+    def expect_kill(self, key: RunKey) -> None:
+        """The run's process is about to be killed on purpose (a sweep's agent stops its
+        trial): if it dies without an exit it ends as killed, not crashed."""
+        with self._lock:
+            session = self._sessions.get(key)
+            for writer in session.writers.values() if session else ():
+                if writer.state is WriterState.OPEN:
+                    writer.stop_requested = True
+
     def mark_dead(self, writer: WriterSession, reason: str) -> None:
         """The writer's process is gone: the applier ends it once its WAL is applied."""
         if writer.state is WriterState.OPEN and not writer.dead_reason:

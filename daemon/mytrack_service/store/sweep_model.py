@@ -22,9 +22,11 @@ class SweepExistsError(StoreError):
 
 
 # running: trials are handed out. paused: none are, running trials go on.
-# finished: none will be (exhausted, run_cap reached, or stopped); running
-# trials finish. canceled: none will be, and agents kill their running trials.
-SWEEP_STATES = ("running", "paused", "finished", "canceled")
+# stopping: stopped (`--stop`) while trials were live; none are handed out, and
+# it becomes finished when the last one ends. finished: none will be (exhausted,
+# run_cap reached, or stopped). canceled: none will be, and agents kill their
+# running trials.
+SWEEP_STATES = ("running", "paused", "stopping", "finished", "canceled")
 
 
 @dataclass

@@ -20,12 +20,18 @@ from mytrack_service.store.sweep_model import SweepExistsError, SweepRow, SweepT
 from mytrack_service.sweeps.trials import FINAL, metric_name, metric_value, state_from_run
 
 # What each state command leads to, and from which states it may be given.
+# "stop" leads to "stopping" while trials are live, and to "finished" once none is.
 _COMMANDS = {
     "pause": ("paused", ("running",)),
-    "resume": ("running", ("paused", "finished", "canceled", "running")),
-    "stop": ("finished", ("running", "paused", "finished")),
-    "cancel": ("canceled", ("running", "paused", "finished", "canceled")),
+    "resume": ("running", ("paused", "stopping", "finished", "canceled", "running")),
+    "stop": ("finished", ("running", "paused", "stopping", "finished")),
+    "cancel": ("canceled", ("running", "paused", "stopping", "finished", "canceled")),
 }
+# Trials not ended yet: a stopping sweep waits for them.
+_LIVE = frozenset({"pending", "running"})
+# A pending trial (handed out, its run not started) that its agent has not asked about
+# for this long counts as crashed: the agent died before the trial's init().
+DEFAULT_PENDING_LEASE = 60.0
 
 
 def _engine() -> ModuleType:
@@ -46,9 +52,20 @@ class SweepError(Exception):
 
 
 class SweepController:
-    def __init__(self, store: MetadataStore, clock: Callable[[], float] = time.time) -> None:
+    """Answers the Sweep RPC's requests from the store (stateless between requests).
+
+    Args:
+        store: where sweeps, trials and runs are.
+        clock: the time (a fake in tests).
+        pending_lease: seconds a pending trial lives without word from its agent (the
+            agent's stop checks renew it) before it counts as crashed.
+    """
+
+    def __init__(self, store: MetadataStore, clock: Callable[[], float] = time.time,
+                 pending_lease: float = DEFAULT_PENDING_LEASE) -> None:
         self.store = store
         self.clock = clock
+        self.pending_lease = pending_lease
         self._rng: Any = None  # numpy's Generator, made at the first sweep request
 
     # -- requests ---------------------------------------------------------------
@@ -88,7 +105,10 @@ class SweepController:
             cap = sweep.config.get("run_cap")
             params = None
             if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
-                trials = [self._trial(row, None) for row in counted]
+                # bayes and Optuna learn from the trials' metrics: their runs are read
+                learns = sweep.config.get("method") in ("bayes", "custom")
+                runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in counted]) if learns else {}
+                trials = [self._trial(row, runs.get(row.run_id), sweep, history="missing") for row in counted]
                 if self._rng is None:
                     import numpy as np
 
@@ -117,21 +137,23 @@ class SweepController:
             sweep = _require(tx, sweep_id)
             rows = tx.trials(sweep_id)
             runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in rows])
+        self._renew_lease(sweep_id, run_id, rows, runs)
+        run = [sweep.entity, sweep.project, run_id]  # the run the agent will kill
         if sweep.state == "canceled":
-            return {"stop": True, "reason": "the sweep was canceled", "state": sweep.state}
+            return {"stop": True, "reason": "the sweep was canceled", "state": sweep.state, "run": run}
         if not sweep.config.get("early_terminate") or not metric_name(sweep.config):
             return {"stop": False, "state": sweep.state}
         trials = []
         for row in rows:
             if row.state == "redo":
                 continue
-            row.state = state_from_run(row, runs.get(row.run_id))
+            row.state = self._state_now(row, runs.get(row.run_id))
             trials.append(self._trial(row, runs.get(row.run_id), sweep, history=True))
         if run_id not in _engine().trials_to_stop(sweep.config, trials):
             return {"stop": False, "state": sweep.state}
         with self.store.sweeps(write=True) as tx:
             tx.update_trial(sweep_id, run_id, {"state": "stopped", "updated_at": self.clock()})
-        return {"stop": True, "reason": "stopped early by hyperband", "state": sweep.state}
+        return {"stop": True, "reason": "stopped early by hyperband", "state": sweep.state, "run": run}
 
     def report(self, request: dict[str, Any]) -> dict[str, Any]:
         """An agent's trial ended; one that never started its run counts as failed."""
@@ -160,8 +182,11 @@ class SweepController:
                 fields["state"] = state
             if config is not None:
                 fields["config"] = config
-            tx.update_sweep(sweep_id, fields)
             rows = self._refreshed(tx, sweep)
+            if (fields.get("state") == "finished" and sweep.state != "finished"
+                    and any(row.state in _LIVE for row in rows)):
+                fields["state"] = "stopping"  # W&B's --stop: running trials finish first
+            tx.update_sweep(sweep_id, fields)
             if request.get("redo_crashed"):
                 for row in rows:
                     if row.state == "crashed":
@@ -175,7 +200,11 @@ class SweepController:
             rows = tx.trials(sweep_id)
             runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in rows])
         for row in rows:
-            row.state = state_from_run(row, runs.get(row.run_id))
+            row.state = self._state_now(row, runs.get(row.run_id))
+        if sweep.state == "stopping" and not any(row.state in _LIVE for row in rows):
+            with self.store.sweeps(write=True) as tx:  # its last trial ended: finished
+                sweep = _require(tx, sweep_id, lock=True)
+                self._refreshed(tx, sweep)
         wanted = (_text(request, "entity"), _text(request, "project"))
         if wanted[0] and wanted[1] and wanted != (sweep.entity, sweep.project):
             raise SweepError("not_found", f"no sweep {'/'.join(wanted)}/{sweep_id}")
@@ -198,23 +227,46 @@ class SweepController:
             raise SweepError("invalid", f"invalid sweep configuration: {exc}") from None
 
     def _refreshed(self, tx: SweepTx, sweep: SweepRow) -> list[TrialRow]:
-        """The trials with the states of their runs, changed ones written back."""
+        """The trials with the states of their runs, changed ones written back; a
+        stopping sweep whose trials all ended becomes finished (``sweep`` too)."""
         rows = tx.trials(sweep.sweep_id)
         live = [row.run_id for row in rows if row.state not in FINAL]
         runs = tx.runs(sweep.entity, sweep.project, live) if live else {}
         for row in rows:
-            state = state_from_run(row, runs.get(row.run_id))
+            state = self._state_now(row, runs.get(row.run_id))
             if state != row.state:
                 row.state = state
                 tx.update_trial(sweep.sweep_id, row.run_id, {"state": state, "updated_at": self.clock()})
+        if sweep.state == "stopping" and not any(row.state in _LIVE for row in rows):
+            sweep.state, sweep.updated_at = "finished", self.clock()
+            tx.update_sweep(sweep.sweep_id, {"state": "finished", "updated_at": sweep.updated_at})
         return rows
 
+    def _state_now(self, row: TrialRow, run: RunRow | None) -> str:
+        """The trial's state from its run; a pending one past its lease is crashed."""
+        state = state_from_run(row, run)
+        if state == "pending" and run is None and self.clock() - row.updated_at > self.pending_lease:
+            return "crashed"
+        return state
+
+    def _renew_lease(self, sweep_id: str, run_id: str, rows: list[TrialRow],
+                     runs: dict[str, RunRow]) -> None:
+        """An agent asking about its pending trial is alive: the trial's lease starts again."""
+        for row in rows:
+            if row.run_id == run_id and row.state == "pending" and run_id not in runs:
+                if self._state_now(row, None) == "pending":
+                    with self.store.sweeps(write=True) as tx:
+                        tx.update_trial(sweep_id, run_id, {"updated_at": self.clock()})
+                return
+
     def _trial(self, row: TrialRow, run: RunRow | None, sweep: SweepRow | None = None,
-               history: bool = False) -> Any:
+               history: bool | str = False) -> Any:
+        """The search's view of a trial; ``history`` True reads the metric's history,
+        "missing" only when the summary has no value of it (bayes then takes its best)."""
         name = metric_name(sweep.config) if sweep is not None else ""
         metric = metric_value(run.summary, name) if run is not None and name else None
         series: list[float] = []
-        if history and run is not None and name:
+        if (history is True or (history == "missing" and metric is None)) and run is not None and name:
             _, values = self.store.read_series(run.key, name)
             series = [float(v) for v in values
                       if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]

@@ -13,6 +13,7 @@
     saved views and bulk edits: workspace.py
     POST /api/runs/delete {"runs": ["E/P/ID", ...], "delete_artifacts": false}   (admin_routes.py)
     GET  /api/artifacts/E/P[/NAME[/VERSION[/files|file|preview|lineage]]]       (artifacts.py)
+    (sweeps and the parallel-coordinates panel: web/sweeps.py)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mytrack_service.query import limits
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.artifact_model import document
 from mytrack_service.store.base import RunKey
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.artifacts import ArtifactViews
@@ -36,6 +38,7 @@ from mytrack_service.web.histograms import heatmap
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.series import chart_line
+from mytrack_service.web.sweeps import SweepRoutes
 from mytrack_service.web.table import runs_table
 from mytrack_service.web.table_cache import ProjectCache
 from mytrack_service.web.units import unit
@@ -50,16 +53,21 @@ _HUB_STATUS = {"not_found": 404, "invalid": 400, "exists": 409, "precondition": 
 
 
 class WebApi:
-    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, admin: RunAdmin | None = None) -> None:
+    def __init__(self, live_runs: LiveRuns, blobs: BlobStore, admin: RunAdmin | None = None,
+                 sweeps: SweepController | None = None) -> None:
         self.live_runs = live_runs
         self.admin = admin
         self.store = live_runs.store
         self.files = RunFiles(live_runs.store, blobs)
         self.artifact_views = ArtifactViews(live_runs.store, blobs)
         self.tables = ProjectCache()
+        self.sweeps = SweepRoutes(self.store, sweeps or SweepController(self.store))
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
         """Answers ``/api/<parts...>``; ApiError for what it refuses."""
+        answer = self.sweeps.route(method, parts, query)
+        if answer is not None:
+            return answer
         if method == "GET" and parts == ["projects"]:
             return self._on_query_pool(lambda deadline: self.projects(), "the projects list")
         if is_admin_route(parts):

@@ -1,7 +1,8 @@
 """HTML skeletons of the UI's pages; ``static/app.js`` fills them from the JSON API.
 
     /                              projects
-    /E/P                           runs table       (/E/P/sweeps/S: the sweep's runs)
+    /E/P                           runs table, the project's sweeps and parallel coordinates
+    /E/P/sweeps/S                  sweep page       (/E/P/sweeps/S/runs: the sweep's runs table)
     /E/P/runs/ID                   run page
     /E/P/compare?runs=ID,ID        compare view
     /E/P/artifacts[/TYPE/NAME[/V]] artifacts, an artifact's versions, a version (artifacts.py)
@@ -63,6 +64,8 @@ def route(parts: list[str]) -> dict[str, str] | None:
     if len(parts) == 4 and parts[2] == "runs":
         return {"page": "run", "entity": parts[0], "project": parts[1], "run": parts[3]}
     if len(parts) == 4 and parts[2] == "sweeps":
+        return {"page": "sweep", "entity": parts[0], "project": parts[1], "sweep": parts[3]}
+    if len(parts) == 5 and parts[2] == "sweeps" and parts[4] == "runs":
         return {"page": "runs", "entity": parts[0], "project": parts[1], "sweep": parts[3]}
     if len(parts) >= 3 and parts[2] == "artifacts":
         return page_route(parts)
@@ -92,6 +95,7 @@ def render(page: dict[str, str], token: str) -> bytes:
 {_CHART_SCRIPTS.format(version=version)}
 <script src="/static/artifacts.js?v={version}" defer></script>
 <script src="/static/table.js?v={version}" defer></script>
+<script src="/static/sweeps.js?v={version}" defer></script>
 <script src="/static/app.js?v={version}" defer></script>
 <script src="/static/run_delete.js?v={version}" defer></script>
 </head><body {attrs}>

@@ -37,6 +37,7 @@ from mytrack_service.blobs.base import BlobStore
 from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.reclaim.runs import RunAdmin
 from mytrack_service.store.base import StoreError
+from mytrack_service.sweeps.controller import SweepController
 from mytrack_service.web import pages
 from mytrack_service.web.api import WebApi
 from mytrack_service.web.responses import ApiError, Response, error_response
@@ -59,10 +60,10 @@ class WebServer:
 
     def __init__(
         self, live_runs: LiveRuns, blobs: BlobStore, home: str, port: int,
-        admin: RunAdmin | None = None, host: str = "127.0.0.1",
+        admin: RunAdmin | None = None, host: str = "127.0.0.1", sweeps: SweepController | None = None,
     ) -> None:
         self.live_runs = live_runs
-        self.api = WebApi(live_runs, blobs, admin)
+        self.api = WebApi(live_runs, blobs, admin, sweeps)
         self.home = home
         self.port = port
         self.host = host

@@ -48,21 +48,22 @@ def next_optuna_params(config: Mapping[str, Any], trials: Sequence[Trial],
     direction: Literal["minimize", "maximize"] = "maximize" if config["metric"]["goal"] == "maximize" else "minimize"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for newer samplers
-        study = optuna.create_study(direction=direction, sampler=_sampler(optuna, config, rng))
+        sampler = _sampler(optuna, config, rng, len(trials))
+        study = optuna.create_study(direction=direction, sampler=sampler)
         live = []
-        for trial in trials:
-            values = _optuna_values(space, dists, trial)
-            if values is None:
-                continue
-            if trial.state in LIVE:
-                live.append(values)
-                continue
-            complete = trial.state in ("finished", "stopped") and _finite(trial.metric)
-            study.add_trial(optuna.trial.create_trial(
-                params=values, distributions=distributions,
-                value=float(trial.metric) if complete else None,  # type: ignore[arg-type]
-                state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.FAIL))
         try:
+            for trial in trials:
+                values = _optuna_values(space, dists, trial)
+                if values is None:
+                    continue
+                if trial.state in LIVE:
+                    live.append(values)
+                    continue
+                complete = trial.state in ("finished", "stopped") and _finite(trial.metric)
+                study.add_trial(optuna.trial.create_trial(
+                    params=values, distributions=distributions,
+                    value=float(trial.metric) if complete else None,  # type: ignore[arg-type]
+                    state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.FAIL))
             for values in live:
                 study.enqueue_trial(values, skip_if_exists=False)
                 study.ask(distributions)
@@ -76,14 +77,18 @@ def next_optuna_params(config: Mapping[str, Any], trials: Sequence[Trial],
     return space.params(point)
 
 
-def _sampler(optuna: Any, config: Mapping[str, Any], rng: np.random.Generator) -> Any:
+def _sampler(optuna: Any, config: Mapping[str, Any], rng: np.random.Generator, asked: int) -> Any:
+    """The configured sampler. The study is built anew for each ask, so a ``seed`` the
+    configuration gives becomes ``seed + asked`` (else every ask would draw the same
+    random point); without one, a random seed."""
     settings = config["scheduler"]["settings"]["sampler"]
     name, args = settings["type"], dict(settings.get("args", {}))
     cls = getattr(optuna.samplers, name, None)
     if not isinstance(cls, type):
         raise SweepConfigError("scheduler.settings.sampler.type", f"expected an Optuna sampler name, got {name!r}")
     if "seed" in inspect.signature(cls).parameters:
-        args.setdefault("seed", int(rng.integers(2**31)))
+        seed = args.get("seed")
+        args["seed"] = (seed + asked) % 2**31 if isinstance(seed, int) else int(rng.integers(2**31))
     try:
         return cls(**args)
     except (TypeError, ValueError) as exc:

@@ -650,6 +650,7 @@
   var ui = {h: h, api: api, href: href, enc: enc, val: val, ago: ago, when: when, dur: dur,
     stateBadge: stateBadge, crumbs: crumbs, failed: failed, main: main, D: D, URL_TOKEN: URL_TOKEN, POLL_MS: POLL_MS};
   function runsPage() { window.MyTable.runsPage(ui); }
-  var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage};
+  var pages = {projects: projectsPage, runs: runsPage, run: runPage, compare: comparePage,
+    sweep: function () { window.MySweeps.page(main, crumbs); }};
   (pages[D.page] || (window.mytrackPages || {})[D.page] || projectsPage)();  // others: artifacts.js
 })();

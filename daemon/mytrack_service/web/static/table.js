@@ -139,6 +139,7 @@
     main.appendChild(wrap);
     var pager = h("div", {className: "controls"});
     main.appendChild(pager);
+    if (!D.sweep && window.MySweeps) window.MySweeps.projectPanels(main, E, P);  // sweeps.js
 
     function selectedPaths() {
       return Array.from(st.selected).map(function (id) { return E + "/" + P + "/" + id; });

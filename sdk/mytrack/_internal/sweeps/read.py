@@ -53,7 +53,7 @@ class ApiSweep:
             order = f"{sign}summary_metrics.{metric['name']}"
         runs = self._api.runs(f"{self.entity}/{self.project}", filters={"sweep": self.id}, order=order)
         key = order.lstrip("+-").removeprefix("summary_metrics.")
-        with_value = [run for run in runs if isinstance(run.summary.get(key), (int, float))]
+        with_value = [run for run in runs if _is_number(_summary_value(run.summary, key))]
         return with_value[0] if with_value else None
 
     def reload(self) -> ApiSweep:
@@ -62,6 +62,20 @@ class ApiSweep:
 
     def __repr__(self) -> str:
         return f"<Sweep {self.entity}/{self.project}/{self.id} ({self.state})>"
+
+
+def _summary_value(summary: Any, key: str) -> Any:
+    """``summary[key]``, or the value at the dotted path ``a.b`` inside nested dicts."""
+    value = summary.get(key)
+    if value is None and "." in key:
+        value = summary
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def get_sweep(api: Api, path: str, entity: str, project: str) -> ApiSweep:

@@ -96,12 +96,33 @@ def locked_message(key: str) -> str:
 
 
 def merged_config(source: Any, params: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """``init(config=...)`` with the trial's values in place of its own (one warning per
-    key), and the keys warned about."""
+    """``init(config=...)`` with the trial's values in place of its own, and the keys warned about.
+
+    Nested parameters merge into the script's nested dicts as W&B's ``merge_locked`` does:
+    ``{"opt": {"beta": 0.5, "eps": 1e-8}}`` with the sweep's ``opt.beta = 0.9`` gives
+    ``{"opt": {"beta": 0.9, "eps": 1e-8}}``. One warning per value replaced, naming its path
+    (``opt.beta``); the top-level keys it was under are reported as warned, so that their
+    lock (which covers the whole key, nested values included, as W&B's) does not warn again.
+    """
     from mytrack._internal.run.config import config_from_source, sanitize
 
     config = sanitize(config_from_source(source)) if source is not None else {}
-    overridden = set(config) & set(params)
-    for key in sorted(overridden):
-        warnings.warn(locked_message(key), UserWarning, stacklevel=4)
-    return {**config, **params}, overridden
+    replaced: list[str] = []
+    merged = _merge(config, params, "", replaced)
+    for path in replaced:
+        warnings.warn(locked_message(path), UserWarning, stacklevel=4)
+    return merged, {path.split(".", 1)[0] for path in replaced}
+
+
+def _merge(ours: dict[str, Any], sweep: dict[str, Any], prefix: str, replaced: list[str]) -> dict[str, Any]:
+    out = dict(ours)
+    for key, value in sweep.items():
+        path = f"{prefix}{key}"
+        mine = ours.get(key)
+        if isinstance(mine, dict) and isinstance(value, dict):
+            out[key] = _merge(mine, value, path + ".", replaced)
+        else:
+            if key in ours:
+                replaced.append(path)
+            out[key] = value
+    return out
