@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -34,10 +35,8 @@ from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.artifacts import ArtifactViews
 from mytrack_service.web.files import RunFiles
-from mytrack_service.web.histograms import heatmap
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
-from mytrack_service.web.series import chart_line
 from mytrack_service.web.sweeps import SweepRoutes
 from mytrack_service.web.table import runs_table
 from mytrack_service.web.table_cache import ProjectCache
@@ -91,7 +90,7 @@ class WebApi:
         handlers: dict[tuple[str, str], Callable[[], Response]] = {
             ("GET", ""): lambda: json_response(run_detail(self.store, key)),
             ("GET", "history"): lambda: self.history(key, query),
-            ("GET", "histograms"): lambda: json_response(heatmap(self.store, key, query)),
+            ("GET", "histograms"): lambda: json_response(_charts().heatmap(self.store, key, query)),
             ("GET", "media"): lambda: self.media(key, query),
             ("GET", "system"): lambda: self.system(key),
             ("GET", "console"): lambda: self.console(key, query),
@@ -134,7 +133,7 @@ class WebApi:
 
     def history(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """One line of a chart: an x axis, smoothing, min/max buckets (web/series.py)."""
-        return json_response(chart_line(self.store, key, query), clean=False)
+        return json_response(_charts().chart_line(self.store, key, query), clean=False)
 
     def media(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """The key's media descriptors by step (at most MAX_MEDIA_STEPS, evenly spread, the last kept)."""
@@ -268,3 +267,20 @@ def _opt_int(query: Mapping[str, str], name: str) -> int | None:
 def _int(query: Mapping[str, str], name: str, default: int) -> int:
     value = _opt_int(query, name)
     return default if value is None else max(0, value)
+
+
+class _Charts:
+    """The chart modules, imported at the first chart request: they import NumPy,
+    which the service's start (and so a cold init()) should not wait for."""
+
+    def __init__(self) -> None:
+        from mytrack_service.web.histograms import heatmap
+        from mytrack_service.web.series import chart_line
+
+        self.heatmap = heatmap
+        self.chart_line = chart_line
+
+
+@functools.cache
+def _charts() -> _Charts:
+    return _Charts()

@@ -19,7 +19,6 @@ from mytrack_service.store.base import MetadataStore, RunKey
 from mytrack_service.sweeps.controller import SweepController, SweepError
 from mytrack_service.sweeps.trials import metric_value
 from mytrack_service.web.responses import ApiError, Response, json_response
-from mytrack_service.web.sweep_importance import importance
 from mytrack_service.web.table import flatten
 
 # The parallel-coordinates panel draws at most this many runs (the newest).
@@ -76,6 +75,8 @@ class SweepRoutes:
         doc["trials"] = trials
         doc["metric"] = {"name": name, "goal": "maximize" if maximize else "minimize"}
         doc["best"] = _best_so_far(trials, maximize)
+        from mytrack_service.web.sweep_importance import importance  # NumPy: not at the service's start
+
         doc["importance"] = importance([t["params"] for t in scored], [t["metric"] for t in scored])
         return doc
 
