@@ -163,10 +163,16 @@ class Sender:
         if len(self.queue) >= self._configured_entries:
             self.wait_for_room()
         elif self.idle:
-            self._wake.set()
+            self.wake()
 
     def wake(self) -> None:
-        """Wakes an idle sender at once (after a call was queued)."""
+        """Wakes an idle sender at once (after a call was queued).
+
+        The flag is cleared here, not only by the sender when it runs: the calls
+        made before the sender thread gets the GIL would otherwise each pay for
+        a `set()` (a lock and a notify, ~1 us), the first one is enough.
+        """
+        self.idle = False
         self._wake.set()
 
     def wait_for_room(self) -> None:
