@@ -27,6 +27,7 @@ FIELDS: dict[str, Callable[[RunRow], Any]] = {
     "notes": lambda r: r.notes, "sweep": lambda r: r.sweep_id,
 }
 PREFIXES = ("config", "summary", "system", "metadata")
+MAX_COLUMNS = 200  # columns offered per prefix
 
 
 class Cells:
