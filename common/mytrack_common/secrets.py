@@ -73,13 +73,14 @@ def redact_mapping(values: Mapping[str, Any]) -> dict[str, Any]:
     A secret key's whole value is hidden, nested or not (``{"auth": {...}}``).
     Lists are walked too: ``[{"token": ...}]`` hides the token.
     """
-    return {key: REDACTED if is_secret_name(str(key)) else _redact_value(value)
+    return {key: REDACTED if is_secret_name(str(key)) else redact_value(value)
             for key, value in values.items()}
 
 
-def _redact_value(value: Any) -> Any:
+def redact_value(value: Any) -> Any:
+    """``value`` with the secrets of the dicts in it hidden, as `redact_mapping` does."""
     if isinstance(value, Mapping):
         return redact_mapping(value)
     if isinstance(value, list):
-        return [_redact_value(item) for item in value]
+        return [redact_value(item) for item in value]
     return value

@@ -18,7 +18,10 @@ service on that folder and times, over HTTP with the UI's token:
 * the runs table of a wide project (``--wide-runs`` runs, 10,000, with
   ``--config-keys`` config keys each, 50, some nested): sorted by a config key,
   filtered (a bare key too), grouped by a nested config key with aggregates;
-  target <= 300 ms server time each (the request's time, JSON included).
+  target <= 300 ms server time each (the request's time, JSON included);
+* the live-update cost: ``--live-runs`` running runs (50) in that project
+  each log a step every 3 s while the UI polls the table, a run page and a
+  chart: the service's CPU per poll and per second (from /proc).
 
 Run from the repository root: ``python scripts/bench/ui.py``.
 """
@@ -113,6 +116,48 @@ def time_wide_table(base: str, token: str, count: int, keys: int) -> None:
               f"median {statistics.median(times) * 1000:.0f} ms  [target <= 300 ms]")
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def time_live_updates(base: str, token: str, home: str, live: int, polls: int, every: float) -> None:
+    """The UI's polling while ``live`` runs of the wide project log: the table and a run page every ``every`` s.
+
+    The runs' steps are written straight to the store (as the applier would),
+    so the service's CPU counted here is the polling's alone.
+    """
+    entity, project = WIDE_PROJECT
+    store = SqlStore(default_store_uri(home))
+    keys = [RunKey(entity, project, f"live{i:03d}") for i in range(live)]
+    now = time.time()
+    for i, key in enumerate(keys):
+        store.create_run(RunRow(key, name=f"live-{i}", state="running", config={"p00": i / 7, "optimizer": "adam"},
+                                created_at=now, updated_at=now))
+    pid = int(open(os.path.join(home, "service.pid")).read().split()[0])
+    table = f"/api/projects/{entity}/{project}/runs?limit=100"
+    page = f"/api/runs/{entity}/{project}/{keys[0].run_id}"
+    cpu, wall = [], []
+    for poll in range(polls):
+        stamp = time.time()
+        for key in keys:  # every live run logged a step since the last poll
+            row = {"_step": poll, "loss": 1.0 / (poll + 1), "_timestamp": stamp}
+            store.write_batch(Batch(key, [(poll, row)], {"last_step": poll, "updated_at": stamp,
+                                                          "summary": {"loss": 1.0 / (poll + 1)}}))
+        before, began = _cpu_seconds(pid), time.perf_counter()
+        get(base, token, table)
+        get(base, token, page)
+        get(base, token, page + "/history?key=loss&points=2000")
+        wall.append(time.perf_counter() - began)
+        cpu.append(_cpu_seconds(pid) - before)
+        time.sleep(max(0.0, every - (time.time() - stamp)))
+    store.close()
+    print(f"live updates, {live} running runs in the wide project, a poll (table + run page "
+          f"+ a chart) every {every:.0f} s: service CPU per poll median {statistics.median(cpu[1:]) * 1000:.0f} ms "
+          f"(first {cpu[0] * 1000:.0f} ms), {sum(cpu[1:]) / (every * (polls - 1)) * 100:.1f} % of a core; "
+          f"poll wall median {statistics.median(wall[1:]) * 1000:.0f} ms")
+
+
 def get(base: str, token: str, path: str) -> tuple[float, bytes]:
     request = urllib.request.Request(base + path, headers={"X-Mytrack-Token": token})
     began = time.perf_counter()
@@ -146,6 +191,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5_000)
     parser.add_argument("--wide-runs", type=int, default=10_000)
     parser.add_argument("--config-keys", type=int, default=50)
+    parser.add_argument("--live-runs", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=8)
     parser.add_argument("--only-table", action="store_true", help="skip the charts' run")
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary MYTRACK_DIR")
@@ -174,6 +221,7 @@ def main() -> None:
         if web is None:
             raise SystemExit("the service serves no web UI (MYTRACK_UI_PORT=0?)")
         time_wide_table(web.base, web.token, args.wide_runs, args.config_keys)
+        time_live_updates(web.base, web.token, home, args.live_runs, args.polls, 3.0)
         if args.only_table:
             return
         run_path = f"/api/runs/{BIG.entity}/{BIG.project}/{BIG.run_id}"

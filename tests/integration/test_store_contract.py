@@ -148,6 +148,19 @@ def test_list_projects_counts_runs_and_last_activity(store: MetadataStore) -> No
     assert store.list_projects() == [ProjectRow("e", "p2", 1, 9.0), ProjectRow("e", "p1", 2, 7.0)]
 
 
+def test_project_activity_and_runs_updated_since(store: MetadataStore) -> None:
+    """project_activity gives one project's count and latest updated_at; list_runs(updated_since) its changed runs."""
+    for run_id, project, created, updated in [("a", "p1", 1.0, 5.0), ("b", "p1", 2.0, 7.0), ("c", "p2", 3.0, 9.0)]:
+        store.create_run(RunRow(key=RunKey("e", project, run_id), created_at=created, updated_at=updated))
+    assert store.project_activity("e", "p1") == ProjectRow("e", "p1", 2, 7.0)
+    assert store.project_activity("e", "none") == ProjectRow("e", "none", 0, 0.0)
+    assert [r.key.run_id for r in store.list_runs("e", "p1", updated_since=7.0)] == ["b"]
+    assert [r.key.run_id for r in store.list_runs("e", "p1", updated_since=0.0)] == ["b", "a"]
+    store.update_run(RunKey("e", "p1", "a"), {"updated_at": 8.0, "notes": "n"})
+    assert [(r.key.run_id, r.notes) for r in store.list_runs("e", "p1", updated_since=7.5)] == [("a", "n")]
+    assert store.project_activity("e", "p1").last_activity == 8.0
+
+
 # -- writers ------------------------------------------------------------------
 
 

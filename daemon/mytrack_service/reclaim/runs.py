@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,13 +101,15 @@ class RunAdmin:
             raise IngestError("invalid", f"cannot update {', '.join(map(repr, unknown))}: "
                               f"the editable fields are {', '.join(EDITABLE)}")
         clean = {name: _checked(name, value) for name, value in fields.items()}
-        if self.store.get_run(key) is None:
+        run = self.store.get_run(key)
+        if run is None:
             raise IngestError("not_found", f"run {key.path} not found")
         live = key in self.live_runs.live_run_keys()
         if live and {"config", "summary"} & set(clean):
             raise IngestError("precondition", f"run {key.path} is live: its config and summary "
                               "are its own until it ends (name, tags and notes can change)")
-        self.store.update_run(key, clean)
+        # updated_at moves, as W&B's updatedAt does (the runs table's cache reads changed runs by it)
+        self.store.update_run(key, {**clean, "updated_at": max(time.time(), run.updated_at)})
         return {"run": key.path, "updated": sorted(clean)}
 
 

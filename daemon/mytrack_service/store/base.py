@@ -207,11 +207,23 @@ class MetadataStore(abc.ABC):
         """Sets the given RUN_FIELDS of an existing run."""
 
     @abc.abstractmethod
-    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
-        """Runs of a project (or all runs when both are None), newest first."""
+    def list_runs(
+        self, entity: str | None = None, project: str | None = None, updated_since: float | None = None,
+    ) -> list[RunRow]:
+        """Runs of a project (or all runs when both are None), newest first.
+
+        ``updated_since``: only the runs whose ``updated_at`` is at least this.
+        """
 
     @abc.abstractmethod
     def list_projects(self) -> list[ProjectRow]: ...
+
+    def project_activity(self, entity: str, project: str) -> ProjectRow:
+        """One project's run count and latest ``updated_at`` (0 and 0.0 when it has no runs)."""
+        for row in self.list_projects():
+            if (row.entity, row.project) == (entity, project):
+                return row
+        return ProjectRow(entity, project, 0, 0.0)
 
     @abc.abstractmethod
     def register_writer(self, writer: WriterRow) -> None:

@@ -96,13 +96,16 @@ class MemoryStore(MetadataStore):
             run = self._require_run(key)
             self._runs[key] = roundtrip_run(dataclasses.replace(run, **fields))
 
-    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
+    def list_runs(
+        self, entity: str | None = None, project: str | None = None, updated_since: float | None = None,
+    ) -> list[RunRow]:
         with self._lock:
             runs = [
                 run
                 for run in self._runs.values()
                 if (entity is None or run.key.entity == entity)
                 and (project is None or run.key.project == project)
+                and (updated_since is None or run.updated_at >= updated_since)
             ]
             runs.sort(key=lambda run: (run.created_at, self._created[run.key]), reverse=True)
             return [roundtrip_run(run) for run in runs]

@@ -130,12 +130,16 @@ class SqlStore(
             if values:
                 conn.execute(update(runs).where(runs.c.id == pk).values(values))
 
-    def list_runs(self, entity: str | None = None, project: str | None = None) -> list[RunRow]:
+    def list_runs(
+        self, entity: str | None = None, project: str | None = None, updated_since: float | None = None,
+    ) -> list[RunRow]:
         query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc())
         if entity is not None:
             query = query.where(runs.c.entity == entity)
         if project is not None:
             query = query.where(runs.c.project == project)
+        if updated_since is not None:
+            query = query.where(runs.c.updated_at >= updated_since)
         with self._errors("list_runs"), self._engine.connect() as conn:
             return [run_from_row(row) for row in conn.execute(query).mappings()]
 
@@ -148,6 +152,13 @@ class SqlStore(
         )
         with self._errors("list_projects"), self._engine.connect() as conn:
             return [ProjectRow(e, p, int(n), float(t)) for e, p, n, t in conn.execute(query)]
+
+    def project_activity(self, entity: str, project: str) -> ProjectRow:
+        query = select(func.count(), func.max(runs.c.updated_at)).where(
+            runs.c.entity == entity, runs.c.project == project)
+        with self._errors("project_activity"), self._engine.connect() as conn:
+            count, last = conn.execute(query).one()
+        return ProjectRow(entity, project, int(count), float(last or 0.0))
 
     # -- writers ----------------------------------------------------------
 

@@ -21,13 +21,12 @@ from mytrack_service.query.limits import MAX_FILTER_BYTES, Deadline
 from mytrack_service.store.base import MetadataStore, RunRow
 from mytrack_service.web.responses import ApiError
 from mytrack_service.web.table_cache import ProjectCache
-from mytrack_service.web.table_columns import FIELDS, PREFIXES, Cells, known, sortable
+from mytrack_service.web.table_columns import FIELDS, MAX_COLUMNS, PREFIXES, Cells, known, sortable
 from mytrack_service.web.table_columns import flatten as flatten
 from mytrack_service.web.table_columns import shown_config as shown_config
 from mytrack_service.web.table_groups import groups, order_by_group
 
 MAX_LIMIT = 1000
-MAX_COLUMNS = 200  # columns offered per prefix
 MAX_AGGREGATED = 100  # columns aggregated per group row
 
 
@@ -51,7 +50,9 @@ def runs_table(
             chosen.append(cell)
     limit = _int(query, "limit", 100, 1, MAX_LIMIT)
     offset = _int(query, "offset", 0, 0, 1 << 62)
-    _sort(chosen, query.get("sort") or "-created_at")
+    spec = query.get("sort") or "-created_at"
+    if spec != "-created_at":  # the runs come newest first already
+        _sort(chosen, spec)
     group_by = _column(query.get("group_by") or "", "group by")
     if group_by:
         order_by_group(chosen, group_by)
