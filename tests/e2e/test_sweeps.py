@@ -26,9 +26,12 @@ AGENT = textwrap.dedent("""
     def train():
         run = mytrack.init()
         c = run.config
-        if os.environ.get("TRIAL_SLEEP"):
+        if os.environ.get("TRIAL_SLEEP"):  # a long trial: a training loop logging as it goes
             open(f"started-{run.id}", "w").close()
-            time.sleep(float(os.environ["TRIAL_SLEEP"]))
+            end = time.monotonic() + float(os.environ["TRIAL_SLEEP"])
+            while time.monotonic() < end:
+                run.log({"tick": 1.0})
+                time.sleep(0.1)
         run.log({"loss": c["a"] * 10 + c["b"] + c.get("c", 0) / 10})
 
     count = int(sys.argv[2]) if len(sys.argv) > 2 else None
