@@ -166,8 +166,12 @@ class TrackerService(pb_grpc.TrackerServicer):
     def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncResponse:
         self.applier.wake(urgent=True)
         timeout = request.timeout if request.timeout > 0 else 60.0
+        deadline = time.monotonic() + timeout
         done = self.live_runs.wait_applied(request.writer_id, request.last_seq, timeout)
         key = _key(request.run)
+        uploads = self.applier.uploads
+        if done and uploads is not None:  # as W&B's finish(): the run's artifacts are committed
+            done = uploads.wait_run(key, deadline - time.monotonic())
         run = self._call(context, lambda: self.live_runs.store.get_run(key))
         if run is None:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"run {key.path} not found")
@@ -185,7 +189,8 @@ class TrackerService(pb_grpc.TrackerServicer):
             active_runs=self.live_runs.active_runs(), records_received=self.live_runs.records_received,
             records_applied=self.live_runs.records_applied, version=__version__,
             store=self.store_label, last_applied_time=self.applier.last_applied_time,
-            last_error=self.live_runs.write_error or self.applier.last_error,
+            last_error=self.live_runs.write_error or self.applier.last_error
+            or (self.applier.uploads.last_error if self.applier.uploads is not None else ""),
             web_base=self.web_base, web_token=self.web_token,
         )
         key = _key(request.run) if request.run.run_id else None

@@ -49,6 +49,7 @@ from mytrack_service.health.liveness import Monitor
 from mytrack_service.health.system_metrics import SystemMonitor
 from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.outbound.alerts import AlertSender
+from mytrack_service.outbound.artifact_uploads import ArtifactUploads
 from mytrack_service.outbound.transfers import Transfers
 from mytrack_service.reclaim.guard import UploadGuard
 from mytrack_service.reclaim.runs import RunAdmin
@@ -105,12 +106,12 @@ class Service:
         guard = UploadGuard()
         self.transfers = Transfers(store, blobs, live_runs=self.live_runs.live_run_keys, guard=guard)
         self.alerts = AlertSender.from_url(settings.alert_webhook)
+        # Artifact content is uploaded apart from the applier, then its versions commit.
+        self.artifact_uploads = ArtifactUploads(store, blobs, self.address.home, guard=guard)
         self.applier = Applier(
-            self.live_runs, wake=applier_wake,
-            blobs=blobs,  # artifact entries are uploaded before their versions commit
+            self.live_runs, wake=applier_wake, uploads=self.artifact_uploads,
             on_files=self.transfers.wake,
             on_alerts=self.alerts.submit if self.alerts is not None else lambda alerts: None,
-            guard=guard,
         )
         self.monitor = Monitor(self.live_runs, settings.heartbeat_timeout)
         self.sysmetrics = SystemMonitor(self.live_runs, settings.stats_interval, gpus=gpus)
@@ -124,6 +125,7 @@ class Service:
         ensure_private_dir(os.path.dirname(self.address.socket))
         recovered = self.live_runs.recover()
         self.transfers.start()
+        self.artifact_uploads.start()
         if self.alerts is not None:
             self.alerts.start()  # before the applier, which hands it alerts
         self.applier.start()
@@ -172,6 +174,7 @@ class Service:
         # Uploads in flight finish; those not started stay due in the store and
         # are resumed by the next service.
         self.transfers.stop()
+        self.artifact_uploads.stop()
         self.live_runs.close()
         self.store.close()
         if os.path.exists(self.address.socket):

@@ -3,8 +3,9 @@
 The service reaches the test's S3 endpoint (moto) through a TCP proxy the test cuts
 (tests/tcp_proxy.py). While S3 is down a run saves a file, logs media and an
 artifact and finishes: ``finish()`` says the run is not confirmed (its artifact must
-reach S3 before its records can be applied), the service keeps acknowledging,
-retries with backoff and shows the failure in ``status``; once S3 is back the status
+reach S3 before its version is committed), the run's records are applied but the
+artifact is not visible yet, the service keeps acknowledging, retries the upload with
+backoff and shows the failure in ``status``; once S3 is back the status
 is clear, the run ends finished with every step, every blob is in S3 and each
 downloads through ``mytrack.Api()`` with its digest verified. (The PostgreSQL outage
 is tests/e2e/test_backend_outage.py.)
@@ -12,6 +13,7 @@ is tests/e2e/test_backend_outage.py.)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -118,7 +120,12 @@ def test_s3_outage_loses_nothing_and_status_clears_after_recovery(
                  message="status to show the blob store failure")
         assert proxy.refused > 1  # retried, not given up after one try
         api = mytrack.Api(settings=mytrack.Settings(service_dir=str(home)))
-        assert api.run(finished["path"]).state == "running"  # not applied while S3 is down
+        # The run's records are applied; its artifact alone waits for S3 to be committed.
+        wait_for(lambda: api.run(finished["path"]).state == "finished", timeout=30,
+                 message="the run applied while S3 is down")
+        run = api.run(finished["path"])
+        with pytest.raises(mytrack.errors.ArtifactError):
+            api.artifact(f"{run.entity}/{run.project}/outage-data:v0")
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_since)))
         proxy.restore()
 
@@ -170,7 +177,7 @@ def test_the_proxy_forwards_refuses_black_holes_and_restores() -> None:
                 conn, _ = server.accept()
             except OSError:
                 return
-            with conn:
+            with conn, contextlib.suppress(OSError):  # a cut resets it
                 while data := conn.recv(1024):
                     conn.sendall(data)
 

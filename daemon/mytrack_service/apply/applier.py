@@ -9,7 +9,11 @@ later with backoff, so nothing is applied twice or skipped.
 
 A record that cannot be decoded or applied (the same way on every try) is
 quarantined instead (apply/quarantine.py): kept aside, reported and skipped,
-so that it never blocks the records after it. A failure of the store write
+so that it never blocks the records after it.
+
+The applier never waits on the blob store: artifact records with content to
+upload are handed to outbound/artifact_uploads.py (a job file, before the
+batch commits past them), which uploads and commits their versions apart. A failure of the store write
 itself cannot name its record, so the run is then applied one record per
 batch for a while, which pins the bad one down.
 """
@@ -22,7 +26,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +46,9 @@ from mytrack_service.apply.decode import (
 )
 from mytrack_service.apply.metric_definitions import combine_nodes
 from mytrack_service.apply.tensorboard import TensorBoardFollower
-from mytrack_service.blobs.base import BlobError, BlobStore
+from mytrack_service.blobs.base import BlobError
 from mytrack_service.ingest.live_runs import LiveRuns, RunSession, WriterSession, WriterState
-from mytrack_service.query import artifacts
-from mytrack_service.reclaim.guard import UploadGuard
+from mytrack_service.outbound.artifact_uploads import ArtifactUploads
 from mytrack_service.store.artifact_model import ArtifactOp
 from mytrack_service.store.base import Batch, RunKey, StoreError, WriterPosition
 
@@ -65,9 +67,6 @@ _COALESCE_SECONDS = 0.05
 _ISOLATED_BATCHES = 64
 # Failures that say nothing about the record: retried, never quarantined.
 _TRANSIENT = (StoreError, BlobError, OSError)
-# Backoff of a run whose artifacts cannot be uploaded (blob store outage), seconds.
-_BLOB_RETRY_FIRST = 0.5
-_BLOB_RETRY_CAP = 10.0
 # Records of one run the store refused one after another: past this, the fault
 # is the store's or the service's (every record fails), not a record's, so the
 # batch is retried instead of quarantining the whole run record by record.
@@ -128,18 +127,19 @@ class Applier:
         live_runs: the runs and writers whose WALs it applies.
         wake: set when records arrive (the `LiveRuns` was given its ``set`` as
             ``on_append``); None: an event of its own, woken only by `wake()`.
-        blobs: where artifact entries are uploaded before their versions
-            commit; None: not uploaded.
+        uploads: takes the artifact records whose content is to be uploaded
+            (outbound/artifact_uploads.py), so that the blob store never holds
+            this thread; None: artifact records are applied in the batch.
         on_files: called after a commit that made uploads due.
         on_alerts: given the alerts of a commit to deliver (after the commit:
             a batch redone after a store failure does not deliver twice).
     """
 
     def __init__(
-        self, live_runs: LiveRuns, wake: threading.Event | None = None, blobs: BlobStore | None = None,
+        self, live_runs: LiveRuns, wake: threading.Event | None = None,
+        uploads: ArtifactUploads | None = None,
         on_files: Callable[[], None] = lambda: None,
         on_alerts: Callable[[list[dict[str, Any]]], None] = lambda alerts: None,
-        guard: UploadGuard | None = None,
     ) -> None:
         self.live_runs = live_runs
         self.last_error = ""
@@ -152,15 +152,10 @@ class Applier:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mytrack-applier", daemon=True)
         self.on_files = on_files
-        self.blobs = blobs
-        # Artifact content is uploaded, then its versions commit: a blob sweep waits.
-        self.guard = guard or UploadGuard()
+        self.uploads = uploads
         self.on_alerts = on_alerts
         self.quarantine = quarantine.Quarantine()
         self._isolated: dict[RunKey, int] = {}  # run -> batches still applied one record each
-        # run -> (blob store failures in a row, when to try again); while any, blob_note says so
-        self._blob_waits: dict[RunKey, tuple[int, float]] = {}
-        self.blob_note = ""
         self._refused: dict[RunKey, int] = {}  # run -> records the store refused in a row
         self._tensorboard: dict[RunKey, TensorBoardFollower] = {}  # runs with TensorBoard sync
 
@@ -190,7 +185,7 @@ class Applier:
             try:
                 more = self.cycle()
                 backoff.succeeded()
-                self.last_error = self.blob_note or self.damage_note  # the store answers again
+                self.last_error = self.damage_note  # the store answers again
             except Exception as exc:  # noqa: BLE001 - the applier thread must outlive any one bug
                 if isinstance(exc, StoreError):
                     self._note_error(f"store write failed, will retry: {exc}")
@@ -212,20 +207,11 @@ class Applier:
         sessions = self.live_runs.run_sessions()
         for key in set(self._tensorboard) - {s.key for s in sessions}:
             del self._tensorboard[key]
-        now = time.monotonic()
         for session in sessions:
-            waiting = self._blob_waits.get(session.key)
-            if waiting is not None and now < waiting[1]:
-                continue  # its artifacts wait for the blob store: the other runs go on
             try:
                 more |= self._apply(session)
-                if self._blob_waits.pop(session.key, None) is not None and not self._blob_waits:
-                    self.blob_note = ""
             except StoreError:
                 raise
-            except BlobError as exc:
-                session.needs_reload = True
-                self._blob_failed(session.key, exc)
             except _Quarantined:
                 session.needs_reload = True  # redone at once, without the record
                 more = True
@@ -234,18 +220,6 @@ class Applier:
                 session.needs_reload = True
         self.live_runs.evict_idle()
         return more
-
-    def _blob_failed(self, key: RunKey, exc: BlobError) -> None:
-        """An artifact's upload failed (an outage): that run alone retries, with backoff."""
-        failures = self._blob_waits.get(key, (0, 0.0))[0] + 1
-        delay = min(_BLOB_RETRY_CAP, _BLOB_RETRY_FIRST * 2 ** (failures - 1))
-        self._blob_waits[key] = (failures, time.monotonic() + delay)
-        note = (f"the blob store failed, so {key.path} waits to be applied (its artifacts "
-                f"upload first); retrying: {exc}")
-        if not self.blob_note:
-            logger.warning("%s", note)
-        self.blob_note = note
-        self.last_error = note
 
     def _apply(self, session: RunSession) -> bool:
         if session.needs_reload:
@@ -272,17 +246,16 @@ class Applier:
         if not positions and not followed:
             return more
         out = session.assembly.take()
-        guarded: AbstractContextManager[None] = self.guard.uploading() if out.artifacts else nullcontext()
-        with guarded:
-            self._commit(session, out, positions, budget)
+        self._commit(session, out, positions, budget)
         return more
 
     def _commit(
         self, session: RunSession, out: Output,
         positions: list[tuple[WriterSession, WriterPosition]], budget: _Budget,
     ) -> None:
-        if out.artifacts and self.blobs is not None:
-            artifacts.upload(self.blobs, out.artifacts)  # content before the versions commit
+        if out.artifacts and self.uploads is not None:
+            # On disk before the batch commits past them; uploaded and committed apart.
+            out.artifacts = self.uploads.defer(session.key, out.artifacts)
         batch = Batch(
             session.key, out.rows, out.fields, [p for _, p in positions], out.files, out.console,
             merge_rows=out.merge_rows, artifacts=out.artifacts, blocks=out.blocks, system=out.system,

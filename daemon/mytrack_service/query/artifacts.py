@@ -1,14 +1,15 @@
 """Artifacts in the service: uploading entry content, and the artifact queries.
 
-Uploads happen in the applier, before the batch that carries the artifact
-records commits (`upload`): each entry's staged file (hard link or copy in
+`upload` puts an artifact record's content into the blob store before its
+version commits; outbound/artifact_uploads.py calls it, apart from the
+applier, so a blob store that does not answer delays no run's records. Each
+entry's staged file (hard link or copy in
 the run folder, made by the SDK at log time) is put into the blob store by
 digest, skipped when the blob exists already. So a new version of a large
 dataset with one changed file uploads one file, and a version is never
-committed before its content is stored. If a staged file is gone and its blob
-is missing too, the record's result is an error and no version is made.
-The applier is one thread, so a large upload delays other runs' batches;
-the trade is that "committed" always means "downloadable".
+committed before its content is stored ("committed" always means
+"downloadable"). If a staged file is gone and its blob is missing too, the
+record's result is an error and no version is made.
 
 Queries (`ArtifactQuery` RPC, JSON in and out) are answered by `answer`.
 """
@@ -42,7 +43,7 @@ def upload(blobs: BlobStore, ops: list[ArtifactOp]) -> int:
 
     An entry that cannot be uploaded marks its op with an error (applied as a
     failed result, not as a version); a failing blob store raises BlobError, so
-    that the batch is retried once it answers.
+    that the upload is retried once it answers.
     """
     uploaded = 0
     for op in ops:
@@ -64,8 +65,8 @@ def upload(blobs: BlobStore, ops: list[ArtifactOp]) -> int:
                 stored, _ = blobs.put_file(local)
                 uploaded += 1
             except BlobError:
-                # An outage, not the artifact's fault: the applier retries the run's
-                # batch with backoff (failing the op here lost the artifact).
+                # An outage, not the artifact's fault: retried with backoff
+                # (failing the op here lost the artifact).
                 raise
             except (OSError, ValueError) as exc:
                 op.error = f"uploading {entry['path']!r} failed: {exc}"

@@ -60,6 +60,23 @@ def encode_values(values: Any) -> bytes:
     return b"J" + _ENCODER.encode(values).encode()
 
 
+def append_values(old: bytes, values: Any) -> bytes:
+    """``old`` (encoded) followed by ``values``, encoded as `encode_values` would encode
+    the whole series, without decoding ``old`` (except on a change from floats to other
+    values, once per chunk): appending a few rows to a chunk of large values (lists of
+    20,000 floats) costs the new rows, not the chunk."""
+    new = encode_values(values)
+    if old[:1] == new[:1] == b"F":
+        return old + new[1:]
+    if old[:1] == b"F":  # other values follow floats: the chunk becomes JSON
+        return encode_values([*decode_values(old), *decode_values(new)])
+    if new[:1] == b"F":
+        new = b"J" + _ENCODER.encode(decode_values(new)).encode()
+    if old == b"J[]":
+        return new
+    return old[:-1] + b"," + new[2:]
+
+
 def decode_values(data: bytes) -> list[Any]:
     if data[:1] == b"F":
         return _unpack("d", data[1:])

@@ -20,6 +20,7 @@ from mytrack_service.store.blocks import RowBlock, block_texts, split_blocks
 from mytrack_service.store.chunks import (
     CHUNK,
     Series,
+    append_values,
     combine_splits,
     decode_steps,
     decode_values,
@@ -131,8 +132,17 @@ class HistoryMixin:
         batch_steps, new = combine_splits(split_by_chunk(flats), split_blocks(blocks))
         upserts: list[tuple[Any, ...]] = []
         deletes: list[dict[str, Any]] = []
-        for (name, number), old in self._load_chunks(conn, pk, list(batch_steps)).items():
-            kept = without(old, batch_steps[number])
+        for (name, number), (old_steps, raw) in self._load_chunks(conn, pk, list(batch_steps)).items():
+            steps = batch_steps[number]
+            if old_steps and steps[0] > old_steps[-1]:
+                # The batch's steps all follow the chunk's (the common case): its
+                # encoded values are appended to, never decoded and re-encoded.
+                added = new.pop((name, number), None)
+                if added is not None:
+                    upserts.append(_appended(pk, name, number, old_steps, raw, added))
+                continue
+            old = (old_steps, decode_values(raw))
+            kept = without(old, steps)
             added = new.pop((name, number), None)
             merged = kept if added is None else merge(kept, added)
             if not merged[0]:
@@ -151,16 +161,16 @@ class HistoryMixin:
 
     def _load_chunks(
         self, conn: Connection, pk: int, numbers: list[int]
-    ) -> dict[tuple[str, int], Series]:
-        """Every key's series in the given chunks of run ``pk``."""
+    ) -> dict[tuple[str, int], tuple[list[int], bytes]]:
+        """Every key's steps and encoded values in the given chunks of run ``pk``."""
         c = history_chunks.c
-        out: dict[tuple[str, int], Series] = {}
+        out: dict[tuple[str, int], tuple[list[int], bytes]] = {}
         for start in range(0, len(numbers), IN_LIST):
             query = select(c.key, c.chunk, c.steps, c.vals).where(
                 c.run_pk == pk, c.chunk.in_(numbers[start:start + IN_LIST])
             )
             for name, number, steps, vals in conn.execute(query):
-                out[(name, number)] = (decode_steps(steps), decode_values(vals))
+                out[(name, number)] = (decode_steps(steps), bytes(vals))
         return out
 
 
@@ -175,6 +185,16 @@ def history_params(
     for block in blocks:
         for start in range(0, len(block), _TEXTS_PER_STATEMENT):
             yield block_texts(pk, block, start, start + _TEXTS_PER_STATEMENT)
+
+
+def _appended(
+    pk: int, name: str, number: int, old_steps: list[int], raw: bytes, added: Series
+) -> tuple[Any, ...]:
+    try:
+        values = append_values(raw, added[1])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"values of {name!r} are not JSON-serialisable: {exc}") from exc
+    return (pk, name, number, encode_steps(old_steps + added[0]), values)
 
 
 def chunk_params(pk: int, name: str, number: int, series: Series) -> tuple[Any, ...]:
