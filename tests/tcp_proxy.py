@@ -19,10 +19,17 @@ from contextlib import contextmanager
 _MODES = ("pass", "refuse", "blackhole")
 
 
-def _reset(sock: socket.socket) -> None:
-    """Closes with a RST (SO_LINGER 0), as a backend that died does."""
+def _reset(sock: socket.socket, live: bool = False) -> None:
+    """Closes with a RST (SO_LINGER 0), as a backend that died does.
+
+    A ``live`` socket (one a pump thread may be blocked in recv() on) is shut down
+    first: that wakes the recv, which close() does not, and until it returns the
+    kernel keeps the socket, and the upstream connection behind it, open.
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if live:
+            sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
     sock.close()
@@ -53,14 +60,14 @@ class CuttableProxy:
             self.mode = mode
             live, self._open = self._open, set()
         for sock in live:
-            _reset(sock)
+            _reset(sock, live=True)
 
     def restore(self) -> None:
         with self._lock:
             self.mode = "pass"
             held, self._open = self._open, set()
         for sock in held:  # black-holed connections: their clients retry on new ones
-            _reset(sock)
+            _reset(sock, live=True)
 
     def close(self) -> None:
         self._closing.set()

@@ -184,8 +184,10 @@ def test_the_proxy_forwards_refuses_black_holes_and_restores() -> None:
     threading.Thread(target=echo, daemon=True).start()
     proxy = CuttableProxy("127.0.0.1", server.getsockname()[1])
 
-    def round_trip() -> bytes:
-        with socket.create_connection(("127.0.0.1", proxy.port), timeout=1) as sock:
+    def round_trip(timeout: float = 20.0) -> bytes:
+        # A long timeout where an answer is due (a loaded machine is slow), a short one
+        # where none may come.
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout) as sock:
             sock.sendall(b"ping")
             return sock.recv(4)
 
@@ -196,7 +198,7 @@ def test_the_proxy_forwards_refuses_black_holes_and_restores() -> None:
             assert round_trip() == b""  # reset, or closed with nothing
         proxy.cut("blackhole")
         with pytest.raises(TimeoutError):
-            round_trip()  # accepted, never answered
+            round_trip(timeout=1.0)  # accepted, never answered
         proxy.restore()
         assert round_trip() == b"ping"
     finally:
