@@ -249,6 +249,30 @@ def test_cmaes_takes_running_trials_as_its_generation(ctl: SweepController, stor
     assert len({(t["params"]["x"], t["params"]["y"]) for t in running}) == 8
 
 
+@pytest.mark.parametrize("args", [{}, {"scramble": True}], ids=["sobol", "scrambled"])
+def test_qmc_goes_on_along_its_sequence(ctl: SweepController, store: MemoryStore, args: dict[str, Any]) -> None:
+    """QMCSampler keeps its place in the sequence in the study's attributes, kept with the sweep:
+    after its random first trial the points are Sobol's (0, 1/2, 1/4, 3/4...; scrambled: one
+    sequence whose seed is kept, so its points are as spread out)."""
+    config = {**CMAES, "parameters": {"x": {"min": 0.0, "max": 1.0}},
+              "scheduler": {"engine": "optuna", "settings": {"sampler": {"type": "QMCSampler", "args": args}}}}
+    sweep_id = _create(ctl, config)
+    xs = []
+    for _ in range(9):
+        trial = _next(ctl, sweep_id)
+        xs.append(trial["params"]["x"])
+        _end(store, _start(store, trial), "finished", 1.0)
+    # A Sobol sequence: each eighth of [0, 1] holds exactly one of its first 8 points (a new
+    # sequence at each ask would give its first point each time).
+    assert sorted(int(x * 8) for x in xs[1:]) == list(range(8)), xs
+    if not args:
+        assert xs[1:3] == [0.0, 0.5]
+    else:
+        with store.sweeps() as tx:
+            row = tx.sweep(sweep_id)
+        assert row is not None and isinstance(row.search_state["mytrack:qmc_seed"], int)
+
+
 def test_exhausted_grid_finishes_when_its_last_trial_ends(ctl: SweepController, store: MemoryStore) -> None:
     """Every grid point handed out: the sweep stays running while a trial runs, and is finished as
     soon as the last one ended (read by get(), or on the agent's report), without a next request."""

@@ -54,11 +54,11 @@ def next_optuna_params(config: Mapping[str, Any], trials: Sequence[Trial], rng: 
     direction: Literal["minimize", "maximize"] = "maximize" if config["metric"]["goal"] == "maximize" else "minimize"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for newer samplers
-        sampler = _sampler(optuna, config, rng, len(trials))
+        sampler, kept = _sampler(optuna, config, rng, len(trials), sweep_state or {})
         storage = optuna.storages.InMemoryStorage()
         study = optuna.create_study(storage=storage, direction=direction, sampler=sampler)
         study_id = storage.get_study_id_from_name(study.study_name)
-        for key, value in (sweep_state or {}).items():
+        for key, value in {**(sweep_state or {}), **kept}.items():
             storage.set_study_system_attr(study_id, key, value)
         try:
             for trial in trials:
@@ -103,20 +103,36 @@ def _json_only(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _sampler(optuna: Any, config: Mapping[str, Any], rng: np.random.Generator, asked: int) -> Any:
-    """The configured sampler. The study is built anew for each ask, so a ``seed`` the
-    configuration gives becomes ``seed + asked`` (else every ask would draw the same
-    random point); without one, a random seed."""
+# A scrambled QMC sequence is named by its seed (Optuna keeps the sequence's position in
+# the study under that name): the seed must stay the same from ask to ask.
+_QMC_SEED = "mytrack:qmc_seed"
+
+
+def _sampler(optuna: Any, config: Mapping[str, Any], rng: np.random.Generator, asked: int,
+             sweep_state: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The configured sampler, and study attributes to keep. The study is built anew for
+    each ask, so a ``seed`` the configuration gives becomes ``seed + asked`` (else every
+    ask would draw the same random point); without one, a random seed. A scrambled
+    ``QMCSampler`` keeps one seed for the sweep (in the study's attributes); its
+    independent sampler gets the changing one."""
     settings = config["scheduler"]["settings"]["sampler"]
     name, args = settings["type"], dict(settings.get("args", {}))
     cls = getattr(optuna.samplers, name, None)
     if not isinstance(cls, type):
         raise SweepConfigError("scheduler.settings.sampler.type", f"expected an Optuna sampler name, got {name!r}")
+    kept: dict[str, Any] = {}
     if "seed" in inspect.signature(cls).parameters:
         seed = args.get("seed")
-        args["seed"] = (seed + asked) % 2**31 if isinstance(seed, int) else int(rng.integers(2**31))
+        if cls is optuna.samplers.QMCSampler and args.get("scramble"):
+            if not isinstance(seed, int):
+                stored = sweep_state.get(_QMC_SEED)
+                seed = stored if isinstance(stored, int) else int(rng.integers(2**31))
+            kept[_QMC_SEED] = seed
+            args["independent_sampler"] = optuna.samplers.RandomSampler(seed=(seed + asked) % 2**31)
+        args["seed"] = seed if kept else (
+            (seed + asked) % 2**31 if isinstance(seed, int) else int(rng.integers(2**31)))
     try:
-        return cls(**args)
+        return cls(**args), kept
     except (TypeError, ValueError) as exc:
         raise SweepConfigError("scheduler.settings.sampler.args", f"{name} refused them: {exc}") from None
 
