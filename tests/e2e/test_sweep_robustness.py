@@ -1,5 +1,5 @@
 """Sweep robustness through a real service: nested locked values, best_run on a nested metric,
-and `--stop` waiting for the running trial."""
+`--stop` waiting for the running trial, and sweeps finished when their last trial ended."""
 
 from __future__ import annotations
 
@@ -87,3 +87,30 @@ def test_stop_is_stopping_until_the_running_trial_ends(project: str, workdir: Pa
         proc.kill()
     sweep = api.sweep(f"{project}/{sweep_id}")
     assert sweep.state == "finished" and sweep.counts == {"finished": 1}
+
+
+COUNTED_AGENT = "import sys, mytrack; mytrack.agent(sys.argv[1], count=int(sys.argv[2]){function})"
+
+
+def test_a_sweep_whose_search_is_over_is_finished_when_its_agents_exit(project: str, workdir: Path) -> None:
+    """Agents told to run exactly the grid's points (two command agents at once), or exactly
+    run_cap trials (a function agent), never ask for a trial that is not there: the sweep is
+    finished as soon as they exited, read at once, not when some agent next asks."""
+    (workdir / "train.py").write_text("import mytrack\nmytrack.init().log({'loss': mytrack.config.a})\n")
+    grid = mytrack.sweep({"method": "grid", "program": "train.py", "metric": {"name": "loss"},
+                          "parameters": {"a": {"values": [1, 2, 3, 4]}}}, project=project, quiet=True)
+    capped = mytrack.sweep({"method": "random", "run_cap": 2, "metric": {"name": "loss"},
+                            "parameters": {"a": {"min": 0.0, "max": 1.0}}}, project=project, quiet=True)
+    function = ", function=lambda: mytrack.init().log({'loss': mytrack.config.a})"
+    procs = [subprocess.Popen([sys.executable, "-c", COUNTED_AGENT.format(function=""), f"{project}/{grid}", "2"],
+                              cwd=workdir, env=_env(), stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs.append(subprocess.Popen([sys.executable, "-c", COUNTED_AGENT.format(function=function),
+                                   f"{project}/{capped}", "2"], cwd=workdir, env=_env(), stderr=subprocess.PIPE,
+                                  text=True))
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err[-3000:]
+    api = mytrack.Api()
+    for sweep_id, trials in ((grid, 4), (capped, 2)):
+        sweep = api.sweep(f"{project}/{sweep_id}")
+        assert (sweep.state, sweep.counts) == ("finished", {"finished": trials})

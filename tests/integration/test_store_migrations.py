@@ -154,3 +154,30 @@ def test_failing_step_leaves_the_old_version(db_url: str) -> None:
         engine.dispose()
     assert versions(db_url) == [LATEST]
     SqlStore(db_url).close()  # still opens with the released steps
+
+
+def test_sweeps_of_version_5_get_a_search_state(db_url: str) -> None:
+    """A database at version 5 (sweep tables without search_state) gains the columns; its sweeps
+    and trials read back with an empty search state and take one."""
+    SqlStore(db_url).close()
+    engine = _make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sweeps (sweep_id, entity, project, name, config, state, created_at, "
+                          "updated_at) VALUES ('s1', 'e', 'p', 's1', '{}', 'running', 1, 1)"))
+        conn.execute(text("INSERT INTO sweep_trials (sweep_id, run_id, seq, params, state, agent_id, created_at, "
+                          "updated_at) VALUES ('s1', 'r1', 0, '{}', 'finished', '', 1, 1)"))
+        for table in ("sweeps", "sweep_trials"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN search_state"))
+        conn.execute(text("UPDATE schema_version SET version = 5"))
+    engine.dispose()
+    store = SqlStore(db_url)
+    try:
+        with store.sweeps(write=True) as tx:
+            assert tx.sweep("s1").search_state == {}  # type: ignore[union-attr]
+            assert tx.trials("s1")[0].search_state == {}
+            tx.update_sweep("s1", {"search_state": {"k": 1}})
+        with store.sweeps() as tx:
+            assert tx.sweep("s1").search_state == {"k": 1}  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert versions(db_url) == [LATEST]

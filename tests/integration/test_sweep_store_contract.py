@@ -70,6 +70,25 @@ def test_trials_in_seq_order_and_updated(store: MetadataStore) -> None:  # noqa:
     assert trials[1].params == {"lr": 0.2, "n": {"a": 1}} and trials[1].updated_at == 9.0
 
 
+def test_search_state_kept_with_sweeps_and_trials(store: MetadataStore) -> None:  # noqa: F811
+    """search_state (JSON) comes back with the sweep and the trial; empty unless given; the
+    sweep's is updatable, NaN kept; a value JSON cannot hold is refused with StoreError."""
+    with store.sweeps(write=True) as tx:
+        tx.insert_sweep(sweep_row())
+        tx.insert_trial(TrialRow("sw000001", "r1", 0, {"x": 1}))
+        tx.insert_trial(TrialRow("sw000001", "r2", 1, {"x": 2},
+                                 search_state={"cma:generation": 3, "cma:optimizer:0": "ab" * 3000}))
+    with store.sweeps(write=True) as tx:
+        assert tx.sweep("sw000001").search_state == {}  # type: ignore[union-attr]
+        tx.update_sweep("sw000001", {"search_state": {"qmc:x": 4, "nan": float("nan")}})
+    with store.sweeps() as tx:
+        row, trials = tx.sweep("sw000001"), tx.trials("sw000001")
+    assert row is not None and row.search_state["qmc:x"] == 4 and row.search_state["nan"] != row.search_state["nan"]
+    assert [t.search_state for t in trials] == [{}, {"cma:generation": 3, "cma:optimizer:0": "ab" * 3000}]
+    with pytest.raises(StoreError), store.sweeps(write=True) as tx:
+        tx.update_sweep("sw000001", {"search_state": {"x": object()}})
+
+
 def test_a_failed_transaction_leaves_nothing(store: MetadataStore) -> None:  # noqa: F811
     """An exception inside a write transaction rolls back its sweep and trials."""
     with pytest.raises(RuntimeError), store.sweeps(write=True) as tx:

@@ -208,6 +208,121 @@ def test_hyperband_check_stops_the_worse_trial_at_a_band(ctl: SweepController, s
     assert _states(ctl, sweep_id) == ["running", "finished", "stopped"]
 
 
+CMAES = {"method": "custom", "metric": {"name": "loss", "goal": "minimize"},
+         "parameters": {"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}},
+         "scheduler": {"engine": "optuna", "settings": {"sampler": {"type": "CmaEsSampler", "args": {"seed": 1}}}}}
+
+
+def test_cmaes_goes_on_from_generation_to_generation(ctl: SweepController, store: MemoryStore) -> None:
+    """CmaEsSampler through the controller (a study rebuilt for each ask): each trial keeps the
+    generation Optuna gave it and, once a generation is told, the pickled optimizer; later
+    trials belong to later generations (6 points each for 2 parameters), the sweep keeps a
+    study state, and the later generations' points are better than the first one's."""
+    pytest.importorskip("cmaes")
+    sweep_id = _create(ctl, CMAES)
+    losses = []
+    for _ in range(31):
+        trial = _next(ctl, sweep_id)
+        loss = (trial["params"]["x"] - 0.3) ** 2 + (trial["params"]["y"] - 0.7) ** 2
+        losses.append(loss)
+        _end(store, _start(store, trial), "finished", loss)
+    with store.sweeps() as tx:
+        rows = tx.trials(sweep_id)
+    generations = [row.search_state.get("cma:generation") for row in rows]
+    assert generations == [None] + [g for g in range(5) for _ in range(6)], generations
+    told = [row.seq for row in rows if any(key.startswith("cma:optimizer") for key in row.search_state)]
+    assert told == [7, 13, 19, 25], told  # the first trial of each generation after the first
+    first, last = sorted(losses[1:7]), sorted(losses[25:31])
+    assert last[3] < first[3], losses  # the medians
+
+
+def test_cmaes_takes_running_trials_as_its_generation(ctl: SweepController, store: MemoryStore) -> None:
+    """Trials still running count in their generation: asked again meanwhile, CMA-ES does not
+    start a new generation before the running ones ended."""
+    pytest.importorskip("cmaes")
+    sweep_id = _create(ctl, CMAES)
+    _end(store, _start(store, _next(ctl, sweep_id)), "finished", 1.0)
+    running = [_next(ctl, sweep_id) for _ in range(8)]
+    with store.sweeps() as tx:
+        generations = [row.search_state.get("cma:generation") for row in tx.trials(sweep_id)]
+    assert generations == [None] + [0] * 8  # nothing completed: the same generation
+    assert len({(t["params"]["x"], t["params"]["y"]) for t in running}) == 8
+
+
+@pytest.mark.parametrize("args", [{}, {"scramble": True}], ids=["sobol", "scrambled"])
+def test_qmc_goes_on_along_its_sequence(ctl: SweepController, store: MemoryStore, args: dict[str, Any]) -> None:
+    """QMCSampler keeps its place in the sequence in the study's attributes, kept with the sweep:
+    after its random first trial the points are Sobol's (0, 1/2, 1/4, 3/4...; scrambled: one
+    sequence whose seed is kept, so its points are as spread out)."""
+    config = {**CMAES, "parameters": {"x": {"min": 0.0, "max": 1.0}},
+              "scheduler": {"engine": "optuna", "settings": {"sampler": {"type": "QMCSampler", "args": args}}}}
+    sweep_id = _create(ctl, config)
+    xs = []
+    for _ in range(9):
+        trial = _next(ctl, sweep_id)
+        xs.append(trial["params"]["x"])
+        _end(store, _start(store, trial), "finished", 1.0)
+    # A Sobol sequence: each eighth of [0, 1] holds exactly one of its first 8 points (a new
+    # sequence at each ask would give its first point each time).
+    assert sorted(int(x * 8) for x in xs[1:]) == list(range(8)), xs
+    if not args:
+        assert xs[1:3] == [0.0, 0.5]
+    else:
+        with store.sweeps() as tx:
+            row = tx.sweep(sweep_id)
+        assert row is not None and isinstance(row.search_state["mytrack:qmc_seed"], int)
+
+
+def test_exhausted_grid_finishes_when_its_last_trial_ends(ctl: SweepController, store: MemoryStore) -> None:
+    """Every grid point handed out: the sweep stays running while a trial runs, and is finished as
+    soon as the last one ended (read by get(), or on the agent's report), without a next request."""
+    sweep_id = _create(ctl, GRID)
+    keys = [_start(store, _next(ctl, sweep_id)) for _ in range(4)]
+    for key in keys[:3]:
+        _end(store, key, "finished", 1.0)
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "running"
+    _end(store, keys[3], "crashed")
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "finished"
+
+    other = _create(ctl, {**GRID, "parameters": {"a": {"values": [1]}}})
+    key = _start(store, _next(ctl, other))
+    _end(store, key, "failed")
+    ctl.report({"sweep_id": other, "run_id": key.run_id})
+    with store.sweeps() as tx:
+        row = tx.sweep(other)
+    assert row is not None and row.state == "finished"
+
+
+def test_run_cap_reached_finishes_when_its_last_trial_ends(ctl: SweepController, store: MemoryStore) -> None:
+    """run_cap 2 of a random search: finished once both trials ended, not before."""
+    sweep_id = _create(ctl, {**GRID, "method": "random", "run_cap": 2})
+    first, second = (_start(store, _next(ctl, sweep_id)) for _ in range(2))
+    _end(store, first, "finished", 1.0)
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "running"
+    _end(store, second, "killed")
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "finished"
+
+
+def test_a_met_metric_target_ends_the_sweep(ctl: SweepController, store: MemoryStore) -> None:
+    """metric.target (goal maximize): once a trial reaches it no new trial is handed out; the sweep
+    is stopping while another runs, finished when it ended."""
+    config = {"method": "random", "metric": {"name": "acc", "goal": "maximize", "target": 0.9},
+              "parameters": {"a": {"min": 0.0, "max": 1.0}}}
+    sweep_id = _create(ctl, config)
+    low, high, other = (_start(store, _next(ctl, sweep_id)) for _ in range(3))
+    store.write_batch(Batch(low, [], {"state": "finished", "summary": {"acc": 0.5}}))
+    assert _next(ctl, sweep_id)["status"] == "trial"
+    store.write_batch(Batch(high, [], {"state": "finished", "summary": {"acc": 0.95}}))
+    assert _next(ctl, sweep_id) == {"status": "stopping"}
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "stopping"
+    _end(store, other, "finished")
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "stopping"  # the fourth trial, still pending
+    with store.sweeps() as tx:
+        pending = [row.run_id for row in tx.trials(sweep_id) if row.state == "pending"]
+    ctl.report({"sweep_id": sweep_id, "run_id": pending[0]})  # its agent never started it
+    assert ctl.get({"sweep_id": sweep_id})["state"] == "finished"
+
+
 def test_bad_requests_are_refused_with_a_code(ctl: SweepController) -> None:
     with pytest.raises(SweepError) as exc:
         _next(ctl, "nosuch")

@@ -64,7 +64,8 @@ class MemorySweepTx(SweepTx):
     def insert_sweep(self, row: SweepRow) -> None:
         if row.sweep_id in self.t.sweeps:
             raise SweepExistsError(f"sweep {row.sweep_id} already exists")
-        stored = dataclasses.replace(row, config=_roundtrip(row.config, "sweep config"))
+        stored = dataclasses.replace(row, config=_roundtrip(row.config, "sweep config"),
+                                     search_state=_roundtrip(row.search_state, "sweep search state"))
         self.t.sweeps[row.sweep_id] = stored
         self.t.order[row.sweep_id] = len(self.t.order)
         self.t.trials[row.sweep_id] = []
@@ -75,6 +76,8 @@ class MemorySweepTx(SweepTx):
         values = dict(fields)
         if "config" in values:
             values["config"] = _roundtrip(values["config"], "sweep config")
+        if "search_state" in values:
+            values["search_state"] = _roundtrip(values["search_state"], "sweep search state")
         self.t.sweeps[sweep_id] = dataclasses.replace(row, **values)
 
     def trials(self, sweep_id: str) -> list[TrialRow]:
@@ -85,7 +88,8 @@ class MemorySweepTx(SweepTx):
         trials = self.t.trials[row.sweep_id]
         if any(t.run_id == row.run_id or t.seq == row.seq for t in trials):
             raise StoreError(f"sweep {row.sweep_id} already has trial {row.run_id} or seq {row.seq}")
-        trials.append(dataclasses.replace(row, params=_roundtrip(row.params, "trial params")))
+        trials.append(dataclasses.replace(row, params=_roundtrip(row.params, "trial params"),
+                                          search_state=_roundtrip(row.search_state, "trial search state")))
         trials.sort(key=lambda t: t.seq)
 
     def update_trial(self, sweep_id: str, run_id: str, fields: Mapping[str, Any]) -> None:

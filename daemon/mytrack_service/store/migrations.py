@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from mytrack_service.store.base import StoreError
 from mytrack_service.store.sql_artifacts import create_artifact_tables
 from mytrack_service.store.sql_schema import metadata, schema_version
-from mytrack_service.store.sql_sweeps import create_sweep_tables
+from mytrack_service.store.sql_sweeps import add_search_state, create_sweep_tables
 from mytrack_service.store.sql_views import create_view_tables
 
 Migration = Callable[[Connection], None]
@@ -53,8 +53,10 @@ def _writer_nodes(conn: Connection) -> None:
 
 
 # Version 4: the sweep tables (sql_sweeps.py). Version 5: the saved views (sql_views.py).
+# Version 6: the sweeps' and trials' search_state (sql_sweeps.py).
 MIGRATIONS: list[Migration] = [
     _baseline, create_artifact_tables, _writer_nodes, create_sweep_tables, create_view_tables,
+    add_search_state,
 ]
 LATEST = len(MIGRATIONS)
 

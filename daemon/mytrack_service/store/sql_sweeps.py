@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     select,
     update,
 )
@@ -46,6 +47,7 @@ sweeps = Table(
     *(Column(name, Text, nullable=False) for name in ("entity", "project", "name", "config", "state")),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("search_state", Text, nullable=False, server_default="{}"),
     Index("ix_sweeps_project", "entity", "project", "created_at"),
 )
 sweep_trials = Table(
@@ -56,6 +58,7 @@ sweep_trials = Table(
     *(Column(name, Text, nullable=False) for name in ("params", "state", "agent_id")),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("search_state", Text, nullable=False, server_default="{}"),
     PrimaryKeyConstraint("sweep_id", "run_id"),
     UniqueConstraint("sweep_id", "seq", name="uq_sweep_trials_seq"),
 )
@@ -68,11 +71,20 @@ def create_sweep_tables(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def add_search_state(conn: Connection) -> None:
+    """Migration step to schema version 6: what the search keeps between suggestions
+    (``search_state`` of sweeps and of trials, JSON objects)."""
+    for table in SWEEP_TABLES:
+        columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if "search_state" not in columns:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN search_state TEXT NOT NULL DEFAULT '{{}}'")
+
+
 def _sweep(row: RowMapping) -> SweepRow:
     return SweepRow(
         sweep_id=row["sweep_id"], entity=row["entity"], project=row["project"], name=row["name"],
         config=load_json(row["config"]), state=row["state"], created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], search_state=load_json(row["search_state"]),
     )
 
 
@@ -81,6 +93,7 @@ def _trial(row: RowMapping) -> TrialRow:
         sweep_id=row["sweep_id"], run_id=row["run_id"], seq=int(row["seq"]),
         params=load_json(row["params"]), state=row["state"], agent_id=row["agent_id"],
         created_at=row["created_at"], updated_at=row["updated_at"],
+        search_state=load_json(row["search_state"]),
     )
 
 
@@ -109,6 +122,7 @@ class SqlSweepTx(SweepTx):
             "sweep_id": row.sweep_id, "entity": row.entity, "project": row.project,
             "name": row.name, "config": dump_json(row.config, "sweep config"), "state": row.state,
             "created_at": row.created_at, "updated_at": row.updated_at,
+            "search_state": dump_json(row.search_state, "sweep search state"),
         }
         try:
             with self.conn.begin_nested():
@@ -121,6 +135,8 @@ class SqlSweepTx(SweepTx):
         values = dict(fields)
         if "config" in values:
             values["config"] = dump_json(values["config"], "sweep config")
+        if "search_state" in values:
+            values["search_state"] = dump_json(values["search_state"], "sweep search state")
         if not values:
             return
         done = self.conn.execute(update(sweeps).where(sweeps.c.sweep_id == sweep_id).values(values))
@@ -136,6 +152,7 @@ class SqlSweepTx(SweepTx):
             "sweep_id": row.sweep_id, "run_id": row.run_id, "seq": row.seq,
             "params": dump_json(row.params, "trial params"), "state": row.state,
             "agent_id": row.agent_id, "created_at": row.created_at, "updated_at": row.updated_at,
+            "search_state": dump_json(row.search_state, "trial search state"),
         }
         try:
             with self.conn.begin_nested():

@@ -39,9 +39,12 @@ class SweepRow:
     state: str = "running"
     created_at: float = 0.0
     updated_at: float = 0.0
+    # What the search keeps between suggestions for the whole sweep (Optuna's study
+    # system attributes); JSON.
+    search_state: dict[str, Any] = field(default_factory=dict)
 
 
-SWEEP_FIELDS = frozenset({"name", "config", "state", "updated_at"})
+SWEEP_FIELDS = frozenset({"name", "config", "state", "updated_at", "search_state"})
 
 
 @dataclass
@@ -58,6 +61,9 @@ class TrialRow:
     agent_id: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    # What the search attached to this trial when it chose its point (Optuna's trial
+    # system attributes: CMA-ES's generation and optimizer); JSON, written once.
+    search_state: dict[str, Any] = field(default_factory=dict)
 
 
 TRIAL_FIELDS = frozenset({"state", "updated_at", "agent_id"})

@@ -102,9 +102,8 @@ class SweepController:
             if sweep.state != "running":
                 return {"status": sweep.state}
             counted = [row for row in rows if row.state != "redo"]
-            cap = sweep.config.get("run_cap")
-            params = None
-            if not (isinstance(cap, int) and cap > 0 and len(counted) >= cap):
+            suggestion = None
+            if not _capped(sweep, counted):
                 # bayes and Optuna learn from the trials' metrics: their runs are read
                 learns = sweep.config.get("method") in ("bayes", "custom")
                 runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in counted]) if learns else {}
@@ -113,17 +112,21 @@ class SweepController:
                     import numpy as np
 
                     self._rng = np.random.default_rng()
-                params = _engine().next_params(sweep.config, trials, self._rng)
-            if params is None:  # exhausted, or run_cap reached
+                suggestion = _engine().suggest(sweep.config, trials, self._rng, sweep.search_state)
+            if suggestion is None:  # exhausted, or run_cap reached
                 tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
                 return {"status": "finished"}
+            params = suggestion.params
             taken = {row.run_id for row in rows}
             run_id = new_run_id()
             while run_id in taken:
                 run_id = new_run_id()
             now = self.clock()
             seq = max((row.seq for row in rows), default=-1) + 1
-            tx.insert_trial(TrialRow(sweep_id, run_id, seq, params, "pending", agent_id, now, now))
+            tx.insert_trial(TrialRow(sweep_id, run_id, seq, params, "pending", agent_id, now, now,
+                                     search_state=suggestion.trial_state))
+            if suggestion.sweep_state is not None and suggestion.sweep_state != sweep.search_state:
+                tx.update_sweep(sweep_id, {"search_state": suggestion.sweep_state})
         return {
             "status": "trial", "run_id": run_id, "params": params, "seq": seq,
             "entity": sweep.entity, "project": sweep.project, "config": sweep.config,
@@ -201,7 +204,7 @@ class SweepController:
             runs = tx.runs(sweep.entity, sweep.project, [row.run_id for row in rows])
         for row in rows:
             row.state = self._state_now(row, runs.get(row.run_id))
-        if sweep.state == "stopping" and not any(row.state in _LIVE for row in rows):
+        if self._ends_now(sweep, rows, runs):
             with self.store.sweeps(write=True) as tx:  # its last trial ended: finished
                 sweep = _require(tx, sweep_id, lock=True)
                 self._refreshed(tx, sweep)
@@ -227,20 +230,43 @@ class SweepController:
             raise SweepError("invalid", f"invalid sweep configuration: {exc}") from None
 
     def _refreshed(self, tx: SweepTx, sweep: SweepRow) -> list[TrialRow]:
-        """The trials with the states of their runs, changed ones written back; a
-        stopping sweep whose trials all ended becomes finished (``sweep`` too)."""
+        """The trials with the states of their runs, changed ones written back. A sweep
+        whose search is over (stopped, exhausted, run_cap reached, or metric.target met)
+        becomes finished once its last trial ended (``sweep`` too)."""
         rows = tx.trials(sweep.sweep_id)
-        live = [row.run_id for row in rows if row.state not in FINAL]
-        runs = tx.runs(sweep.entity, sweep.project, live) if live else {}
+        wanted = [row.run_id for row in rows if row.state not in FINAL or _target(sweep.config) is not None]
+        runs = tx.runs(sweep.entity, sweep.project, wanted) if wanted else {}
         for row in rows:
             state = self._state_now(row, runs.get(row.run_id))
             if state != row.state:
                 row.state = state
                 tx.update_trial(sweep.sweep_id, row.run_id, {"state": state, "updated_at": self.clock()})
-        if sweep.state == "stopping" and not any(row.state in _LIVE for row in rows):
-            sweep.state, sweep.updated_at = "finished", self.clock()
-            tx.update_sweep(sweep.sweep_id, {"state": "finished", "updated_at": sweep.updated_at})
+        if self._ends_now(sweep, rows, runs):
+            live = any(row.state in _LIVE for row in rows)
+            state = "stopping" if live else "finished"  # only a met target ends a sweep with live trials
+            sweep.state, sweep.updated_at = state, self.clock()
+            tx.update_sweep(sweep.sweep_id, {"state": state, "updated_at": sweep.updated_at})
         return rows
+
+    def _ends_now(self, sweep: SweepRow, rows: list[TrialRow], runs: dict[str, RunRow]) -> bool:
+        """Whether the sweep's state must move on now that its trials are as ``rows`` say
+        (their states current): a stopping sweep whose last trial ended; a running one
+        whose search is over when none is live, or whose metric.target a trial met
+        (W&B: no new trials, the running ones go on)."""
+        live = any(row.state in _LIVE for row in rows)
+        if sweep.state == "stopping":
+            return not live
+        if sweep.state != "running":
+            return False
+        if _target_met(sweep.config, rows, runs):
+            return True
+        if live:
+            return False
+        counted = [row for row in rows if row.state != "redo"]
+        if _capped(sweep, counted):
+            return True
+        return bool(counted) and bool(_engine().exhausted(
+            sweep.config, [self._trial(row, None) for row in counted]))
 
     def _state_now(self, row: TrialRow, run: RunRow | None) -> str:
         """The trial's state from its run; a pending one past its lease is crashed."""
@@ -270,7 +296,7 @@ class SweepController:
             _, values = self.store.read_series(run.key, name)
             series = [float(v) for v in values
                       if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
-        return _engine().trial(row.run_id, row.params, row.state, metric, series)
+        return _engine().trial(row.run_id, row.params, row.state, metric, series, row.search_state)
 
     def _trial_doc(self, row: TrialRow, run: RunRow | None, sweep: SweepRow) -> dict[str, Any]:
         name = metric_name(sweep.config)
@@ -315,6 +341,32 @@ def _text(request: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise SweepError("invalid", f"{name} must be a string, got {value!r}")
     return value
+
+
+def _capped(sweep: SweepRow, counted: list[TrialRow]) -> bool:
+    """Whether the sweep has its ``run_cap`` trials (redo trials not counted)."""
+    cap = sweep.config.get("run_cap")
+    return isinstance(cap, int) and cap > 0 and len(counted) >= cap
+
+
+def _target(config: dict[str, Any]) -> float | None:
+    metric = config.get("metric")
+    target = metric.get("target") if isinstance(metric, dict) else None
+    return float(target) if isinstance(target, int | float) and not isinstance(target, bool) else None
+
+
+def _target_met(config: dict[str, Any], rows: list[TrialRow], runs: dict[str, RunRow]) -> bool:
+    """W&B's metric.target: a trial's metric reached it (at most it when minimizing)."""
+    target, name = _target(config), metric_name(config)
+    if target is None or not name:
+        return False
+    sign = -1.0 if config["metric"].get("goal") == "maximize" else 1.0
+    for row in rows:
+        run = runs.get(row.run_id)
+        value = metric_value(run.summary, name) if run is not None and row.state != "redo" else None
+        if value is not None and sign * value <= sign * target:
+            return True
+    return False
 
 
 def _require(tx: SweepTx, sweep_id: str, lock: bool = False) -> SweepRow:

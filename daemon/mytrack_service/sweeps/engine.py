@@ -7,7 +7,7 @@ trials to stop early.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,13 +32,26 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 
 def trial(
     run_id: str, params: dict[str, Any], state: str, metric: float | None, history: Sequence[float],
+    search_state: Mapping[str, Any] | None = None,
 ) -> search.Trial:
-    return search.Trial(run_id=run_id, params=params, state=state, metric=metric, history=history)
+    return search.Trial(run_id=run_id, params=params, state=state, metric=metric, history=history,
+                        search_state=search_state or {})
 
 
-def next_params(config: dict[str, Any], trials: list[search.Trial], rng: np.random.Generator) -> dict[str, Any] | None:
-    """The next point, or None when the search is exhausted."""
-    return search.next_params(config, trials, rng)
+def suggest(config: dict[str, Any], trials: list[search.Trial], rng: np.random.Generator,
+            sweep_state: Mapping[str, Any] | None = None) -> search.Suggestion | None:
+    """The next point with what the search keeps for later, or None when the search is exhausted."""
+    return search.suggest(config, trials, rng, sweep_state)
+
+
+def exhausted(config: dict[str, Any], trials: list[search.Trial]) -> bool:
+    """Whether no trial is left to hand out: a grid (or a random search without
+    replacement) all of whose points have a trial. Only those can be known without
+    asking a search for a point, which bayes and Optuna never run out of."""
+    if config.get("method") == "grid" or (
+            config.get("method") == "random" and (config.get("random") or {}).get("replacement") is False):
+        return search.next_params(config, trials, np.random.default_rng(0)) is None
+    return False
 
 
 def trials_to_stop(config: dict[str, Any], trials: list[search.Trial]) -> list[str]:

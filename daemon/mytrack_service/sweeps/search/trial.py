@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ class Trial:
         metric: the summary value of the configuration's ``metric.name``, if any.
         history: that metric at each step it was logged, in order (hyperband reads
             it; bayes falls back to its best value when ``metric`` is None).
+        search_state: what the search attached to the trial when it chose its point
+            (`Suggestion.trial_state`), given back unchanged.
     """
 
     run_id: str
@@ -40,7 +42,24 @@ class Trial:
     state: str = PENDING
     metric: float | None = None
     history: Sequence[float] = field(default_factory=tuple)
+    search_state: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
             raise ValueError(f"Trial.state: expected one of {sorted(STATES)}, got {self.state!r}")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The next trial's point, and what a stateful search keeps for the next suggestions.
+
+    Attributes:
+        params: the point, nested as in ``run.config``.
+        trial_state: JSON to keep with the new trial (`Trial.search_state` later).
+        sweep_state: the sweep's new JSON state, to pass to the next suggestion; None
+            when the search keeps none.
+    """
+
+    params: dict[str, Any]
+    trial_state: dict[str, Any] = field(default_factory=dict)
+    sweep_state: dict[str, Any] | None = None
