@@ -59,3 +59,31 @@ def test_prefixed_keys_and_an_empty_project_are_left_alone() -> None:
     f = {"config.nothing": 1, "summary_metrics.acc": 2, "displayName": "x", "tags": "t"}
     assert resolve_bare_keys(f, DOCS) == f
     assert resolve_bare_keys({"lr": 1}, []) == {"lr": 1}
+
+
+def _unread() -> Any:
+    raise AssertionError("the documents were read although the column lists answer")
+    yield  # pragma: no cover
+
+
+COLUMNS = {"config": ["both", "model.depth", "optimizer"], "summary": ["acc", "both"],
+           "system": ["hostname"], "metadata": ["git.branch"]}
+
+
+def test_the_column_lists_resolve_bare_keys_without_reading_the_runs() -> None:
+    """With the table's column lists, names (nested ones and their parents too) resolve without a scan,
+    and a name under two prefixes is refused by the same rule."""
+    assert resolve_bare_keys({"optimizer": "adam", "model": {"$ne": None}}, _unread(), COLUMNS) == \
+        {"config.optimizer": "adam", "config.model": {"$ne": None}}
+    assert resolve_bare_keys({"model.depth": 3, "hostname": "box", "git.branch": "x"}, _unread(), COLUMNS) == \
+        {"config.model.depth": 3, "system.hostname": "box", "metadata.git.branch": "x"}
+    with pytest.raises(FilterError, match="ambiguous"):
+        resolve_bare_keys({"both": 1}, _unread(), COLUMNS)
+
+
+def test_a_name_the_column_lists_do_not_show_falls_back_to_the_documents() -> None:
+    """A summary key starting with "_" or a name in no list is looked up in the documents."""
+    docs = [doc("a", {"x": 1}, {"_runtime": 3.0})]
+    assert resolve_bare_keys({"_runtime": 3.0}, docs, {"config": ["x"]}) == {"summary._runtime": 3.0}
+    with pytest.raises(FilterError, match="no run here has 'nothing'"):
+        resolve_bare_keys({"nothing": 1}, docs, {"config": ["x"]})

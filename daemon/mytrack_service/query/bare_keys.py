@@ -10,7 +10,7 @@ or under none, the filter is refused with an error that names the prefixes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from mytrack_service.query.documents import PREFIXES, RUN_FIELDS
@@ -69,11 +69,42 @@ def _where(names: set[str], docs: Iterable[Mapping[str, Any]]) -> dict[str, list
             for name, found in seen.items()}
 
 
-def resolve_bare_keys(f: Any, docs: Iterable[Mapping[str, Any]]) -> Any:
+def _where_columns(names: set[str], columns: Mapping[str, Collection[str]]) -> dict[str, list[str]] | None:
+    """`_where` answered from the flattened keys the runs hold per prefix (the
+    runs table's column lists), without reading a document; None when that
+    cannot be told from the keys alone: a name found under no prefix (a part of
+    a media value, of a redacted value, a summary key starting with "_"...)."""
+    held = {prefix: _with_parents(columns.get(prefix, ())) for prefix in PREFIXES}
+    out: dict[str, list[str]] = {}
+    for name in names:
+        if name.startswith("_"):
+            return None  # the summary's own keys are in the documents, not in the columns
+        found = [prefix for prefix in PREFIXES if name in held[prefix]]
+        if not found:
+            return None
+        out[name] = found
+    return out
+
+
+def _with_parents(keys: Collection[str]) -> set[str]:
+    """Dotted keys and every dotted key above them (``model.depth`` gives ``model`` too)."""
+    out = set(keys)
+    for key in keys:
+        while "." in key:
+            key = key.rpartition(".")[0]
+            out.add(key)
+    return out
+
+
+def resolve_bare_keys(f: Any, docs: Iterable[Mapping[str, Any]],
+                      columns: Mapping[str, Collection[str]] | None = None) -> Any:
     """``f`` with each bare field replaced by the one prefixed field the documents hold.
 
     ``docs``: the run documents being filtered (read only when ``f`` has a bare
-    field). With no documents at all nothing is resolved (nothing can match).
+    field, and ``columns`` cannot answer). With no documents at all nothing is
+    resolved (nothing can match). ``columns``: per prefix, every flattened key
+    the same runs hold (none left out), as the runs table lists them; the
+    documents are then read only for a name the keys do not show.
 
     Raises:
         FilterError: a bare field found under several prefixes, or under none.
@@ -81,11 +112,14 @@ def resolve_bare_keys(f: Any, docs: Iterable[Mapping[str, Any]]) -> Any:
     names = bare_fields(f)
     if not names:
         return f
-    docs = list(docs)
-    if not docs:
-        return f
+    where = _where_columns(names, columns) if columns is not None else None
+    if where is None:
+        docs = list(docs)
+        if not docs:
+            return f
+        where = _where(names, docs)
     chosen: dict[str, str] = {}
-    for name, prefixes in sorted(_where(names, docs).items()):
+    for name, prefixes in sorted(where.items()):
         if len(prefixes) == 1:
             chosen[name] = f"{prefixes[0]}.{name}"
         elif prefixes:

@@ -41,7 +41,13 @@ def runs_table(
     """
     entry = cache.runs(store, entity, project) if cache is not None else None
     runs = entry.cells if entry is not None else [Cells(run) for run in store.list_runs(entity, project)]
-    wanted = _matcher(query, runs)
+    if entry is None or entry.columns is None:
+        columns = _columns(runs, deadline)
+        if entry is not None:
+            entry.columns = columns
+    else:
+        columns = entry.columns
+    wanted = _matcher(query, runs, columns)
     chosen = []
     for i, cell in enumerate(runs):
         if deadline is not None and i % 256 == 0:
@@ -56,12 +62,6 @@ def runs_table(
     group_by = _column(query.get("group_by") or "", "group by")
     if group_by:
         order_by_group(chosen, group_by)
-    if entry is None or entry.columns is None:
-        columns = _columns(runs, deadline)
-        if entry is not None:
-            entry.columns = columns
-    else:
-        columns = entry.columns
     page = chosen[offset:offset + limit]
     return {
         "entity": entity, "project": project, "total": len(chosen), "offset": offset,
@@ -119,8 +119,13 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
     return filters  # type: ignore[no-any-return]
 
 
-def _matcher(query: Mapping[str, str], runs: list[Cells]) -> Callable[[Cells], bool]:
-    """The table's controls, parsed once, as one predicate."""
+def _matcher(query: Mapping[str, str], runs: list[Cells],
+             columns: dict[str, list[str]]) -> Callable[[Cells], bool]:
+    """The table's controls, parsed once, as one predicate.
+
+    Bare keys in the filter are resolved from the column lists (the keys every
+    run holds, without a scan of the runs) unless a list was cut at MAX_COLUMNS.
+    """
     states = set(_split(query.get("state")))
     tags = set(_split(query.get("tags")))
     group = query.get("group")
@@ -128,7 +133,9 @@ def _matcher(query: Mapping[str, str], runs: list[Cells]) -> Callable[[Cells], b
     search = (query.get("search") or "").strip().lower()
     filters = parse_filters(query.get("filters"))
     try:
-        filtered = matcher(resolve_bare_keys(filters, (cell.document() for cell in runs)))
+        complete = all(len(columns[prefix]) < MAX_COLUMNS for prefix in PREFIXES)
+        filtered = matcher(resolve_bare_keys(filters, (cell.document() for cell in runs),
+                                             columns if complete else None))
     except FilterError as exc:
         raise ApiError(400, f"invalid filters: {exc}") from None
 
