@@ -206,8 +206,10 @@ def main() -> int:
         finally:
             if writer.poll() is None:
                 writer.kill()
-            for proxy in proxies.values():
+            for name, proxy in proxies.items():
                 proxy.restore()
+                print(f"chaos: the {name} proxy refused or held {proxy.refused} connections "
+                      "during its outages", flush=True)
             _stop_service(env, home)
             if tmpfs is not None:
                 subprocess.run(["umount", str(tmpfs)], check=False)
