@@ -158,6 +158,9 @@ def main() -> int:
     tmpfs = _mount_tmpfs(work / "disk") if "disk-full" in kinds else None
     if tmpfs is None:
         kinds.discard("disk-full")
+        if not kinds:
+            print("chaos: no fault left to inject", flush=True)
+            return 1
     base = tmpfs or work
     home = base / "home"
     env = {**os.environ, "MYTRACK_DIR": str(home), "MYTRACK_RUN_DIR": str(base / "runs"),
