@@ -5,7 +5,7 @@ connection to ``host:port``. ``cut("refuse")`` resets every open connection and 
 new one at once (a backend that is down); ``cut("blackhole")`` resets the open ones and
 accepts new ones without ever answering (a network that drops packets: the client
 waits for its own timeout); ``restore()`` forwards again. Threads, no asyncio: it runs
-beside any test.
+beside any test. scripts/chaos.py imports it too, so it must not depend on pytest.
 """
 
 from __future__ import annotations
