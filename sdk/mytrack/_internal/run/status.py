@@ -78,10 +78,10 @@ def run_status(run: Run) -> RunStatus:
         applied = sender.acked_seq if not run._unconfirmed else 0
         error = run._unconfirmed or error
     last_ack = sender.stats.last_ack_time
-    queued = len(sender.queue)  # calls not yet encoded count as items too
+    last_seq, queued = sender.backlog()  # calls not yet encoded count as items too
     return RunStatus(
-        sync_items_total=sender.last_seq + queued,
-        sync_items_pending=max(0, sender.last_seq - applied) + queued,
+        sync_items_total=last_seq + queued,
+        sync_items_pending=max(0, last_seq - applied) + queued,
         sync_time=datetime.datetime.fromtimestamp(last_ack) if last_ack else None,
         records_acked=sender.acked_seq,
         records_applied=applied,

@@ -214,6 +214,17 @@ class Sender:
                     return False
                 self._cond.wait(0.05 if remaining is None else min(remaining, 0.05))
 
+    def backlog(self) -> tuple[int, int]:
+        """(the seq of the last record encoded, calls not yet in a record), seen at one moment.
+
+        Read in this order, a call being encoded is never missed: queued, then the
+        encoding flag (set before the first pop), then the seq (published before the
+        flag is cleared); a call in the sender's hands counts as one.
+        """
+        queued = len(self.queue)
+        encoding = self._encoding
+        return self._next_seq - 1, queued + (1 if encoding else 0)
+
     @property
     def last_seq(self) -> int:
         """The seq of the last record encoded so far."""
