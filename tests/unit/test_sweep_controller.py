@@ -333,3 +333,39 @@ def test_bad_requests_are_refused_with_a_code(ctl: SweepController) -> None:
     sweep_id = _create(ctl, GRID)
     with pytest.raises(SweepError, match="unknown sweep command 'halt'"):
         ctl.update({"sweep_id": sweep_id, "command": "halt"})
+
+
+def test_a_method_whose_package_the_service_lacks_is_refused_when_created(
+    ctl: SweepController, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bayes without scikit-learn in the service's environment: refused at sweep(), naming the extra,
+    not at the first trial the search would have to suggest."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    config = {"method": "bayes", "metric": {"name": "loss"}, "parameters": {"lr": {"min": 0.0, "max": 1.0}}}
+    with pytest.raises(SweepError, match=r"needs scikit-learn.*mytrack\[sweeps\]") as caught:
+        _create(ctl, config)
+    assert caught.value.code == "invalid"
+
+
+def test_a_search_that_cannot_run_is_an_invalid_request_not_an_internal_error(
+    ctl: SweepController, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A configuration error found only when the search runs (a sampler's bad arguments) comes back
+    as the sweep's error, and no trial is handed out."""
+    from mytrack_common.sweep_config import SweepConfigError
+    from mytrack_service.sweeps import search
+
+    sweep_id = _create(ctl, {"method": "random", "parameters": {"lr": {"min": 0.0, "max": 1.0}}})
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise SweepConfigError("scheduler.settings.sampler.args", "unexpected argument 'n_startup'")
+
+    monkeypatch.setattr(search, "suggest", broken)
+    with pytest.raises(SweepError, match="cannot suggest a trial: .*n_startup") as caught:
+        _next(ctl, sweep_id)
+    assert caught.value.code == "invalid"
+    monkeypatch.undo()
+    assert "params" in _next(ctl, sweep_id)

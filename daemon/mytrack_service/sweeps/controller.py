@@ -112,7 +112,10 @@ class SweepController:
                     import numpy as np
 
                     self._rng = np.random.default_rng()
-                suggestion = _engine().suggest(sweep.config, trials, self._rng, sweep.search_state)
+                try:
+                    suggestion = _engine().suggest(sweep.config, trials, self._rng, sweep.search_state)
+                except _engine().ConfigError as exc:
+                    raise SweepError("invalid", f"sweep {sweep_id} cannot suggest a trial: {exc}") from None
             if suggestion is None:  # exhausted, or run_cap reached
                 tx.update_sweep(sweep_id, {"state": "finished", "updated_at": self.clock()})
                 return {"status": "finished"}

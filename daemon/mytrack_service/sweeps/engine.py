@@ -7,6 +7,7 @@ trials to stop early.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,12 +22,22 @@ class ConfigError(ValueError):
     """The sweep configuration is invalid (the message names the path)."""
 
 
+# What each method needs besides the core install, checked when a sweep is created
+# (in the service, which runs the search): not at its third trial.
+_NEEDS = {"bayes": ("sklearn", "scikit-learn"), "custom": ("optuna", "optuna")}
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
-    """The configuration with defaults filled; ConfigError naming the bad key."""
+    """The configuration with defaults filled; ConfigError naming the bad key, or the
+    package its method needs that the service's environment lacks."""
     try:
         checked = sweep_config.validate(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    module, package = _NEEDS.get(str(checked.get("method")), ("", ""))
+    if module and importlib.util.find_spec(module) is None:
+        raise ConfigError(f"method: {checked['method']!r} needs {package}, which the mytrack service's "
+                          "environment lacks: pip install 'mytrack[sweeps]' where the service runs")
     return checked
 
 
@@ -40,8 +51,12 @@ def trial(
 
 def suggest(config: dict[str, Any], trials: list[search.Trial], rng: np.random.Generator,
             sweep_state: Mapping[str, Any] | None = None) -> search.Suggestion | None:
-    """The next point with what the search keeps for later, or None when the search is exhausted."""
-    return search.suggest(config, trials, rng, sweep_state)
+    """The next point with what the search keeps for later, or None when the search is
+    exhausted; ConfigError when the search cannot run (a sampler's bad arguments)."""
+    try:
+        return search.suggest(config, trials, rng, sweep_state)
+    except ValueError as exc:  # SweepConfigError: the configuration, found out at its first use
+        raise ConfigError(str(exc)) from None
 
 
 def exhausted(config: dict[str, Any], trials: list[search.Trial]) -> bool:
