@@ -38,7 +38,7 @@ class SweepService:
         except InvalidValueError as exc:
             if "invalid sweep configuration" in str(exc):
                 raise SweepConfigError(str(exc)) from None
-            raise
+            raise SweepError(str(exc)) from None  # e.g. a search that cannot suggest a trial
 
     def page(self, entity: str, project: str, sweep_id: str) -> str | None:
         """The sweep's page on the web UI; None when the service serves none."""
