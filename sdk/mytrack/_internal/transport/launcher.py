@@ -22,7 +22,7 @@ from mytrack_common.address import ServiceAddress, ensure_private_dir, service_a
 # Services that may die while starting before init() gives up (a service
 # that cannot start at all must not be restarted until the timeout).
 _MAX_DEAD_STARTS = 3
-_ZOMBIE_CHECK_SECONDS = 0.2
+_ZOMBIE_CHECK_SECONDS = 1.0
 
 
 def connect(home: str, timeout: float = 30.0) -> ServiceClient:
@@ -152,12 +152,14 @@ class _GroupWatch:
 
     ``killpg(0)`` is cheap but counts zombies, which an init that does not
     reap (some containers) leaves behind; psutil tells them apart, so it is
-    asked too, a few times a second at most.
+    asked too, but only once a second and not in the first: its scan of the
+    process table costs the starting service CPU (64 ranks starting on two
+    cores felt it), and a service that starts normally answers before then.
     """
 
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
-        self._checked = 0.0
+        self._checked = time.monotonic()
 
     def alive(self) -> bool:
         try:
