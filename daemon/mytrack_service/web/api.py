@@ -35,6 +35,7 @@ from mytrack_service.web import workspace
 from mytrack_service.web.admin_routes import admin_route, is_admin_route
 from mytrack_service.web.artifacts import ArtifactViews
 from mytrack_service.web.files import RunFiles
+from mytrack_service.web.params import count, need, opt_int
 from mytrack_service.web.responses import ApiError, Response, json_response
 from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.sweeps import SweepRoutes
@@ -95,11 +96,11 @@ class WebApi:
             ("GET", "system"): lambda: self.system(key),
             ("GET", "console"): lambda: self.console(key, query),
             ("GET", "artifacts"): lambda: self.artifacts(key),
-            ("GET", "file"): lambda: self.files.download(key, _need(query, "name"),
+            ("GET", "file"): lambda: self.files.download(key, need(query, "name"),
                                                         query.get("inline") == "1"),
-            ("GET", "preview"): lambda: self.files.preview(key, _need(query, "name")),
+            ("GET", "preview"): lambda: self.files.preview(key, need(query, "name")),
             ("GET", "table"): lambda: self.files.table(
-                key, _need(query, "name"), _int(query, "offset", 0), _int(query, "limit", 50)),
+                key, need(query, "name"), count(query, "offset", 0), count(query, "limit", 50)),
             ("POST", "notes"): lambda: self.set_notes(key, body),
             ("POST", "tags"): lambda: self.set_tags(key, body),
             ("POST", "stop"): lambda: self.stop(key),
@@ -137,7 +138,7 @@ class WebApi:
 
     def media(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """The key's media descriptors by step (at most MAX_MEDIA_STEPS, evenly spread, the last kept)."""
-        name = _need(query, "key")
+        name = need(query, "key")
         self._require_run(key)
         rows = list(self.store.read_history(key, [name]))
         if len(rows) > MAX_MEDIA_STEPS:
@@ -175,8 +176,8 @@ class WebApi:
 
     def console(self, key: RunKey, query: Mapping[str, str]) -> Response:
         """Lines after line ``after``; without it, the last ``limit`` lines."""
-        limit = min(MAX_CONSOLE_LINES, max(1, _int(query, "limit", 1000)))
-        after = _opt_int(query, "after")
+        limit = min(MAX_CONSOLE_LINES, max(1, count(query, "limit", 1000)))
+        after = opt_int(query, "after")
         self._require_run(key)
         if after is None:
             lines = list(collections.deque(self.store.read_console(key), maxlen=limit))
@@ -245,28 +246,6 @@ def _lineage(tx: Any, version_id: int) -> dict[str, Any]:
 
 def _finite(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
-
-
-def _need(query: Mapping[str, str], name: str) -> str:
-    value = query.get(name)
-    if not value:
-        raise ApiError(400, f"the query parameter {name!r} is required")
-    return value
-
-
-def _opt_int(query: Mapping[str, str], name: str) -> int | None:
-    text = query.get(name)
-    if text is None or text == "":
-        return None
-    try:
-        return int(float(text))
-    except (ValueError, OverflowError):
-        raise ApiError(400, f"{name} must be an integer, got {text!r}") from None
-
-
-def _int(query: Mapping[str, str], name: str, default: int) -> int:
-    value = _opt_int(query, name)
-    return default if value is None else max(0, value)
 
 
 class _Charts:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mytrack_service.store.base import MetadataStore, RunKey
 from mytrack_service.web.downsample import MAX_POINTS, bucket_indices
+from mytrack_service.web.params import need, opt_int
 from mytrack_service.web.responses import ApiError
 from mytrack_service.web.smoothing import KINDS, smooth
 
@@ -40,10 +41,10 @@ def chart_line(store: MetadataStore, key: RunKey, query: Mapping[str, str]) -> d
     """The JSON of one chart line (see the module's docstring)."""
     import numpy as np
 
-    name = _need(query, "key")
+    name = need(query, "key")
     x = query.get("x") or "_step"
-    low, high = _opt_int(query, "min_step"), _opt_int(query, "max_step")
-    points = min(10_000, max(8, _opt_int(query, "points") or MAX_POINTS))
+    low, high = opt_int(query, "min_step"), opt_int(query, "max_step")
+    points = min(10_000, max(8, opt_int(query, "points") or MAX_POINTS))
     weight, kind = _smoothing(query)
     if store.get_run(key) is None:
         raise ApiError(404, f"run {key.path} not found")
@@ -123,20 +124,3 @@ def _smoothing(query: Mapping[str, str]) -> tuple[float, str]:
 
 def _finite(values: NDArray[np.float64]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values.tolist()]
-
-
-def _need(query: Mapping[str, str], name: str) -> str:
-    value = query.get(name)
-    if not value:
-        raise ApiError(400, f"the query parameter {name!r} is required")
-    return value
-
-
-def _opt_int(query: Mapping[str, str], name: str) -> int | None:
-    text = query.get(name)
-    if text is None or text == "":
-        return None
-    try:
-        return int(float(text))
-    except (ValueError, OverflowError):
-        raise ApiError(400, f"{name} must be an integer, got {text!r}") from None
