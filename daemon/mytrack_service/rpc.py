@@ -416,16 +416,7 @@ class TrackerService(pb_grpc.TrackerServicer):
             "report": self.sweeps.report, "update": self.sweeps.update, "get": self.sweeps.get,
             "list": self.sweeps.list_sweeps,
         }
-        handler = handlers.get(request.kind)
-        if handler is None:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                   f"unknown sweep request {request.kind!r}: use {', '.join(handlers)}")
-        try:
-            query = json.loads(request.json or b"{}")
-            if not isinstance(query, dict):
-                raise ValueError("expected a JSON object")
-        except (ValueError, RecursionError) as exc:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad sweep request: {exc}")
+        handler, query = _json_request(context, request, handlers, "sweep")
         try:
             found = self._call(context, lambda: handler(query))
         except SweepError as exc:
@@ -443,16 +434,7 @@ class TrackerService(pb_grpc.TrackerServicer):
             "update_run": lambda q: admin.update_run(q.get("run"), q.get("fields")),
             "gc": lambda q: admin.blobs.sweep(dry_run=bool(q.get("dry_run"))).as_dict(),
         }
-        handler = handlers.get(request.kind)
-        if handler is None:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                   f"unknown admin request {request.kind!r}: use {', '.join(handlers)}")
-        try:
-            query = json.loads(request.json or b"{}")
-            if not isinstance(query, dict):
-                raise ValueError("expected a JSON object")
-        except (ValueError, RecursionError) as exc:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad admin request: {exc}")
+        handler, query = _json_request(context, request, handlers, "admin")
         try:
             found = self._call(context, lambda: handler(query))
         except BlobError as exc:
@@ -517,3 +499,22 @@ def _file_info(row: FileRow) -> pb.FileInfo:
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
     context.abort(code, message)
     raise AssertionError("unreachable")  # context.abort raises
+
+
+def _json_request(
+    context: grpc.ServicerContext, request: pb.JsonRequest,
+    handlers: dict[str, Callable[[dict[str, Any]], Any]], what: str,
+) -> tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]:
+    """The handler of a JSON RPC's ``kind`` and its request object, or the call aborted
+    with INVALID_ARGUMENT naming what is wrong."""
+    handler = handlers.get(request.kind)
+    if handler is None:
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+               f"unknown {what} request {request.kind!r}: use {', '.join(handlers)}")
+    try:
+        query = json.loads(request.json or b"{}")
+        if not isinstance(query, dict):
+            raise ValueError("expected a JSON object")
+    except (ValueError, RecursionError) as exc:
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad {what} request: {exc}")
+    return handler, query
