@@ -16,6 +16,7 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -132,7 +133,9 @@ def test_projects_runs_table_and_run_endpoints_return_the_logged_data(web: webui
     config, summary and charts."""
     paths = []
     for i, lr in enumerate((0.1, 0.01, 0.001)):
-        run = mytrack.init(project=project, name=f"r{i}", config={"lr": lr, "opt": {"name": "adam"}},
+        # Hex ids hold no "r", so the search for "R1" below can only match a name.
+        run = mytrack.init(project=project, name=f"r{i}", id=f"{i}{uuid.uuid4().hex[:8]}",
+                           config={"lr": lr, "opt": {"name": "adam"}},
                            group="g" if i < 2 else "", tags=["even"] if i % 2 == 0 else ["odd"], settings=QUIET)
         run.define_metric("epoch")
         run.define_metric("val/*", step_metric="epoch")
