@@ -46,7 +46,7 @@ from mytrack_service.blobs.base import BlobStore
 from mytrack_service.blobs.registry import open_blobs
 from mytrack_service.health.gpus import GpuReader
 from mytrack_service.health.liveness import Monitor
-from mytrack_service.health.system_metrics import SystemMonitor
+from mytrack_service.health.system_monitor import SystemMonitor
 from mytrack_service.ingest.live_runs import LiveRuns
 from mytrack_service.outbound.alerts import AlertSender
 from mytrack_service.outbound.artifact_uploads import ArtifactUploads

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 import mytrack
+from mytrack._internal.transport import launcher
 from mytrack_common.address import service_address
 from mytrack_common.tee import launch
 from tests.helpers import pid_alive, wait_for
@@ -273,3 +274,46 @@ def test_a_service_started_by_init_is_nobodys_child_in_a_session_of_its_own(
     assert _service_cli(cold_home, "stop").returncode == 0
     tee_server.wait(10)  # raises psutil.TimeoutExpired while it still runs
     assert not (cold_home / "tee.sock").exists()
+
+
+def test_the_early_start_holds_the_lock_until_connect_has_the_service_answering(cold_home: Path) -> None:
+    """start_early starts the service and holds the start lock (nobody else starts one); connect() with it returns a
+    client of that service and lets the lock go; with a service running there is nothing to start."""
+    starting = launcher.start_early(str(cold_home))
+    assert starting is not None
+    try:
+        assert launcher.start_early(str(cold_home)) is None  # the lock is held: another caller starts nothing
+        client = launcher.connect(str(cold_home), timeout=30.0, starting=starting)
+    finally:
+        starting.release()
+    try:
+        status = client.status(None, timeout=10)
+        assert [p.pid for p in _services_of(cold_home)] == [status.pid]
+    finally:
+        client.close()
+    assert starting.lock_fd == -1
+    assert launcher.start_early(str(cold_home)) is None  # its socket answers
+    free = launcher._lock_now(service_address(str(cold_home)).lock)
+    assert free is not None  # connect() released the start lock
+    os.close(free)
+
+
+def test_an_init_that_fails_after_the_early_start_leaves_a_service_the_next_init_uses(
+    cold_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init() starts the service before it checks the config: a config it refuses raises, the lock is released and
+    the next init() connects to the service that was started."""
+    monkeypatch.setenv("MYTRACK_DIR", str(cold_home))
+    with pytest.raises(mytrack.errors.Error):
+        mytrack.init(project="early", config=42, settings=mytrack.Settings(quiet=True))  # type: ignore[arg-type]
+    socket_path = service_address(str(cold_home)).socket
+    wait_for(lambda: os.path.exists(socket_path), timeout=30, message="the service the failed init() started")
+    client = launcher.connect(str(cold_home), timeout=30.0)
+    try:
+        started = client.status(None, timeout=10).pid
+    finally:
+        client.close()
+    with mytrack.init(project="early", config={"lr": 1}, settings=mytrack.Settings(quiet=True)) as run:
+        run.log({"loss": 0.5})
+    assert [p.pid for p in _services_of(cold_home)] == [started]
+    assert mytrack.Api(settings=mytrack.Settings(service_dir=str(cold_home))).run(run.path).summary["loss"] == 0.5

@@ -14,8 +14,6 @@ import logging
 import socket
 import threading
 
-import psutil
-
 from mytrack_service.ingest.live_runs import LiveRuns, WriterSession
 
 logger = logging.getLogger("mytrack_service.health.liveness")
@@ -63,6 +61,8 @@ class Monitor:
 
 def _alive(pid: int, opened_at: float) -> bool:
     """The process exists, is not a zombie, and is older than the writer."""
+    import psutil  # at the first check, not on the service's start path
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:

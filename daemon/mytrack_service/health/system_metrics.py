@@ -1,9 +1,10 @@
 """System metrics: the machine and each live run's process tree, sampled here.
 
 Every ``interval`` seconds (MYTRACK_STATS_INTERVAL, default 10, 0 = off, or
-the run's own ``x_stats_sampling_interval``) one thread takes a sample for each
-open writer of a live run whose process runs on this host, the first within
-`POLL_SECONDS` of the writer's start (so a run of a few seconds has samples):
+the run's own ``x_stats_sampling_interval``) one thread (`system_monitor.py`)
+takes a sample for each open writer of a live run whose process runs on this
+host, the first within `system_monitor.POLL_SECONDS` of the writer's start, or
+of the service's first second (so a run of a few seconds has samples):
 the machine (CPU, memory, disk of the run folder, disk and network traffic
 since the writer was first seen), the writer's process tree (the writer pid
 and its children: CPU, RSS, threads) and the NVIDIA GPUs (`gpus.py`).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,10 +38,6 @@ from mytrack_service.store.base import RunKey, StoreError
 logger = logging.getLogger("mytrack_service.health.system_metrics")
 
 _MB = 1024 * 1024
-# How often the thread looks for writers that are due. Waiting a whole interval
-# (10 s by default) before the first look left runs shorter than that with no
-# sample at all; a look costs a lock and a dict walk when nobody is due.
-POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -298,46 +294,3 @@ def _tree_stats(
 
 def _r(value: float) -> float:
     return round(float(value), 3)
-
-
-class SystemMonitor:
-    """The sampling thread; `start()`/`stop()` from server.py beside the Monitor."""
-
-    def __init__(self, live_runs: LiveRuns, interval: float, gpus: GpuReader | None = None) -> None:
-        self.interval = interval
-        self.live_runs = live_runs
-        self._gpus = gpus
-        self._sampler: Sampler | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mytrack-sysmetrics", daemon=True)
-
-    def start(self) -> None:
-        if self.interval > 0:
-            self._thread.start()
-        else:
-            logger.info("system metrics are off (MYTRACK_STATS_INTERVAL=0)")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _poll(self) -> float:
-        """Seconds to the next look: `POLL_SECONDS`, or a fifth of the shortest
-        interval in use, so that a writer is sampled within a fifth of its
-        interval of being due."""
-        asked = [w.stats_interval for w in self.live_runs.all_writers()
-                 if w.stats_interval is not None and w.stats_interval > 0]
-        return min([POLL_SECONDS, *(i / 5 for i in (self.interval, *asked))])
-
-    def _run(self) -> None:
-        """Looks every `POLL_SECONDS` for writers that are due (`Sampler._due`)."""
-        self._sampler = Sampler(self.live_runs, self._gpus, default_interval=self.interval)
-        try:
-            while not self._stop.wait(self._poll()):
-                try:
-                    self._sampler.sample_once()
-                except Exception:  # noqa: BLE001 - a bad tick must not end sampling
-                    logger.exception("system metrics sampling failed")
-        finally:
-            self._sampler.close()

@@ -16,13 +16,14 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mytrack_common.retry import Backoff
+
+if TYPE_CHECKING:
+    import urllib.error
 
 logger = logging.getLogger("mytrack_service.outbound.alerts")
 
@@ -154,6 +155,9 @@ class AlertSender:
                        redact(self.url), reason)
 
     def _post(self, body: bytes) -> None:
+        import urllib.error  # at the first alert: most services never send one
+        import urllib.request
+
         request = urllib.request.Request(
             self.url, data=body, method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "mytrack-service"},

@@ -22,8 +22,6 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
-
 from mytrack_service.query.limits import MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_PATTERN_CHARS
 
 
@@ -228,6 +226,7 @@ def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
+    re2 = _re2()
     options = re2.Options()
     options.max_mem = 8 << 20  # a huge pattern is refused, not built
     options.log_errors = False  # a user's bad pattern is their error, not the service log's
@@ -238,6 +237,7 @@ def _compiled_for(where: str, pattern: str) -> Any:
     """The RE2 program of ``pattern``, or a FilterError naming the filter."""
     if len(pattern) > MAX_PATTERN_CHARS:
         raise FilterError(f"{where}: the pattern is longer than {MAX_PATTERN_CHARS} characters")
+    re2 = _re2()
     try:
         return _compiled(pattern)
     except (re2.error, ValueError, TypeError) as exc:  # TypeError: a pattern re2 cannot take
@@ -248,6 +248,13 @@ def _compiled_for(where: str, pattern: str) -> Any:
             f"{where} has a pattern RE2 cannot compile ({reason}); "
             "backreferences and lookaround are not supported"
         ) from None
+
+
+def _re2() -> Any:
+    """google-re2, imported at the first pattern rather than at the service's start."""
+    import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+
+    return re2
 
 
 def _regex(actual: Any, pattern: str) -> bool:

@@ -115,6 +115,17 @@ def init(
 
 
 def _start_run(settings: Settings, config_source: Any) -> Run:
+    # The service, if none runs, starts first: it starts while the run is prepared
+    # (see launcher.py), and _connect_run waits for it.
+    starting = None if settings.mode == "offline" else launcher.start_early(settings.service_dir or "")
+    try:
+        return _prepare_run(settings, config_source, starting)
+    finally:
+        if starting is not None:
+            starting.release()  # init() failed before it connected
+
+
+def _prepare_run(settings: Settings, config_source: Any, starting: launcher.Starting | None) -> Run:
     auto = settings.resume == "auto"
     settings = autoresume.resolve(settings)
     run_id = settings.run_id or new_run_id()
@@ -150,7 +161,7 @@ def _start_run(settings: Settings, config_source: Any) -> Run:
         f.write(serialize_open_run(request))
     capture = console.begin(settings.console, _tee_server(settings))
     try:
-        run = _connect_run(settings, request, run_dir, start_time, capture)
+        run = _connect_run(settings, request, run_dir, start_time, capture, starting)
     except BaseException:
         console.abandon(capture)
         raise
@@ -182,7 +193,7 @@ def _tee_server(settings: Settings) -> str | None:
 
 def _connect_run(
     settings: Settings, request: OpenRun, run_dir: str, start_time: float,
-    capture: console.ConsoleCapture | None,
+    capture: console.ConsoleCapture | None, starting: launcher.Starting | None = None,
 ) -> Run:
     """Opens the run with the service (or offline) and builds the `Run`."""
     key, writer_id = request.run, request.writer_id
@@ -193,7 +204,9 @@ def _connect_run(
     info, resumed, starting_step = _offline_info(request), False, 0
     if not offline:
         try:
-            client = launcher.connect(settings.service_dir or "", timeout=settings.init_timeout or 30.0)
+            client = launcher.connect(
+                settings.service_dir or "", timeout=settings.init_timeout or 30.0, starting=starting
+            )
             response = client.open_run(request, timeout=settings.init_timeout)
         except Error:
             # Refused (resume rules) or unreachable: leave no run folder behind.
