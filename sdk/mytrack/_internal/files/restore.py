@@ -61,6 +61,9 @@ def wait_for_uploads(
     """
     deadline = time.monotonic() + timeout
     shown = None
+    # Short waits first: at the end of a short run the service is often just
+    # storing the environment's files, done within a few milliseconds.
+    pause = 0.005
     try:
         started = time.monotonic()
         while True:
@@ -81,7 +84,8 @@ def wait_for_uploads(
                     f"mytrack: uploading {files} file(s), {size / 2**20:.1f} MiB "
                     f"(retries: {status.upload_retries})"
                 ))
-            time.sleep(0.1)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
     finally:
         if shown is not None:
             shown[0].stop()
