@@ -191,22 +191,36 @@ def test_wrap_mode_captures_python_streams_and_leaves_output_unchanged(
 
 
 def test_killed_run_keeps_its_last_lines(workdir: Path, project: str) -> None:
-    """A run killed with SIGKILL 1.5 s after printing has every line it printed (the run ends as crashed)."""
+    """A run killed with SIGKILL once its lines were delivered keeps every line it printed (the run ends as
+    crashed)."""
     code = f"""
-        import os, signal, sys, time
+        import sys, time
         import mytrack
         run = mytrack.init(project={project!r})
         for i in range(100):
             print(f"line {{i}}")
         print("the last words", file=sys.stderr, flush=True)
         sys.stdout.flush()
-        time.sleep(1.5)  # lines are sent every 0.5 s: all of these are out by now
-        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(600)  # killed by the test
     """
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir,
-                            env=_env(), capture_output=True, timeout=120)
-    assert result.returncode == -signal.SIGKILL
-    api = mytrack.Api()
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=workdir, env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        api = mytrack.Api()
+
+        def delivered() -> Any:
+            runs = api.runs(project)
+            if len(runs) != 1 or _lines(runs[0], "stderr") != ["the last words"]:
+                return None
+            return runs[0] if len(_lines(runs[0], "stdout")) == 100 else None
+
+        wait_for(delivered, timeout=60, message="the printed lines to reach the service")
+        process.kill()
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     run = wait_for(lambda: next((r for r in api.runs(project) if r.state == "crashed"), None),
                    timeout=60, message="the run to be marked crashed")
     assert _lines(run, "stdout") == [f"line {i}" for i in range(100)]
