@@ -13,10 +13,13 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 import mytrack
 from mytrack._internal.lifecycle import environment
@@ -128,9 +131,20 @@ def test_runs_show_prints_the_metadata_section(tmp_path: Path, project: str) -> 
     assert f"git        trunk {_git(repo, 'rev-parse', 'HEAD')[:12]}" in section
 
 
-def test_collection_does_not_slow_init() -> None:
-    """Starting the collection takes well under 5 ms of the caller's time (the work is in a thread)."""
+def test_collection_does_not_slow_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting the collection does not wait for it: the work is done in another thread (how long it takes is
+    scripts/bench's concern)."""
     queued: list[Any] = []
+    release = threading.Event()
+    collected_on: list[int] = []
+    collect = environment.collect
+
+    def held_collect(*args: Any, **kwargs: Any) -> Any:
+        collected_on.append(threading.get_ident())
+        release.wait(30)
+        return collect(*args, **kwargs)
+
+    monkeypatch.setattr(environment, "collect", held_collect)
 
     class FakeRun:  # what collect_in_background reads of a Run
         _sender = SimpleNamespace(enqueue=queued.append)
@@ -138,9 +152,9 @@ def test_collection_does_not_slow_init() -> None:
         start_time = time.time()
 
     fake = FakeRun()
-    start = time.perf_counter()
     environment.collect_in_background(fake)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - start
+    assert queued == []  # returned while nothing is collected yet
+    release.set()
     environment.settle(fake, 30)  # type: ignore[arg-type]
-    assert elapsed < 0.005, f"{elapsed * 1000:.2f} ms"
+    assert collected_on and collected_on[0] != threading.get_ident()
     assert len(queued) == 1  # the environment record; no files without a run folder
