@@ -93,6 +93,20 @@ class QueryPool:
                 f"{what} took longer than {seconds:g} s; narrow it or raise MYTRACK_QUERY_TIMEOUT"
             ) from None
 
+    def start(self, fn: Callable[[Deadline], object], what: str) -> bool:
+        """Starts ``fn(deadline)`` on a query thread without waiting for it: work
+        done ahead of a request. False (nothing started) when the pool is full."""
+        deadline = Deadline(query_timeout(), what)
+        if not self._slots.acquire(blocking=False):
+            return False
+        try:
+            future = self._executor.submit(fn, deadline)
+        except RuntimeError:  # shutting down
+            self._slots.release()
+            return False
+        future.add_done_callback(lambda _: self._slots.release())
+        return True
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 

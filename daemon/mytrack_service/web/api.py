@@ -41,6 +41,7 @@ from mytrack_service.web.run_detail import run_detail
 from mytrack_service.web.sweeps import SweepRoutes
 from mytrack_service.web.table import runs_table
 from mytrack_service.web.table_cache import ProjectCache
+from mytrack_service.web.table_warmup import TableWarmer
 from mytrack_service.web.units import unit
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class WebApi:
         self.files = RunFiles(live_runs.store, blobs)
         self.artifact_views = ArtifactViews(live_runs.store, blobs)
         self.tables = ProjectCache()
+        self.warmer = TableWarmer(self.store, self.tables)
         self.sweeps = SweepRoutes(self.store, sweeps or SweepController(self.store))
 
     def route(self, method: str, parts: list[str], query: Mapping[str, str], body: Any) -> Response:
@@ -126,10 +128,12 @@ class WebApi:
             raise ApiError(503, str(exc)) from None
 
     def projects(self) -> Response:
+        listed = self.store.list_projects()
+        self.warmer.projects_listed(listed)  # the user picks one of them next (table_warmup.py)
         return json_response([
             {"entity": p.entity, "project": p.project, "run_count": p.run_count,
              "last_activity": p.last_activity}
-            for p in self.store.list_projects()
+            for p in listed
         ])
 
     def history(self, key: RunKey, query: Mapping[str, str]) -> Response:

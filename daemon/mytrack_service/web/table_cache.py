@@ -70,6 +70,12 @@ class ProjectCache:
                 self._entries.popitem(last=False)
         return updated
 
+    def holds(self, entity: str, project: str) -> bool:
+        """Whether the project's runs were read in full within ``max_age``."""
+        with self._lock:
+            entry = self._entries.get((entity, project))
+        return entry is not None and entry.columns is not None and self._clock() - entry.at < self.max_age
+
     def forget(self) -> None:
         """Drops every entry (runs were edited through this UI)."""
         with self._lock:
