@@ -129,7 +129,7 @@ def test_resume_allow_continues_steps_runtime_config_summary_and_identity(
     path = python(FIRST_LIFE, project, run_id, first_end,
                   expect=-signal.SIGKILL if killed else 0)["path"]
     if killed:
-        wait_for(lambda: api_run(path).state == "crashed", timeout=5, message="crashed")
+        wait_for(lambda: api_run(path).state == "crashed", timeout=30, message="crashed")
     else:
         assert api_run(path).state == "finished"
     old = full_rows(path)
@@ -200,7 +200,7 @@ def test_resume_auto_resumes_a_crashed_run_and_starts_anew_after_a_clean_finish(
 
     first = start("kill -9")
     assert first["resumed"] is False
-    wait_for(lambda: api_run(first["path"]).state == "crashed", timeout=5, message="crashed")
+    wait_for(lambda: api_run(first["path"]).state == "crashed", timeout=30, message="crashed")
     second = start("finish")
     assert second == {"path": first["path"], "resumed": True}
     assert api_run(first["path"]).state == "finished"
@@ -346,7 +346,7 @@ def test_synced_offline_run_equals_the_online_run_and_syncing_twice_changes_noth
     assert_no_service_trace(tmp_path / "offline-home")
     first = cli("sync", offline["folder"])
     assert "record(s) synced" in first.stdout and "1 writer(s) synced" in first.stdout
-    wait_for(lambda: api_run(offline["path"]).state == "finished", timeout=5, message="finished")
+    wait_for(lambda: api_run(offline["path"]).state == "finished", timeout=30, message="finished")
     synced, live = api_run(offline["path"]), api_run(online["path"])
     synced_rows = full_rows(offline["path"])
     assert rows(offline["path"]) == rows(online["path"])
@@ -377,7 +377,7 @@ def test_sync_dir_finds_offline_runs_only_with_include_offline(
         api_run(out["path"])
     found = cli("sync", "--dir", str(root), "--include-offline")
     assert "1 writer(s) synced" in found.stdout
-    wait_for(lambda: api_run(out["path"]).state == "finished", timeout=5, message="finished")
+    wait_for(lambda: api_run(out["path"]).state == "finished", timeout=30, message="finished")
     assert len(rows(out["path"])) == 31
 
 
@@ -417,7 +417,7 @@ def test_crashed_offline_run_syncs_everything_it_wrote(project: str, tmp_path: P
     out["folder"] = str(run_folder(Path.cwd(), out["path"]))
     assert_no_service_trace(tmp_path / "offline-home")
     cli("sync", out["folder"])
-    wait_for(lambda: api_run(out["path"]).state == "crashed", timeout=5, message="crashed")
+    wait_for(lambda: api_run(out["path"]).state == "crashed", timeout=30, message="crashed")
     stored = rows(out["path"])
     assert len(stored) >= 1000
     assert stored == [{"i": s, "_step": s} for s in range(len(stored))]
