@@ -75,15 +75,7 @@ class QueryPool:
         (the caller stops waiting at once either way).
         """
         seconds = query_timeout() if timeout is None else timeout
-        deadline = Deadline(seconds, what)
-        if not self._slots.acquire(blocking=False):
-            raise QueryLimitError(f"the service is answering {QUERY_QUEUE} queries already; retry")
-        try:
-            future: Future[T] = self._executor.submit(fn, deadline)
-        except RuntimeError:  # shutting down
-            self._slots.release()
-            raise QueryLimitError("the service is stopping") from None
-        future.add_done_callback(lambda _: self._slots.release())
+        future = self._submit(fn, Deadline(seconds, what))
         try:
             # A little past the deadline: the query's own check reports it first.
             return future.result(timeout=seconds + 1.0)
@@ -96,16 +88,24 @@ class QueryPool:
     def start(self, fn: Callable[[Deadline], object], what: str) -> bool:
         """Starts ``fn(deadline)`` on a query thread without waiting for it: work
         done ahead of a request. False (nothing started) when the pool is full."""
-        deadline = Deadline(query_timeout(), what)
-        if not self._slots.acquire(blocking=False):
+        try:
+            self._submit(fn, Deadline(query_timeout(), what))
+        except QueryLimitError:
             return False
+        return True
+
+    def _submit(self, fn: Callable[[Deadline], T], deadline: Deadline) -> Future[T]:
+        """``fn(deadline)`` on a query thread, holding a slot until it is done; QueryLimitError
+        when every slot is taken or the pool is stopping."""
+        if not self._slots.acquire(blocking=False):
+            raise QueryLimitError(f"the service is answering {QUERY_QUEUE} queries already; retry")
         try:
             future = self._executor.submit(fn, deadline)
         except RuntimeError:  # shutting down
             self._slots.release()
-            return False
+            raise QueryLimitError("the service is stopping") from None
         future.add_done_callback(lambda _: self._slots.release())
-        return True
+        return future
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -13,6 +13,7 @@ from mytrack._internal.transport.client import ServiceClient
 from mytrack._internal.transport.service_types import RunKey
 from mytrack.errors import CommError, InvalidValueError, RunNotFoundError
 from mytrack.settings import Settings
+from mytrack_common.retry import backoff_delay
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -63,7 +64,7 @@ def wait_for_uploads(
     shown = None
     # Short waits first: at the end of a short run the service is often just
     # storing the environment's files, done within a few milliseconds.
-    pause = 0.005
+    polls = 0
     try:
         started = time.monotonic()
         while True:
@@ -84,8 +85,8 @@ def wait_for_uploads(
                     f"mytrack: uploading {files} file(s), {size / 2**20:.1f} MiB "
                     f"(retries: {status.upload_retries})"
                 ))
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            polls += 1
+            time.sleep(backoff_delay(polls, 0.005, 0.1, jitter=(1.0, 1.0)))
     finally:
         if shown is not None:
             shown[0].stop()
